@@ -1,0 +1,1 @@
+"""The benefit catalogue and coupons (see the coupons and benefits issues)."""

@@ -1,0 +1,67 @@
+"""The one place that says what "now", "today" and "month end" are in the program's time zone."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
+
+def program_timezone() -> ZoneInfo:
+    from .models import Program  # late import: models import this module for defaults
+
+    return ZoneInfo(Program.load().time_zone)
+
+
+def program_now() -> datetime:
+    return timezone.now().astimezone(program_timezone())
+
+
+def program_today() -> date:
+    return program_now().date()
+
+
+def default_today() -> date:
+    """A model-field default that needs no database: today in the configured default zone.
+
+    Services set program-local dates explicitly with `program_today()`; this is a fallback for
+    rows made elsewhere (createsuperuser, fixtures).
+    """
+    from django.conf import settings
+
+    return timezone.now().astimezone(ZoneInfo(settings.PROGRAM_TIME_ZONE_DEFAULT)).date()
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date of an aware datetime in the program's time zone."""
+    return moment.astimezone(program_timezone()).date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a program-local calendar day, as aware datetimes."""
+    tz = program_timezone()
+    start = datetime.combine(day, time.min, tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    return start, end
+
+
+def month_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of the program-local calendar month that contains `day`."""
+    tz = program_timezone()
+    first = day.replace(day=1)
+    nxt = add_months(first, 1)
+    return datetime.combine(first, time.min, tzinfo=tz), datetime.combine(nxt, time.min, tzinfo=tz)
+
+
+def month_end(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by whole months, clamped to the last day of a shorter month."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

@@ -1,0 +1,139 @@
+"""The program's settings and its tier ladder. The ledger and rules live beside them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+MONEY_DIGITS = 12
+MONEY_PLACES = 2
+
+
+class MoneyField(models.DecimalField):  # type: ignore[type-arg]
+    """A money amount at the project-wide precision (the currency is stored beside it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", MONEY_DIGITS)
+        kwargs.setdefault("decimal_places", MONEY_PLACES)
+        super().__init__(*args, **kwargs)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(_("Unknown time zone: %(tz)s"), params={"tz": value})
+
+
+class Program(models.Model):
+    """The program's tunables: one row, edited in the admin. Defaults live here, in one place."""
+
+    CACHE_KEY = "loyalty:program:v1"
+
+    class ExpiryPolicy(models.TextChoices):
+        NEVER = "never", _("Never")
+        MONTHS = "months", _("After a number of months")
+        YEAR_END = "year_end", _("At the end of the year after earning")
+
+    name = models.CharField(_("name"), max_length=100, default="Member Center")
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=settings.PROGRAM_TIME_ZONE_DEFAULT,
+        validators=[validate_time_zone],
+        help_text=_("'Today' and month ends are counted in this time zone."),
+    )
+    qualifying_window_months = models.PositiveSmallIntegerField(
+        _("qualifying window (months)"),
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(36)],
+    )
+    tier_effective_day = models.PositiveSmallIntegerField(
+        _("day the new tier takes effect"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text=_("Day of the month after the evaluation; empty: at once."),
+    )
+    instant_upgrade = models.BooleanField(
+        _("instant upgrade between evaluations"),
+        default=False,
+    )
+    expiry_policy = models.CharField(
+        _("points expiry"),
+        max_length=10,
+        choices=ExpiryPolicy.choices,
+        default=ExpiryPolicy.MONTHS,
+    )
+    expiry_months = models.PositiveSmallIntegerField(
+        _("points expire after (months)"), default=12, validators=[MinValueValidator(1)]
+    )
+    backdating_days = models.PositiveSmallIntegerField(
+        _("back-dating limit (days)"),
+        default=90,
+        help_text=_("Events older than this are refused."),
+    )
+
+    class Meta:
+        verbose_name = _("program settings")
+        verbose_name_plural = _("program settings")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="program_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        cache.delete(self.CACHE_KEY)
+
+    @classmethod
+    def load(cls) -> Program:
+        program = cache.get(cls.CACHE_KEY)
+        if program is None:
+            program, _created = cls.objects.get_or_create(pk=1)
+            cache.set(cls.CACHE_KEY, program, 60)
+        return program
+
+
+class TierQuerySet(models.QuerySet["Tier"]):
+    def ladder(self) -> TierQuerySet:
+        return self.order_by("rank")
+
+
+class Tier(models.Model):
+    """A rung of the ladder. A member qualifies with at least `min_points` qualifying points."""
+
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    rank = models.PositiveSmallIntegerField(_("rank"), unique=True)
+    min_points = models.PositiveIntegerField(_("minimum qualifying points"), unique=True)
+    discount_percent = models.DecimalField(
+        _("level discount (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    fast_refund_limit = MoneyField(_("fast-refund limit"), null=True, blank=True)
+    badge_colour = models.CharField(_("badge colour"), max_length=7, default="#6b7280")
+    description = models.TextField(_("description"), blank=True)
+
+    objects: ClassVar[models.Manager[Tier]] = TierQuerySet.as_manager()  # type: ignore[assignment]
+
+    class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
+        ordering: ClassVar[list[str]] = ["rank"]
+
+    def __str__(self) -> str:
+        return str(self.name)

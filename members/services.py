@@ -1,0 +1,128 @@
+"""Every write to a member account goes through these functions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.clock import program_today
+
+from .models import ApiKey, Member, birthday_change_allowed
+
+logger = logging.getLogger(__name__)
+
+PROFILE_FIELDS = ("name", "birthday", "language", "marketing_consent")
+
+
+def _validate_birthday(birthday: date | None, today: date) -> None:
+    if birthday is None:
+        return
+    if birthday > today:
+        raise ValidationError({"birthday": _("A birthday cannot be in the future.")})
+    if birthday.year < today.year - 120:
+        raise ValidationError({"birthday": _("Please enter a real birthday.")})
+
+
+@transaction.atomic
+def member_create(
+    *,
+    email: str,
+    password: str | None = None,
+    name: str = "",
+    birthday: date | None = None,
+    joined_on: date | None = None,
+    language: str = Member.Language.ENGLISH,
+    marketing_consent: bool = False,
+) -> Member:
+    """Create a member. Raises ValidationError on bad input or an email already taken."""
+    today = program_today()
+    _validate_birthday(birthday, today)
+    if joined_on is not None and joined_on > today:
+        raise ValidationError({"joined_on": _("The join date cannot be in the future.")})
+    email = Member.objects.normalize_email(email).lower()
+    try:
+        with transaction.atomic():
+            member = Member.objects.create_user(
+                email=email,
+                password=password,
+                name=name,
+                birthday=birthday,
+                birthday_set_on=today if birthday else None,
+                joined_on=joined_on or today,
+                language=language,
+                marketing_consent=marketing_consent,
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"email": _("A member with this email already exists.")}) from exc
+    logger.info("member created number=%s", member.number)
+    return member
+
+
+def member_get_or_create(*, email: str, **fields: Any) -> tuple[Member, bool]:
+    """The member with this email, or a new one. Safe when two callers race on one email."""
+    normalized = Member.objects.normalize_email(email).lower()
+    existing = Member.objects.filter(email=normalized).first()
+    if existing is not None:
+        return existing, False
+    try:
+        return member_create(email=normalized, **fields), True
+    except ValidationError as exc:
+        # Lost a race against another request creating the same email: return theirs.
+        existing = Member.objects.filter(email=normalized).first()
+        if existing is not None:
+            return existing, False
+        raise exc
+
+
+@transaction.atomic
+def member_update_profile(*, member: Member, by_staff: bool = False, **changes: Any) -> Member:
+    """Update profile fields. A member may change the birthday once in 365 days; staff always."""
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    locked = Member.objects.select_for_update().get(pk=member.pk)
+    today = program_today()
+    if "birthday" in changes and changes["birthday"] != locked.birthday:
+        new_birthday = changes["birthday"]
+        _validate_birthday(new_birthday, today)
+        if not by_staff and not birthday_change_allowed(locked, today):
+            assert locked.birthday_set_on is not None
+            next_change = locked.birthday_set_on.toordinal() + 365
+            raise ValidationError(
+                {
+                    "birthday": _("You can change your birthday once a year; next on %(date)s.")
+                    % {"date": date.fromordinal(next_change).isoformat()}
+                }
+            )
+        locked.birthday_set_on = today if new_birthday else None
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.full_clean(exclude=["password"])
+    locked.save()
+    return locked
+
+
+def profile_completeness(member: Member, *, email_verified: bool) -> int:
+    """Percent of the profile a member has filled in."""
+    checks = [bool(member.name), member.birthday is not None, email_verified]
+    return round(100 * sum(checks) / len(checks))
+
+
+@transaction.atomic
+def api_key_create(*, name: str, created_by: Member | None = None) -> tuple[ApiKey, str]:
+    """Create an API key; the full key is returned once and never stored."""
+    prefix, full, key_hash = ApiKey.generate()
+    key = ApiKey.objects.create(name=name, prefix=prefix, key_hash=key_hash, created_by=created_by)
+    logger.info("api key created name=%s prefix=%s", name, prefix)
+    return key, full
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    logger.info("api key revoked prefix=%s", key.prefix)

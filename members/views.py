@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from .api.errors import json_404, json_500
+from .forms import ProfileForm
+from .models import Member
+from .selectors import member_email_verified
+from .services import profile_completeness
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html")
+
+
+def _member(request: HttpRequest) -> Member:
+    user = request.user
+    assert isinstance(user, Member)
+    return user
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    member = _member(request)
+    verified = member_email_verified(member)
+    return render(
+        request,
+        "members/dashboard.html",
+        {
+            "member": member,
+            "email_verified": verified,
+            "completeness": profile_completeness(member, email_verified=verified),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    member = _member(request)
+    if request.method == "POST":
+        form = ProfileForm(request.POST, member=member)
+        if form.is_valid():
+            try:
+                member = form.save()
+            except ValidationError:
+                pass  # the form now carries the errors beside their fields
+            else:
+                messages.success(request, _("Your profile was saved."))
+                response = redirect("members:profile")
+                translation.activate(member.language)
+                response.set_cookie(
+                    "django_language", member.language, max_age=365 * 24 * 3600, samesite="Lax"
+                )
+                return response
+    else:
+        form = ProfileForm(member=member)
+    return render(request, "members/profile.html", {"form": form, "member": member})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """JSON under /api/, the portal's own page elsewhere."""
+    if request.path.startswith("/api/"):
+        return json_404(request, exception)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return json_500(request)
+    return render(request, "500.html", status=500)
