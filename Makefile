@@ -26,6 +26,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
+	$(PY) manage.py load_program aliexpress
 	$(PY) manage.py seed_demo
 
 run: demo

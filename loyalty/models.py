@@ -137,3 +137,125 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return str(self.name)
+
+
+class Account(models.Model):
+    """A member's cached loyalty state: the points balance and the tier.
+
+    One row per member, opened with the member (`account_open`). The balance is a cache of the
+    sum of the member's point entries; it changes only in the same transaction as an entry,
+    under this row's lock (see loyalty.services). It may be negative: a debt left by reversing
+    points that were already spent. `tier` is null until the first evaluation, meaning the
+    ladder's base tier.
+    """
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="loyalty_account",
+        verbose_name=_("member"),
+    )
+    balance = models.IntegerField(_("points balance"), default=0)
+    tier = models.ForeignKey(
+        Tier,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("tier"),
+    )
+    tier_effective_on = models.DateField(_("tier effective on"), null=True, blank=True)
+    qualifying_points = models.IntegerField(
+        _("qualifying points at the last evaluation"), default=0
+    )
+    evaluated_on = models.DateField(_("last evaluated on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("loyalty account")
+        verbose_name_plural = _("loyalty accounts")
+
+    def __str__(self) -> str:
+        return f"account of member {self.member_id}"
+
+
+class PointEntry(models.Model):
+    """One line of the points ledger. Append-only: corrections are new entries.
+
+    On PostgreSQL a trigger refuses UPDATE and DELETE on this table.
+
+    `qualifying_at` is what the tier job sums: for an earning it is `occurred_at`; for the
+    reversal of an earning it is the *reversed earning's* `occurred_at` (so a return counts
+    against the window its order was earned in), and it is null for spending, expiry and
+    adjustments, which never count for or against a tier. Qualifying points for an evaluation
+    ending at T are SUM(points) WHERE qualifying_at in [T - window, T) AND occurred_at < T.
+    """
+
+    class Kind(models.TextChoices):
+        EARN = "earn", _("Earned")
+        REDEEM = "redeem", _("Spent")
+        EXPIRE = "expire", _("Expired")
+        REVERSE = "reverse", _("Reversed")
+        ADJUST = "adjust", _("Adjusted")
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="point_entries",
+        verbose_name=_("member"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    points = models.IntegerField(_("points"))
+    occurred_at = models.DateTimeField(_("occurred at"))
+    qualifying_at = models.DateTimeField(_("counts for tiers at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    reason = models.CharField(_("reason"), max_length=255)
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        verbose_name=_("reverses"),
+    )
+    api_key = models.ForeignKey(
+        "members.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("API key"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("staff user"),
+    )
+
+    class Meta:
+        verbose_name = _("point entry")
+        verbose_name_plural = _("point entries")
+        indexes = [
+            models.Index(fields=["member", "-occurred_at", "-id"], name="entry_member_history"),
+            models.Index(
+                fields=["qualifying_at", "member", "points"],
+                name="entry_qualifying",
+                condition=models.Q(qualifying_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="earn", points__gte=0)
+                    | models.Q(kind__in=["redeem", "expire"], points__lte=0)
+                    | models.Q(kind__in=["reverse", "adjust"])
+                ),
+                name="entry_points_sign_by_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points:+d} {self.kind} for member {self.member_id}"

@@ -8,6 +8,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.http import HttpRequest
 
 from loyalty.clock import program_today
+from loyalty.services import account_open
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -23,4 +24,5 @@ class AccountAdapter(DefaultAccountAdapter):
             user.language = language
         if commit:
             user.save()
+            account_open(member_id=user.pk)
         return user

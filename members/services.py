@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.clock import program_today
+from loyalty.services import account_open
 
 from .models import ApiKey, Member, birthday_change_allowed
 
@@ -60,6 +61,7 @@ def member_create(
             )
     except IntegrityError as exc:
         raise ValidationError({"email": _("A member with this email already exists.")}) from exc
+    account_open(member_id=member.pk)
     logger.info("member created number=%s", member.number)
     return member
 
