@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from loyalty.models import Tier
 
-LADDERS: dict[str, list[dict[str, object]]] = {
+LADDERS: dict[str, list[dict[str, Any]]] = {
     "aliexpress": [
         {
             "code": "standard",
