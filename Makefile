@@ -1,5 +1,6 @@
 # Member Center. `make run` and `make test` each do all of their own set-up.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -17,7 +18,8 @@ help:
 $(STAMP): requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/lock.txt \
+	  2>&1 | { grep -v 'is neither a file nor a directory' || true; }
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

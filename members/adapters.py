@@ -1,14 +1,29 @@
-"""allauth adapter: new accounts are created through the members service."""
+"""allauth adapter: new accounts get a loyalty account; login restores the member's language."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 
 from loyalty.clock import program_today
 from loyalty.services import account_open
+
+LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
+
+
+def remember_language(response: HttpResponse, language: str) -> None:
+    """The language choice is kept in a cookie that outlives the session (and logout)."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -20,9 +35,16 @@ class AccountAdapter(DefaultAccountAdapter):
         user.email = user.email.lower()
         user.joined_on = program_today()
         language = getattr(request, "LANGUAGE_CODE", None)
-        if language in ("en", "zh-hans"):
+        if language in LANGUAGE_CODES:
             user.language = language
         if commit:
             user.save()
             account_open(member_id=user.pk)
         return user
+
+    def post_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse:
+        response = super().post_login(request, user, **kwargs)
+        if getattr(user, "language", None) in LANGUAGE_CODES:
+            translation.activate(user.language)
+            remember_language(response, user.language)
+        return response

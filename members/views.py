@@ -8,12 +8,14 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
+from django.views.i18n import set_language as django_set_language
 
+from .adapters import remember_language
 from .api.errors import json_404, json_500
 from .forms import ProfileForm
 from .models import Member
 from .selectors import member_email_verified
-from .services import profile_completeness
+from .services import member_update_profile, profile_completeness
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -53,12 +55,10 @@ def profile(request: HttpRequest) -> HttpResponse:
             except ValidationError:
                 pass  # the form now carries the errors beside their fields
             else:
+                translation.activate(member.language)
                 messages.success(request, _("Your profile was saved."))
                 response = redirect("members:profile")
-                translation.activate(member.language)
-                response.set_cookie(
-                    "django_language", member.language, max_age=365 * 24 * 3600, samesite="Lax"
-                )
+                remember_language(response, member.language)
                 return response
     else:
         form = ProfileForm(member=member)
@@ -76,3 +76,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return json_500(request)
     return render(request, "500.html", status=500)
+
+
+@require_http_methods(["POST"])
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's set_language, and for a logged-in member the choice is saved on the profile."""
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    if isinstance(request.user, Member) and language in dict(Member.Language.choices):
+        member_update_profile(member=request.user, language=language)
+    return response

@@ -130,3 +130,54 @@ def test_password_reset_sends_a_link(client: Client, member: Member) -> None:
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     assert "/accounts/password/reset/key/" in mail.outbox[0].body
+
+
+def _totp(secret: str, offset: int = 0) -> str:
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(secret, counters[len(counters) // 2 + offset]))
+
+
+def test_totp_mfa_can_be_activated_and_is_then_required(client: Client, member: Member) -> None:
+    login = {"login": member.email, "password": "correct-horse-battery"}
+    assert client.post("/accounts/login/", login).status_code == 302
+    # Activating MFA asks for the password again first.
+    response = client.get("/accounts/2fa/totp/activate/")
+    assert response["Location"].startswith("/accounts/reauthenticate/")
+    client.post(response["Location"], {"password": "correct-horse-battery"})
+    assert client.get("/accounts/2fa/totp/activate/").status_code == 200
+    secret = client.session["mfa.totp.secret"]
+    response = client.post("/accounts/2fa/totp/activate/", {"code": _totp(secret)})
+    assert response.status_code == 302
+    assert member.authenticator_set.filter(type="totp").exists()
+
+    client.post("/accounts/logout/")
+    response = client.post("/accounts/login/", login)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/2fa/authenticate/"
+    assert client.get("/me/").status_code == 302  # not logged in before the second factor
+    wrong = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
+    assert wrong.status_code == 200
+    response = client.post("/accounts/2fa/authenticate/", {"code": _totp(secret, offset=-1)})
+    assert response.status_code == 302
+    assert client.get("/me/").status_code == 200
+
+
+def test_language_choice_sticks_across_logout_and_login(client: Client, member: Member) -> None:
+    login = {"login": member.email, "password": "correct-horse-battery"}
+    client.post("/accounts/login/", login)
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/me/"})
+    member.refresh_from_db()
+    assert member.language == "zh-hans"
+    client.post("/accounts/logout/")
+    # A browser that asks for English still gets the member's choice after logging in again.
+    fresh = Client(HTTP_ACCEPT_LANGUAGE="en")
+    response = fresh.post("/accounts/login/", login)
+    assert response.cookies["django_language"].value == "zh-hans"
+    page = fresh.get("/me/")
+    assert page.headers["Content-Language"] == "zh-hans"

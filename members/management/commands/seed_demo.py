@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -21,6 +22,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        site = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         created: list[tuple[str, str, str]] = []
         if not Member.objects.filter(email=DEMO_STAFF).exists():
             password = secrets.token_urlsafe(12)
@@ -28,14 +30,14 @@ class Command(BaseCommand):
                 email=DEMO_STAFF, password=password, name="Demo Admin"
             )
             EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
-            created.append(("staff (http://127.0.0.1:8000/admin/)", DEMO_STAFF, password))
+            created.append((f"staff ({site}/admin/)", DEMO_STAFF, password))
         if not Member.objects.filter(email=DEMO_MEMBER).exists():
             password = secrets.token_urlsafe(12)
             member = member_create(email=DEMO_MEMBER, password=password, name="Demo Member")
             EmailAddress.objects.create(
                 user=member, email=member.email, verified=True, primary=True
             )
-            created.append(("member (http://127.0.0.1:8000/me/)", DEMO_MEMBER, password))
+            created.append((f"member ({site}/me/)", DEMO_MEMBER, password))
         if not created:
             self.stdout.write(
                 "Demo accounts already exist (passwords were printed when they were created; "
