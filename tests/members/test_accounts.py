@@ -181,3 +181,4 @@ def test_language_choice_sticks_across_logout_and_login(client: Client, member: 
     assert response.cookies["django_language"].value == "zh-hans"
     page = fresh.get("/me/")
     assert page.headers["Content-Language"] == "zh-hans"
+    assert "会员号" in page.content.decode()  # "Member number", from the Chinese catalogue
