@@ -170,7 +170,12 @@ def issue_occasion_coupons(*, day: date | None = None) -> IssueResult:
             counts[occasion] += len(inserted)
             new_ids.extend(inserted)
     _email_after_commit(new_ids)
-    logger.info("occasion coupons for %s: %s", day, counts)
+    logger.info(
+        "occasion coupons for %s: %d birthday, %d anniversary",
+        day,
+        counts[Occasion.BIRTHDAY],
+        counts[Occasion.ANNIVERSARY],
+    )
     return IssueResult(birthday=counts[Occasion.BIRTHDAY], anniversary=counts[Occasion.ANNIVERSARY])
 
 
