@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.models import Account
 from members.models import Member
 
 from .models import Coupon, CouponTemplate, Occasion, normalize_code
@@ -39,9 +40,18 @@ def coupons_expiring_soon(member: Member, days: int = 7) -> QuerySet[Coupon]:
     )
 
 
-def claimable_daily_templates() -> QuerySet[CouponTemplate]:
-    return CouponTemplate.objects.for_occasion(Occasion.DAILY_QUOTA).prefetch_related(  # type: ignore[attr-defined]
-        "eligible_tiers"
+def daily_templates_for(member: Member) -> QuerySet[CouponTemplate]:
+    """The limited daily coupons the member's tier may claim, in one query (no account or no
+    tier yet = the base tier, the one at 0 points)."""
+    accounts = Account.objects.filter(member=member)
+    return (
+        CouponTemplate.objects.for_occasion(Occasion.DAILY_QUOTA)  # type: ignore[attr-defined]
+        .filter(
+            Q(eligible_tiers__isnull=True)
+            | Q(eligible_tiers=Subquery(accounts.values("tier_id")[:1]))
+            | (Q(eligible_tiers__min_points=0) & ~Exists(accounts.filter(tier__isnull=False)))
+        )
+        .distinct()
     )
 
 

@@ -11,11 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from loyalty.selectors import member_tier
 from members.models import Member
 
-from .models import Coupon, CouponTemplate, Occasion
-from .selectors import WALLET_TABS, member_coupons
+from .models import Coupon
+from .selectors import WALLET_TABS, daily_templates_for, member_coupons
 from .services import CouponError, daily_coupon_claim
 
 
@@ -41,14 +40,6 @@ def wallet(request: HttpRequest) -> HttpResponse:
             | Q(status=Coupon.Status.AVAILABLE, valid_until__lte=now),
         ),
     )
-    tier = member_tier(member)
-    daily = (
-        CouponTemplate.objects.for_occasion(Occasion.DAILY_QUOTA)  # type: ignore[attr-defined]
-        .filter(Q(eligible_tiers=tier) | Q(eligible_tiers__isnull=True))
-        .distinct()
-        if tier is not None
-        else CouponTemplate.objects.none()
-    )
     tabs = [
         ("available", _("Available"), counts["available"]),
         ("used", _("Used"), counts["used"]),
@@ -63,7 +54,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
             "copyable": tab == "available",
             "tabs": tabs,
             "coupons": member_coupons(member, tab),
-            "daily_templates": daily,
+            "daily_templates": daily_templates_for(member),
         },
     )
 

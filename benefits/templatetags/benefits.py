@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django import template
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from benefits.models import Coupon, CouponTemplate, Occasion
 from benefits.selectors import coupons_expiring_soon
+from loyalty.clock import program_timezone
 from members.models import Member
 
 register = template.Library()
@@ -42,3 +45,9 @@ def coupon_reason(coupon: Coupon) -> str:
 @register.simple_tag
 def expiring_coupons(member: Member, days: int = 7) -> QuerySet[Coupon]:
     return coupons_expiring_soon(member, days)
+
+
+@register.simple_tag
+def program_time_zone() -> ZoneInfo:
+    """The program's time zone, for `{% timezone %}`: validity is shown in program time."""
+    return program_timezone()

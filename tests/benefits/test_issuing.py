@@ -91,6 +91,7 @@ def test_birthday_on_file_two_days_before_gives_a_coupon(
     assert coupon.code in sent.body
     assert "5.00 USD off" in sent.body
     assert "Minimum order: 10.00 USD" in sent.body
+    assert "Valid: June 15, 2026, midnight – July 15, 2026, midnight" in sent.body
     assert "enter the code at checkout" in sent.body
 
 
