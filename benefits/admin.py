@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import Coupon, CouponIssueJob, CouponRedemption, CouponTemplate, DailyQuotaCounter
-from .services import coupon_issue_job_start
+from .services import coupon_issue_job_start, coupons_void
 
 
 @admin.register(CouponTemplate)
@@ -60,8 +60,15 @@ class CouponAdmin(admin.ModelAdmin[Coupon]):
     raw_id_fields = ("member",)
     readonly_fields = tuple(f.name for f in Coupon._meta.fields)
 
+    actions = ("void_coupons",)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # coupons are issued by the services (jobs, level-up, staff issues)
+
+    @admin.action(description=_("Void the selected available coupons"), permissions=["change"])
+    def void_coupons(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        count = coupons_void(coupon_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, _("%(count)d coupon(s) voided.") % {"count": count})
 
 
 @admin.register(CouponRedemption)

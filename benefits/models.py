@@ -135,19 +135,23 @@ class CouponTemplate(models.Model):
                     )
                 ),
                 name="template_validity_days_or_window",
+                violation_error_message=_("Give a number of days, or a fixed window."),
             ),
             models.CheckConstraint(
                 condition=~models.Q(kind="percent_off") | models.Q(value__lte=100, value__gt=0),
                 name="template_percent_range",
+                violation_error_message=_("A percentage must be more than 0 and at most 100."),
             ),
             models.CheckConstraint(
                 condition=~models.Q(occasion="daily_quota") | models.Q(daily_quota__isnull=False),
                 name="template_daily_needs_quota",
+                violation_error_message=_("A limited daily coupon needs a daily quota."),
             ),
             models.CheckConstraint(
                 condition=models.Q(total_quantity__isnull=True)
                 | models.Q(issued_count__lte=models.F("total_quantity")),
                 name="template_total_quantity",
+                violation_error_message=_("More were issued than the total quantity."),
             ),
         ]
 

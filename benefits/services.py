@@ -280,6 +280,14 @@ def coupons_expire(*, now: datetime | None = None) -> int:
     return Coupon.objects.past_due(now or timezone.now()).update(status=Coupon.Status.EXPIRED)
 
 
+@transaction.atomic
+def coupons_void(*, coupon_ids: Iterable[int]) -> int:
+    """Cancel available coupons (staff). Used or expired ones are left as they are."""
+    return Coupon.objects.filter(pk__in=list(coupon_ids), status=Coupon.Status.AVAILABLE).update(
+        status=Coupon.Status.VOID
+    )
+
+
 # --- Staff issues -------------------------------------------------------------------------
 
 

@@ -209,3 +209,54 @@ def test_presets_load_templates_once(ladder) -> None:
     assert load("aliexpress") == []
     assert load("tmall") == []
     assert CouponTemplate.objects.count() == 4
+
+
+@pytest.fixture
+def staff_client(client):
+    from allauth.account.models import EmailAddress
+
+    from members.models import Member
+
+    staff = Member.objects.create_superuser(
+        email="admin@example.com", password="pw-123-long-enough"
+    )
+    EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
+    client.force_login(staff)
+    return client
+
+
+def test_admin_template_errors_are_beside_their_fields(staff_client) -> None:
+    response = staff_client.post(
+        "/admin/benefits/coupontemplate/add/",
+        {
+            "name": "Too much",
+            "code": "too-much",
+            "occasion": "daily_quota",
+            "active": "on",
+            "kind": "percent_off",
+            "value": "120",
+            "currency": "usd",
+            "min_order": "0",
+        },
+    )
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert set(form.errors) >= {"value", "valid_days", "daily_quota", "currency"}
+    assert not CouponTemplate.objects.exists()
+
+
+def test_admin_voids_available_coupons_only(staff_client) -> None:
+    from .factories import CouponFactory
+
+    available = CouponFactory()
+    used = CouponFactory(status="redeemed")
+    response = staff_client.post(
+        "/admin/benefits/coupon/",
+        {"action": "void_coupons", "_selected_action": [available.pk, used.pk]},
+        follow=True,
+    )
+    assert "1 coupon(s) voided." in response.content.decode()
+    assert dict(Coupon.objects.values_list("pk", "status")) == {
+        available.pk: "void",
+        used.pk: "redeemed",
+    }
