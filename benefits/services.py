@@ -2,13 +2,503 @@
 
 from __future__ import annotations
 
-from datetime import date
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from loyalty.clock import day_bounds, program_today
+from loyalty.models import Tier
+from loyalty.selectors import base_tier, member_tier
+from members.models import ApiKey, Member
+
+from .models import (
+    Coupon,
+    CouponIssueJob,
+    CouponRedemption,
+    CouponTemplate,
+    DailyQuotaCounter,
+    Occasion,
+    new_coupon_code,
+    normalize_code,
+)
+from .selectors import coupon_refusal
+
+logger = logging.getLogger(__name__)
+
+BIRTHDAY_ON_FILE_DAYS = 2
+INSERT_BATCH = 5000
 
 
-def levelup_reward_issue(*, member_id: int, tier_id: int, period: date) -> None:
+class CouponError(Exception):
+    """A refused coupon operation, with a stable code (the API and pages show `message`)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- Issuing --------------------------------------------------------------------------------
+
+
+def _tier_filter(tiers: Iterable[Tier], prefix: str = "") -> Q:
+    """Members whose current tier is one of `tiers` (no account / no tier = the base tier)."""
+    tiers = list(tiers)
+    if not tiers:
+        return Q()
+    q = Q(**{f"{prefix}loyalty_account__tier__in": tiers})
+    base = base_tier()
+    if base is not None and base in tiers:
+        q |= Q(**{f"{prefix}loyalty_account__tier__isnull": True})
+    return q
+
+
+def _same_day_of_year(field: str, day: date) -> Q:
+    """`field` falls on `day`'s month and day; 29 February counts on 28 February in other years."""
+    q = Q(**{f"{field}__month": day.month, f"{field}__day": day.day})
+    leap = day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)
+    if day.month == 2 and day.day == 28 and not leap:
+        q |= Q(**{f"{field}__month": 2, f"{field}__day": 29})
+    return q
+
+
+def _occasion_members(occasion: str, day: date) -> QuerySet[Member]:
+    members = Member.objects.filter(is_active=True)
+    if occasion == Occasion.BIRTHDAY:
+        return members.filter(
+            _same_day_of_year("birthday", day),
+            birthday_set_on__lte=day - timedelta(days=BIRTHDAY_ON_FILE_DAYS),
+        )
+    return members.filter(_same_day_of_year("joined_on", day), joined_on__year__lt=day.year)
+
+
+def _reason(occasion: str, day: date) -> str:
+    if occasion == Occasion.BIRTHDAY:
+        return f"Birthday {day.year}"
+    if occasion == Occasion.ANNIVERSARY:
+        return f"Membership anniversary {day.year}"
+    return str(occasion)
+
+
+def _insert_coupons(rows: list[Coupon]) -> list[int]:
+    """INSERT ... ON CONFLICT DO NOTHING; the ids of the rows that were really inserted.
+
+    A row that lost to a unique constraint was not inserted, so its fresh random code is not
+    in the table: the inserted rows are exactly those whose codes are there now.
+    """
+    inserted: list[int] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        chunk = rows[start : start + INSERT_BATCH]
+        Coupon.objects.bulk_create(chunk, ignore_conflicts=True)
+        codes = [row.code for row in chunk]
+        inserted.extend(Coupon.objects.filter(code__in=codes).values_list("pk", flat=True))
+    return inserted
+
+
+def _email_after_commit(coupon_ids: list[int]) -> None:
+    if coupon_ids:
+        transaction.on_commit(lambda: coupon_emails_send(coupon_ids=coupon_ids))
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    birthday: int
+    anniversary: int
+
+    @property
+    def total(self) -> int:
+        return self.birthday + self.anniversary
+
+
+@transaction.atomic
+def issue_occasion_coupons(*, day: date | None = None) -> IssueResult:
+    """Issue the birthday and anniversary coupons of `day` (program-local; default today).
+
+    Set-based: one SELECT of the eligible members per template, one bulk INSERT ... ON
+    CONFLICT DO NOTHING. The database's "once per member per occasion per year" makes a rerun
+    on the same date insert nothing. Emails go out after commit.
+    """
+    day = day or program_today()
+    issued_at = day_bounds(day)[0]
+    period = date(day.year, 1, 1)
+    counts: dict[str, int] = {}
+    new_ids: list[int] = []
+    for occasion in (Occasion.BIRTHDAY, Occasion.ANNIVERSARY):
+        counts[occasion] = 0
+        for template in CouponTemplate.objects.for_occasion(occasion).prefetch_related(
+            "eligible_tiers"
+        ):
+            valid_from, valid_until = template.validity(issued_at)
+            if valid_until <= issued_at:
+                continue
+            already = Coupon.objects.filter(member=OuterRef("pk"), occasion=occasion, period=period)
+            member_ids = (
+                _occasion_members(occasion, day)
+                .filter(_tier_filter(template.eligible_tiers.all()))
+                .exclude(Exists(already))
+                .values_list("pk", flat=True)
+            )
+            reason = _reason(occasion, day)
+            rows = [
+                Coupon(
+                    code=new_coupon_code(),
+                    member_id=member_id,
+                    template=template,
+                    occasion=occasion,
+                    period=period,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    reason=reason,
+                    issued_at=issued_at,
+                )
+                for member_id in member_ids.iterator(chunk_size=INSERT_BATCH)
+            ]
+            inserted = _insert_coupons(rows)
+            if inserted:
+                CouponTemplate.objects.filter(pk=template.pk).update(
+                    issued_count=F("issued_count") + len(inserted)
+                )
+            counts[occasion] += len(inserted)
+            new_ids.extend(inserted)
+    _email_after_commit(new_ids)
+    logger.info(
+        "occasion coupons for %s: %d birthday, %d anniversary",
+        day,
+        counts[Occasion.BIRTHDAY],
+        counts[Occasion.ANNIVERSARY],
+    )
+    return IssueResult(birthday=counts[Occasion.BIRTHDAY], anniversary=counts[Occasion.ANNIVERSARY])
+
+
+def _reserve(template_id: int, count: int) -> bool:
+    """Take `count` from the template's total quantity (a guarded UPDATE); False if too few."""
+    return bool(
+        CouponTemplate.objects.filter(pk=template_id)
+        .filter(Q(total_quantity__isnull=True) | Q(total_quantity__gte=F("issued_count") + count))
+        .update(issued_count=F("issued_count") + count)
+    )
+
+
+def _tier_eligible(template: CouponTemplate, tier: Tier | None) -> bool:
+    tiers = list(template.eligible_tiers.all())
+    return not tiers or (tier is not None and tier in tiers)
+
+
+@transaction.atomic
+def levelup_reward_issue(*, member_id: int, tier_id: int, period: date) -> Coupon | None:
     """Issue the level-up reward for a promotion into `tier_id` in `period`.
 
-    Called by the tier job after commit, once per promotion. The coupons issue implements it
-    (once per member per tier per period, enforced by a unique constraint); until then it does
-    nothing.
+    Called by the tier job after commit, once per promotion. At most one coupon per member per
+    tier per period (a unique constraint): a second call returns None and writes nothing, as
+    does a promotion into a tier no active level-up template covers.
     """
+    template = (
+        CouponTemplate.objects.for_occasion(Occasion.LEVEL_UP)
+        .filter(Q(eligible_tiers=tier_id) | Q(eligible_tiers__isnull=True))
+        .first()
+    )
+    if template is None:
+        return None
+    tier = Tier.objects.get(pk=tier_id)
+    issued_at = timezone.now()
+    valid_from, valid_until = template.validity(issued_at)
+    try:
+        with transaction.atomic():
+            if not _reserve(template.pk, 1):
+                logger.warning("level-up template %s is sold out", template.pk)
+                return None
+            coupon = Coupon.objects.create(
+                member_id=member_id,
+                template=template,
+                occasion=Occasion.LEVEL_UP,
+                tier=tier,
+                period=period,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                reason=f"Promoted to {tier.name}",
+                issued_at=issued_at,
+            )
+    except IntegrityError:
+        return None
+    _email_after_commit([coupon.pk])
+    return coupon
+
+
+@transaction.atomic
+def daily_coupon_claim(*, member: Member, template_id: int, day: date | None = None) -> Coupon:
+    """Claim one of today's limited daily coupons. The quota is exact under concurrency.
+
+    The coupon row (one per member per template per day, unique) is inserted first; then a
+    guarded UPDATE takes one from the day's counter row (`claimed < quota`), which PostgreSQL
+    re-checks after waiting on the row lock. No place left: everything rolls back.
+    """
+    template = (
+        CouponTemplate.objects.for_occasion(Occasion.DAILY_QUOTA).filter(pk=template_id).first()
+    )
+    if template is None or template.daily_quota is None:
+        raise CouponError("not_found", _("This coupon cannot be claimed."))
+    if not _tier_eligible(template, member_tier(member)):
+        raise CouponError("not_eligible", _("Your tier does not include this coupon."))
+    day = day or program_today()
+    issued_at = timezone.now()
+    valid_from, valid_until = template.validity(issued_at)
+    DailyQuotaCounter.objects.get_or_create(template=template, day=day)
+    try:
+        with transaction.atomic():
+            coupon = Coupon.objects.create(
+                member=member,
+                template=template,
+                occasion=Occasion.DAILY_QUOTA,
+                period=day,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                reason=f"Limited daily coupon {day.isoformat()}",
+                issued_at=issued_at,
+            )
+    except IntegrityError as exc:
+        raise CouponError("already_claimed", _("You already claimed this coupon today.")) from exc
+    taken = DailyQuotaCounter.objects.filter(
+        template=template, day=day, claimed__lt=template.daily_quota
+    ).update(claimed=F("claimed") + 1)
+    if not taken or not _reserve(template.pk, 1):
+        raise CouponError("sold_out", _("Today's coupons are all taken. Try again tomorrow."))
+    return coupon
+
+
+@transaction.atomic
+def coupons_expire(*, now: datetime | None = None) -> int:
+    """Mark available coupons past their end as expired (one guarded UPDATE). Idempotent."""
+    return Coupon.objects.past_due(now or timezone.now()).update(status=Coupon.Status.EXPIRED)
+
+
+@transaction.atomic
+def coupons_void(*, coupon_ids: Iterable[int]) -> int:
+    """Cancel available coupons (staff). Used or expired ones are left as they are."""
+    return Coupon.objects.filter(pk__in=list(coupon_ids), status=Coupon.Status.AVAILABLE).update(
+        status=Coupon.Status.VOID
+    )
+
+
+# --- Staff issues -------------------------------------------------------------------------
+
+
+def _job_members(job: CouponIssueJob) -> QuerySet[Member]:
+    members = Member.objects.filter(is_active=True).filter(_tier_filter(job.tiers.all()))
+    if job.joined_from:
+        members = members.filter(joined_on__gte=job.joined_from)
+    if job.joined_until:
+        members = members.filter(joined_on__lte=job.joined_until)
+    if job.language:
+        members = members.filter(language=job.language)
+    numbers = job.numbers()
+    if numbers:
+        members = members.filter(number__in=numbers)
+    limit = job.template.per_member_limit
+    if limit:
+        full = (
+            Coupon.objects.filter(template=job.template)
+            .values("member")
+            .annotate(held=Count("id"))
+            .filter(held__gte=limit)
+            .values("member")
+        )
+        members = members.exclude(pk__in=full)
+    return members.exclude(Exists(Coupon.objects.filter(job=job, member=OuterRef("pk"))))
+
+
+@transaction.atomic
+def coupon_issue_job_start(*, job: CouponIssueJob) -> CouponIssueJob:
+    """Count the job's members and queue its task after commit."""
+    from .tasks import coupon_issue_job_run_task
+
+    job.total = _job_members(job).count()
+    job.status = CouponIssueJob.Status.PENDING
+    job.save(update_fields=["total", "status"])
+    job_id = job.pk
+    transaction.on_commit(lambda: coupon_issue_job_run_task.delay(job_id))
+    return job
+
+
+def coupon_issue_job_run(*, job_id: int, batch_size: int = 1000) -> CouponIssueJob:
+    """Issue the job's coupons in batches of member ids, each batch its own transaction, so
+    the admin sees the progress. Safe to run twice: one coupon per member per job."""
+    job = CouponIssueJob.objects.select_related("template").get(pk=job_id)
+    if job.status == CouponIssueJob.Status.DONE:
+        return job
+    CouponIssueJob.objects.filter(pk=job_id).update(
+        status=CouponIssueJob.Status.RUNNING, processed=0, error=""
+    )
+    template = job.template
+    members = _job_members(job).order_by("pk")
+    last_pk = 0
+    try:
+        while True:
+            ids = list(members.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            last_pk = ids[-1]
+            with transaction.atomic():
+                issued_at = timezone.now()
+                valid_from, valid_until = template.validity(issued_at)
+                rows = [
+                    Coupon(
+                        code=new_coupon_code(),
+                        member_id=member_id,
+                        template=template,
+                        occasion=Occasion.MANUAL,
+                        job=job,
+                        valid_from=valid_from,
+                        valid_until=valid_until,
+                        reason=job.reason,
+                        issued_at=issued_at,
+                    )
+                    for member_id in ids
+                ]
+                inserted = _insert_coupons(rows)
+                if not _reserve(template.pk, len(inserted)):
+                    raise CouponError("sold_out", "The template's total quantity is used up.")
+                CouponIssueJob.objects.filter(pk=job_id).update(
+                    processed=F("processed") + len(ids), issued=F("issued") + len(inserted)
+                )
+                _email_after_commit(inserted)
+    except CouponError as exc:
+        CouponIssueJob.objects.filter(pk=job_id).update(
+            status=CouponIssueJob.Status.FAILED, error=exc.message, finished_at=timezone.now()
+        )
+    else:
+        CouponIssueJob.objects.filter(pk=job_id).update(
+            status=CouponIssueJob.Status.DONE, finished_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return job
+
+
+# --- Emails --------------------------------------------------------------------------------
+
+
+def coupon_emails_send(*, coupon_ids: list[int]) -> int:
+    """One email per coupon, in the member's language, listing the coupon and how to use it."""
+    coupons = Coupon.objects.filter(pk__in=coupon_ids).select_related("member", "template")
+    messages = []
+    for coupon in coupons:
+        with translation.override(coupon.member.language):
+            context = {"coupon": coupon, "member": coupon.member, "template": coupon.template}
+            subject = render_to_string("benefits/email/coupon_issued_subject.txt", context)
+            body = render_to_string("benefits/email/coupon_issued.txt", context)
+        messages.append(EmailMessage(" ".join(subject.split()), body, to=[coupon.member.email]))
+    if not messages:
+        return 0
+    return get_connection().send_messages(messages) or 0
+
+
+# --- Checkout ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def coupon_redeem(
+    *,
+    api_key: ApiKey,
+    request_id: str,
+    code: str,
+    member_number: str,
+    order_number: str,
+    order_amount: Decimal,
+    now: datetime | None = None,
+) -> tuple[CouponRedemption, bool]:
+    """Redeem a coupon for an order. Returns (redemption, created).
+
+    Idempotent by (API key, request id): the same id again returns the first redemption. The
+    coupon row is locked (SELECT ... FOR UPDATE) before its state is read, and at most one
+    unreleased redemption per coupon is a database rule: of many concurrent redemptions of one
+    coupon, exactly one succeeds; the others get `coupon_used`.
+    """
+    now = now or timezone.now()
+    normalized = normalize_code(code)
+
+    def replay() -> CouponRedemption | None:
+        done = (
+            CouponRedemption.objects.select_related("coupon__member")
+            .filter(api_key=api_key, request_id=request_id)
+            .first()
+        )
+        if done is not None and done.coupon.code != normalized:
+            raise CouponError("id_conflict", _("This id was already used for another coupon."))
+        return done
+
+    if (done := replay()) is not None:
+        return done, False
+    coupon = (
+        Coupon.objects.select_for_update()
+        .select_related("member", "template")
+        .filter(code=normalized)
+        .first()
+    )
+    if (done := replay()) is not None:  # a twin request committed while we waited
+        return done, False
+    refusal = coupon_refusal(
+        coupon, member_number=member_number, order_amount=order_amount, now=now
+    )
+    if refusal is not None:
+        raise CouponError(f"coupon_{refusal[0]}", refusal[1])
+    assert coupon is not None
+    discount = coupon.template.discount_for(order_amount)
+    try:
+        with transaction.atomic():
+            redemption = CouponRedemption.objects.create(
+                coupon=coupon,
+                api_key=api_key,
+                request_id=request_id,
+                order_number=order_number,
+                order_amount=order_amount,
+                discount=discount,
+                redeemed_at=now,
+            )
+    except IntegrityError as exc:
+        raise CouponError("coupon_used", _("This coupon was already used.")) from exc
+    Coupon.objects.filter(pk=coupon.pk).update(
+        status=Coupon.Status.REDEEMED, redeemed_at=now, order_number=order_number
+    )
+    return redemption, True
+
+
+@transaction.atomic
+def coupon_release(
+    *,
+    api_key: ApiKey,
+    request_id: str,
+    code: str,
+    order_number: str,
+    now: datetime | None = None,
+) -> CouponRedemption:
+    """Return a redeemed coupon to its member when that order is cancelled. Idempotent: a
+    release of an order already released returns that release."""
+    now = now or timezone.now()
+    coupon = Coupon.objects.select_for_update().filter(code=normalize_code(code)).first()
+    if coupon is None:
+        raise CouponError("coupon_not_found", _("No coupon with this code."))
+    redemptions = CouponRedemption.objects.select_related("coupon__member").filter(
+        coupon=coupon, order_number=order_number
+    )
+    active = redemptions.filter(released_at__isnull=True).first()
+    if active is None:
+        released = redemptions.order_by("-released_at").first()
+        if released is None:
+            raise CouponError(
+                "redemption_not_found", _("This coupon was not redeemed for this order.")
+            )
+        return released
+    active.released_at = now
+    active.release_id = request_id
+    active.save(update_fields=["released_at", "release_id"])
+    status = Coupon.Status.AVAILABLE if coupon.valid_until > now else Coupon.Status.EXPIRED
+    Coupon.objects.filter(pk=coupon.pk).update(status=status, redeemed_at=None, order_number="")
+    return active

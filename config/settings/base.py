@@ -9,6 +9,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 django_stubs_ext.monkeypatch()
@@ -229,7 +230,19 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule is code, reviewed like code. Jobs are added by the features that own them.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Coupons: birthdays and anniversaries shortly after midnight, expiry after them. The tasks
+    # compute "today" in the program's time zone; run them a few times a day if that zone is
+    # far from UTC (both are idempotent).
+    "benefits-issue-occasion-coupons": {
+        "task": "benefits.issue_occasion_coupons",
+        "schedule": crontab(minute=10, hour="*/6"),
+    },
+    "benefits-expire-coupons": {
+        "task": "benefits.expire_coupons",
+        "schedule": crontab(minute=20, hour="*/6"),
+    },
+}
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

@@ -1,0 +1,132 @@
+"""Benchmark: the daily birthday + anniversary job over 1,000,000 members (PostgreSQL).
+
+    .venv/bin/python bench/occasions.py [--members N]
+
+Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+bench_occasions), generates the members with one INSERT ... SELECT over generate_series
+(birthdays and join dates spread over the year, tiers spread over the ladder), runs
+`issue_occasion_coupons` for one day (emails rendered and "sent" to the in-memory backend),
+runs it again (must insert 0 rows), prints the figures and drops the database.
+Target: the first run at most 30 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_occasions"
+DAY = date(2026, 6, 15)
+
+
+def admin_connection(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    parts = urlsplit(url)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    return psycopg.connect(admin_url, autocommit=True), parts.path.lstrip("/")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=1_000_000)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    if not url.startswith("postgres"):
+        sys.exit("bench/occasions.py needs PostgreSQL (DATABASE_URL=postgres://...)")
+
+    admin, name = admin_connection(url)
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ.pop("REDIS_URL", None)
+    try:
+        run(args.members)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def run(n: int) -> None:
+    import django
+
+    django.setup()
+    from django.core import mail
+    from django.core.management import call_command
+    from django.db import connection
+
+    from benefits.models import Coupon
+    from benefits.services import issue_occasion_coupons
+    from loyalty.models import Tier
+
+    call_command("migrate", verbosity=0)
+    call_command("load_program", "aliexpress", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    tiers = {t.code: t.pk for t in Tier.objects.all()}
+
+    started = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute("SELECT setseed(0.42)")
+        cur.execute(
+            """
+            INSERT INTO members_member (password, is_superuser, email, number, name, joined_on,
+                birthday, birthday_set_on, language, marketing_consent, is_staff, is_active,
+                date_joined)
+            SELECT '!', false, 'm' || g || '@bench.example', lpad(g::text, 10, '0'), '',
+                   date '2015-01-01' + (random() * 4180)::int,
+                   CASE WHEN random() < 0.9 THEN date '1950-01-01' + (random() * 20000)::int END,
+                   date '2020-01-01',
+                   CASE WHEN random() < 0.3 THEN 'zh-hans' ELSE 'en' END,
+                   false, false, true, now()
+            FROM generate_series(1, %s) AS g
+            """,
+            [n],
+        )
+        cur.execute(
+            """
+            INSERT INTO loyalty_account (member_id, balance, tier_id, qualifying_points)
+            SELECT id, 0,
+                   CASE WHEN r < 0.40 THEN NULL
+                        WHEN r < 0.70 THEN %(silver)s
+                        WHEN r < 0.85 THEN %(gold)s
+                        WHEN r < 0.95 THEN %(platinum)s
+                        ELSE %(diamond)s END,
+                   0
+            FROM (SELECT id, random() AS r FROM members_member) AS m
+            """,
+            tiers,
+        )
+        cur.execute("ANALYZE")
+    print(f"generated {n:,} members and accounts in {time.perf_counter() - started:.1f} s")
+
+    mail.outbox = []
+    started = time.perf_counter()
+    first = issue_occasion_coupons(day=DAY)
+    elapsed = time.perf_counter() - started
+    print(
+        f"daily job for {DAY}: {first.total:,} coupons inserted ({first.birthday:,} birthday, "
+        f"{first.anniversary:,} anniversary), {len(mail.outbox):,} emails, {elapsed:.2f} s"
+    )
+
+    started = time.perf_counter()
+    again = issue_occasion_coupons(day=DAY)
+    rerun = time.perf_counter() - started
+    print(f"rerun for {DAY}: {again.total} rows inserted, {rerun:.2f} s")
+    print(f"coupons in the table: {Coupon.objects.count():,}")
+    verdict = "OK" if elapsed <= 30 and again.total == 0 else "MISSED"
+    print(f"target (first run <= 30 s, rerun inserts 0): {verdict}")
+
+
+if __name__ == "__main__":
+    main()

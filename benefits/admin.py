@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import Coupon, CouponIssueJob, CouponRedemption, CouponTemplate, DailyQuotaCounter
+from .services import coupon_issue_job_start, coupons_void
+
+
+@admin.register(CouponTemplate)
+class CouponTemplateAdmin(admin.ModelAdmin[CouponTemplate]):
+    list_display = (
+        "name",
+        "code",
+        "occasion",
+        "kind",
+        "value",
+        "currency",
+        "min_order",
+        "issued_count",
+        "total_quantity",
+        "daily_quota",
+        "active",
+    )
+    list_filter = ("occasion", "kind", "active")
+    search_fields = ("name", "code")
+    filter_horizontal = ("eligible_tiers",)
+    readonly_fields = ("issued_count", "created_at")
+    fieldsets = (
+        (None, {"fields": ("name", "code", "occasion", "active", "description")}),
+        (_("Value"), {"fields": ("kind", "value", "currency", "min_order")}),
+        (_("Validity"), {"fields": ("valid_days", "valid_from", "valid_until")}),
+        (
+            _("Who and how many"),
+            {
+                "fields": (
+                    "eligible_tiers",
+                    "per_member_limit",
+                    "total_quantity",
+                    "daily_quota",
+                    "issued_count",
+                )
+            },
+        ),
+    )
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin[Coupon]):
+    list_display = ("code", "member", "template", "occasion", "status", "valid_until", "issued_at")
+    list_filter = ("status", "occasion", "template")
+    search_fields = ("code", "member__email", "member__number")
+    list_select_related = ("member", "template")
+    raw_id_fields = ("member",)
+    readonly_fields = tuple(f.name for f in Coupon._meta.fields)
+
+    actions = ("void_coupons",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # coupons are issued by the services (jobs, level-up, staff issues)
+
+    @admin.action(description=_("Void the selected available coupons"), permissions=["change"])
+    def void_coupons(self, request: HttpRequest, queryset: QuerySet[Coupon]) -> None:
+        count = coupons_void(coupon_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, _("%(count)d coupon(s) voided.") % {"count": count})
+
+
+@admin.register(CouponRedemption)
+class CouponRedemptionAdmin(admin.ModelAdmin[CouponRedemption]):
+    list_display = (
+        "request_id",
+        "coupon",
+        "order_number",
+        "discount",
+        "redeemed_at",
+        "released_at",
+    )
+    search_fields = ("request_id", "order_number", "coupon__code")
+    list_select_related = ("coupon",)
+    readonly_fields = tuple(f.name for f in CouponRedemption._meta.fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DailyQuotaCounter)
+class DailyQuotaCounterAdmin(admin.ModelAdmin[DailyQuotaCounter]):
+    list_display = ("template", "day", "claimed")
+    list_filter = ("template",)
+    readonly_fields = ("template", "day", "claimed")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(CouponIssueJob)
+class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
+    """Staff issue a template to a filtered set of members; a background task does the work."""
+
+    list_display = (
+        "template",
+        "reason",
+        "status",
+        "progress",
+        "issued",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("status",)
+    filter_horizontal = ("tiers",)
+    progress_fields = (
+        "status",
+        "total",
+        "processed",
+        "issued",
+        "error",
+        "created_by",
+        "created_at",
+        "finished_at",
+    )
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: CouponIssueJob) -> str:
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}/{}',
+            obj.progress_percent,
+            obj.processed,
+            obj.total,
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CouponIssueJob | None = None) -> Any:
+        if obj is None:
+            return self.progress_fields
+        return [f.name for f in CouponIssueJob._meta.fields] + ["tiers", "progress"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CouponIssueJob]:
+        return super().get_queryset(request).select_related("template", "created_by")
+
+    def save_model(
+        self, request: HttpRequest, obj: CouponIssueJob, form: ModelForm, change: bool
+    ) -> None:
+        if not change:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:
+            coupon_issue_job_start(job=form.instance)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

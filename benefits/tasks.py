@@ -1,0 +1,28 @@
+"""Thin Celery tasks: each takes a date or an id and calls one service. Safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+from loyalty.clock import program_today
+
+from . import services
+
+
+@shared_task(name="benefits.issue_occasion_coupons")
+def issue_occasion_coupons_task(day: str | None = None) -> int:
+    """The daily job: birthday and anniversary coupons of `day` (default: program today)."""
+    target = date.fromisoformat(day) if day else program_today()
+    return services.issue_occasion_coupons(day=target).total
+
+
+@shared_task(name="benefits.expire_coupons")
+def expire_coupons_task() -> int:
+    return services.coupons_expire()
+
+
+@shared_task(name="benefits.run_coupon_issue_job")
+def coupon_issue_job_run_task(job_id: int) -> int:
+    return services.coupon_issue_job_run(job_id=job_id).issued

@@ -1,0 +1,53 @@
+"""Template helpers for coupons: their value, why they were issued, and the dashboard card."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from benefits.models import Coupon, CouponTemplate, Occasion
+from benefits.selectors import coupons_expiring_soon
+from loyalty.clock import program_timezone
+from members.models import Member
+
+register = template.Library()
+
+
+@register.simple_tag
+def coupon_value(coupon_template: CouponTemplate) -> str:
+    """ "5.00 USD off", "10% off" or "Free shipping", in the active language."""
+    if coupon_template.kind == CouponTemplate.Kind.AMOUNT_OFF:
+        return _("%(value)s %(currency)s off") % {
+            "value": coupon_template.value,
+            "currency": coupon_template.currency,
+        }
+    if coupon_template.kind == CouponTemplate.Kind.PERCENT_OFF:
+        return _("%(value)s%% off") % {"value": coupon_template.value.normalize()}
+    return _("Free shipping")
+
+
+@register.simple_tag
+def coupon_reason(coupon: Coupon) -> str:
+    """Why the coupon was issued, in the active language."""
+    occasion = Occasion(coupon.occasion)
+    if occasion in (Occasion.BIRTHDAY, Occasion.ANNIVERSARY) and coupon.period:
+        return f"{occasion.label} {coupon.period.year}"
+    if occasion == Occasion.LEVEL_UP and coupon.tier_id:
+        return _("Level-up reward: %(reason)s") % {"reason": coupon.reason}
+    if occasion == Occasion.MANUAL:
+        return str(coupon.reason)
+    return f"{occasion.label}: {coupon.reason}"
+
+
+@register.simple_tag
+def expiring_coupons(member: Member, days: int = 7) -> QuerySet[Coupon]:
+    return coupons_expiring_soon(member, days)
+
+
+@register.simple_tag
+def program_time_zone() -> ZoneInfo:
+    """The program's time zone, for `{% timezone %}`: validity is shown in program time."""
+    return program_timezone()

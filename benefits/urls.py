@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "benefits"
+
+urlpatterns = [
+    path("", views.wallet, name="wallet"),
+    path("claim/<int:template_id>/", views.claim_daily, name="claim-daily"),
+]

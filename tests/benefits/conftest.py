@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from loyalty.models import Tier
+from loyalty.presets.tiers import load as load_tiers
+
+
+@pytest.fixture
+def ladder(db: Any) -> dict[str, Tier]:
+    """The AliExpress ladder: standard (base), silver, gold, platinum, diamond."""
+    load_tiers("aliexpress")
+    return {tier.code: tier for tier in Tier.objects.all()}
