@@ -13,6 +13,7 @@ admin.site.site_title = "Member Center"
 
 api_v1 = [
     path("", include("members.api.urls")),
+    path("", include("loyalty.api.urls")),
 ]
 
 urlpatterns = [
