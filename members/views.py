@@ -9,6 +9,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from loyalty.earning import points_visit_award
+
 from .api.errors import json_404, json_500
 from .forms import ProfileForm
 from .models import Member
@@ -29,6 +31,7 @@ def _member(request: HttpRequest) -> Member:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
+    points_visit_award(member_id=member.pk)  # the daily visit point, once a program-local day
     verified = member_email_verified(member)
     return render(
         request,
