@@ -38,20 +38,25 @@ ERRORS = {
 }
 
 
-def _member_or_404(number: Any) -> tuple[int, str]:
-    pk = Member.objects.filter(number=str(number), is_active=True).values_list("pk", flat=True)
-    found = pk.first()
+def _member_or_404(number: Any, known: dict[str, int] | None = None) -> tuple[int, str]:
+    number = str(number)
+    if known is not None:
+        found = known.get(number)
+    else:
+        pk = Member.objects.filter(number=number, is_active=True).values_list("pk", flat=True)
+        found = pk.first()
     if found is None:
         raise ApiError(404, "member_not_found", "No member with this number.")
-    return found, str(number)
+    return found, number
 
 
-def _ingest(api_key: ApiKey, raw: Any) -> Outcome:
-    """Validate and apply one event; raises what the error handler turns into JSON."""
+def _ingest(api_key: ApiKey, raw: Any, known: dict[str, int] | None = None) -> Outcome:
+    """Validate and apply one event; raises what the error handler turns into JSON.
+    `known`: member numbers to ids, looked up once for a whole batch."""
     payload = EventSerializer(data=raw)
     payload.is_valid(raise_exception=True)
     event = payload.validated_data
-    member_id, number = _member_or_404(event["member"])
+    member_id, number = _member_or_404(event["member"], known)
     try:
         return event_ingest(
             api_key=api_key,
@@ -67,9 +72,9 @@ def _ingest(api_key: ApiKey, raw: Any) -> Outcome:
         raise ApiError(exc.status, exc.code, str(exc)) from exc
 
 
-def _as_result(api_key: ApiKey, raw: Any) -> dict[str, Any]:
+def _as_result(api_key: ApiKey, raw: Any, known: dict[str, int]) -> dict[str, Any]:
     try:
-        outcome = _ingest(api_key, raw)
+        outcome = _ingest(api_key, raw, known)
     except (APIException, DjangoValidationError) as exc:
         response = exception_handler(exc, {})
         assert response is not None
@@ -113,7 +118,12 @@ class EventBatchView(APIView):
         assert isinstance(request.auth, ApiKey)
         batch = BatchSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
-        results = [_as_result(request.auth, raw) for raw in batch.validated_data["events"]]
+        events = batch.validated_data["events"]
+        numbers = {str(e.get("member")) for e in events if isinstance(e, dict)}
+        known = dict(
+            Member.objects.filter(number__in=numbers, is_active=True).values_list("number", "pk")
+        )
+        results = [_as_result(request.auth, raw, known) for raw in events]
         return Response({"results": results})
 
 

@@ -202,6 +202,9 @@ def test_proportional_return_and_fraud(api_client: APIClient, member: Member) ->
     assert bad.json()["fields"] == {
         "returned_amount": ["Only 6.00 USD of order SO-1 is left to return."]
     }
+    assert Order.objects.get().returned_amount == 4
+    assert not Event.objects.filter(key="r2").exists()
+    assert PointEntry.objects.count() == 2
     fraud = post(
         api_client,
         {
@@ -367,3 +370,30 @@ def test_events_need_an_api_key(member_client: APIClient, member: Member) -> Non
     response = post(member_client, received(member, "e1", "SO-1"))
     assert response.status_code == 403
     assert not PointEntry.objects.exists()
+
+
+def test_an_order_number_received_twice_is_409(api_client: APIClient, member: Member) -> None:
+    post(api_client, received(member, "e1", "SO-1"))
+    response = post(api_client, received(member, "e2", "SO-1"))
+    assert response.status_code == 409
+    assert response.json()["code"] == "order_already_received"
+    assert not Event.objects.filter(key="e2").exists()
+    assert PointEntry.objects.count() == 1
+
+
+def test_fraud_after_spending_leaves_a_debt(api_client: APIClient, member: Member) -> None:
+    post(api_client, received(member, "e1", "SO-1"))
+    url = f"/api/v1/members/{member.number}/redemptions/"
+    post(api_client, {"id": "x1", "points": 4, "reason": "coupon"}, url)
+    fraud = {
+        "id": "f1",
+        "type": "order.fraud",
+        "member": member.number,
+        "occurred_at": now_iso(),
+        "order": {"number": "SO-1"},
+    }
+    assert post(api_client, fraud).json()["balance"] == -4
+    blocked = post(api_client, {"id": "x2", "points": 1, "reason": "coupon"}, url)
+    assert blocked.status_code == 422
+    assert blocked.json()["code"] == "insufficient_points"
+    assert ledger_mismatches() == []
