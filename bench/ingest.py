@@ -217,8 +217,8 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--single", type=int, default=4000, help="single-event requests")
-    parser.add_argument("--batches", type=int, default=24, help="batches of 500")
+    parser.add_argument("--single", type=int, default=2000, help="single-event requests")
+    parser.add_argument("--batches", type=int, default=8, help="batches of 500")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     args = parser.parse_args()
