@@ -204,9 +204,13 @@ def order_receive(
     number = spec["number"]
     amount = Decimal(spec["amount"])
     categories = sorted({str(c).strip().lower() for c in spec.get("categories") or [] if c})
-    if Order.objects.filter(number=number).exists():
-        raise OrderExists(_("Order %(number)s was already received.") % {"number": number})
-    rule = rule_for(Rule.SHOPPING)
+    rules = {
+        r.kind: r
+        for r in EarningRule.objects.filter(
+            active=True, kind__in=[Rule.SHOPPING, Rule.CATEGORY_BONUS]
+        )
+    }
+    rule = rules.get(Rule.SHOPPING)
     min_amount = rule.min_amount if rule else None
     qualifies = rule is not None and (min_amount is None or amount >= min_amount)
     prior_categories = _day_categories(account, occurred_at, min_amount) if qualifies else set()
@@ -220,7 +224,7 @@ def order_receive(
                 categories=categories,
                 received_at=occurred_at,
             )
-    except IntegrityError as exc:  # another member's event took this number meanwhile
+    except IntegrityError as exc:  # the unique order number decides
         raise OrderExists(_("Order %(number)s was already received.") % {"number": number}) from exc
     entries: list[PointEntry] = []
     if rule is None:
@@ -251,7 +255,7 @@ def order_receive(
         order_id=order.pk,
     )
     entries.append(shopping)
-    bonus_rule = rule_for(Rule.CATEGORY_BONUS)
+    bonus_rule = rules.get(Rule.CATEGORY_BONUS)
     if bonus_rule is not None:
         before = max(len(prior_categories) - 1, 0)
         after = max(len(prior_categories | set(categories)) - 1, 0)

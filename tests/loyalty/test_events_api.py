@@ -397,3 +397,25 @@ def test_fraud_after_spending_leaves_a_debt(api_client: APIClient, member: Membe
     assert blocked.status_code == 422
     assert blocked.json()["code"] == "insufficient_points"
     assert ledger_mismatches() == []
+
+
+def test_history_lists_entries_without_an_order(member_client: APIClient, member: Member) -> None:
+    from loyalty.services import points_adjust
+
+    points_adjust(member_id=member.pk, points=3, reason="goodwill", created_by_id=None)
+    results = member_client.get("/api/v1/me/points/").json()["results"]
+    assert [(e["kind"], e["points"], e["reason"], e["order"]) for e in results] == [
+        ("adjust", 3, "goodwill", None)
+    ]
+
+
+def test_history_endpoint_runs_constant_queries(
+    api_client: APIClient, member: Member, django_assert_max_num_queries: Any
+) -> None:
+    from loyalty.services import points_award
+
+    for n in range(40):
+        points_award(member_id=member.pk, points=1, reason=f"r{n}")
+    with django_assert_max_num_queries(4):
+        response = api_client.get(f"/api/v1/members/{member.number}/points/")
+    assert len(response.json()["results"]) == 40
