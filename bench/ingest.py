@@ -157,13 +157,16 @@ def run_clients(
                     break
                 path, body, count = queue.pop()
             started = time.perf_counter()
-            conn.request("POST", path, body=body, headers=headers)
+            if body:
+                conn.request("POST", path, body=body, headers=headers)
+            else:
+                conn.request("GET", path)
             response = conn.getresponse()
             payload = response.read()
             elapsed = time.perf_counter() - started
             ok = response.status == 201 or (
                 response.status == 200
-                and all(r["status"] == 201 for r in json.loads(payload)["results"])
+                and (not body or all(r["status"] == 201 for r in json.loads(payload)["results"]))
             )
             with lock:
                 latencies.append(elapsed)
@@ -246,6 +249,14 @@ def main() -> None:
 
         warm = [single_job(n, "w") for n in range(200)]
         run_clients(port, secret, args.clients, warm)
+
+        seconds, lat, _events, errors = run_clients(
+            port, secret, args.clients, [("/healthz", b"", 1)] * 2000
+        )
+        print(
+            f"stack  : GET /healthz (no database), {args.clients} clients -> "
+            f"{2000 / seconds:,.0f} requests/s; p50 {pct(lat, 0.5):.1f} ms; errors {errors}"
+        )
 
         jobs = [single_job(n, "s") for n in range(args.single)]
         seconds, lat, events, errors = run_clients(port, secret, args.clients, jobs)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import available_timezones
@@ -98,11 +101,29 @@ class Program(models.Model):
 
     @classmethod
     def load(cls) -> Program:
+        pinned = _PINNED_PROGRAM.get()
+        if pinned is not None:
+            return pinned
         program = cache.get(cls.CACHE_KEY)
         if program is None:
             program, _created = cls.objects.get_or_create(pk=1)
             cache.set(cls.CACHE_KEY, program, 60)
         return program
+
+
+# Within `program_pinned()`, `Program.load()` answers one snapshot without a cache round trip.
+_PINNED_PROGRAM: ContextVar[Program | None] = ContextVar("pinned_program", default=None)
+
+
+@contextmanager
+def program_pinned() -> Iterator[Program]:
+    """Use one snapshot of the program settings for a short unit of work (one API request
+    applying a batch of events), instead of a cache round trip per `Program.load()`."""
+    token = _PINNED_PROGRAM.set(Program.load())
+    try:
+        yield Program.load()
+    finally:
+        _PINNED_PROGRAM.reset(token)
 
 
 class TierQuerySet(models.QuerySet["Tier"]):

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.earning import Outcome, body_hash, event_ingest
-from loyalty.models import PointEntry
+from loyalty.models import PointEntry, program_pinned
 from loyalty.selectors import point_history
 from loyalty.services import LedgerError
 from members.api.errors import ApiError, exception_handler
@@ -97,7 +97,8 @@ class EventView(APIView):
     )
     def post(self, request: Request) -> Response:
         assert isinstance(request.auth, ApiKey)
-        outcome = _ingest(request.auth, request.data)
+        with program_pinned():
+            outcome = _ingest(request.auth, request.data)
         return Response(
             outcome.answer,
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
@@ -123,7 +124,8 @@ class EventBatchView(APIView):
         known = dict(
             Member.objects.filter(number__in=numbers, is_active=True).values_list("number", "pk")
         )
-        results = [_as_result(request.auth, raw, known) for raw in events]
+        with program_pinned():
+            results = [_as_result(request.auth, raw, known) for raw in events]
         return Response({"results": results})
 
 

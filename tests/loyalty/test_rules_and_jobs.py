@@ -74,3 +74,15 @@ def test_caps_count_in_the_program_time_zone(member: object) -> None:
         account = account_lock(member_id=member.pk)  # type: ignore[attr-defined]
         assert _cap_room(account, rule, datetime(2026, 3, 1, 23, 50, tzinfo=shanghai)) == 0
         assert _cap_room(account, rule, datetime(2026, 3, 2, 0, 30, tzinfo=shanghai)) == 5
+
+
+def test_program_pinned_answers_one_snapshot_then_lets_go() -> None:
+    from loyalty.models import program_pinned
+
+    with program_pinned() as pinned:
+        assert Program.load() is pinned
+        assert Program.load() is pinned
+    program = Program.load()
+    program.backdating_days = 30
+    program.save()
+    assert Program.load().backdating_days == 30
