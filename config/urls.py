@@ -13,6 +13,7 @@ admin.site.site_title = "Member Center"
 
 api_v1 = [
     path("", include("members.api.urls")),
+    path("", include("loyalty.api.urls")),
     path("", include("benefits.api.urls")),
 ]
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", member_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("me/points/", include("loyalty.urls")),
     path("me/coupons/", include("benefits.urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, ClassVar
 from zoneinfo import available_timezones
@@ -98,11 +101,29 @@ class Program(models.Model):
 
     @classmethod
     def load(cls) -> Program:
+        pinned = _PINNED_PROGRAM.get()
+        if pinned is not None:
+            return pinned
         program = cache.get(cls.CACHE_KEY)
         if program is None:
             program, _created = cls.objects.get_or_create(pk=1)
             cache.set(cls.CACHE_KEY, program, 60)
         return program
+
+
+# Within `program_pinned()`, `Program.load()` answers one snapshot without a cache round trip.
+_PINNED_PROGRAM: ContextVar[Program | None] = ContextVar("pinned_program", default=None)
+
+
+@contextmanager
+def program_pinned() -> Iterator[Program]:
+    """Use one snapshot of the program settings for a short unit of work (one API request
+    applying a batch of events), instead of a cache round trip per `Program.load()`."""
+    token = _PINNED_PROGRAM.set(Program.load())
+    try:
+        yield Program.load()
+    finally:
+        _PINNED_PROGRAM.reset(token)
 
 
 class TierQuerySet(models.QuerySet["Tier"]):
@@ -234,6 +255,38 @@ class PointEntry(models.Model):
         related_name="+",
         verbose_name=_("staff user"),
     )
+    rule = models.ForeignKey(
+        "EarningRule",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("earning rule"),
+    )
+    campaign = models.ForeignKey(
+        "Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("campaign"),
+    )
+    event = models.ForeignKey(
+        "Event",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name=_("source event"),
+    )
+    order = models.ForeignKey(
+        "Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name=_("order"),
+    )
 
     class Meta:
         verbose_name = _("point entry")
@@ -259,3 +312,280 @@ class PointEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.points:+d} {self.kind} for member {self.member_id}"
+
+
+class EarningRule(models.Model):
+    """How many points one kind of member action earns, and its cap. Edited in the admin.
+
+    Rules that share a `cap_group` share one cap (DOMAIN.md: reviews and daily visits share 10
+    a month); they must then agree on the cap and its period.
+    """
+
+    class Kind(models.TextChoices):
+        SHOPPING = "shopping", _("Shopping: a qualifying order")
+        CATEGORY_BONUS = "category_bonus", _("Shopping: extra category on the same day")
+        REVIEW = "review", _("Fan: a product review")
+        VISIT = "visit", _("Fan: a daily member-center visit")
+        CLUB_POST = "club_post", _("Fan: a post in the member club")
+
+    class Period(models.TextChoices):
+        DAY = "day", _("per day")
+        MONTH = "month", _("per month")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    points = models.PositiveIntegerField(_("points"), validators=[MinValueValidator(1)])
+    min_amount = MoneyField(
+        _("minimum order amount"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Shopping only: smaller orders earn nothing."),
+    )
+    cap = models.PositiveIntegerField(
+        _("cap (points)"), null=True, blank=True, help_text=_("Empty: no cap.")
+    )
+    cap_period = models.CharField(
+        _("cap period"), max_length=5, choices=Period.choices, blank=True, default=""
+    )
+    cap_group = models.SlugField(
+        _("shared cap group"),
+        max_length=30,
+        blank=True,
+        help_text=_("Rules with the same group share one cap (same cap and period)."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        ordering: ClassVar[list[str]] = ["kind"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cap__isnull=True) | ~models.Q(cap_period=""),
+                name="rule_cap_has_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.cap is not None and not self.cap_period:
+            errors["cap_period"] = _("A cap needs a period.")
+        if self.min_amount is not None and self.kind != self.Kind.SHOPPING:
+            errors["min_amount"] = _("Only shopping rules have a minimum order amount.")
+        if self.cap_group:
+            others = EarningRule.objects.filter(cap_group=self.cap_group).exclude(pk=self.pk)
+            for other in others:
+                if other.cap != self.cap or other.cap_period != self.cap_period:
+                    errors["cap_group"] = _(
+                        "Rules in one group share a cap: %(other)s has a different cap or period."
+                    ) % {"other": other.name}
+                    break
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def cap_label(self) -> str:
+        period = _("daily") if self.cap_period == self.Period.DAY else _("monthly")
+        subject = self.cap_group or self.name.lower()
+        return f"{period} {subject} cap of {self.cap}"
+
+
+class Campaign(models.Model):
+    """A bonus on shopping points in a date window: a multiplier or a flat bonus per order."""
+
+    name = models.CharField(_("name"), max_length=100)
+    starts_on = models.DateField(_("first day"))
+    ends_on = models.DateField(_("last day"))
+    multiplier = models.DecimalField(
+        _("multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("1.01")), MaxValueValidator(Decimal("10"))],
+        help_text=_("e.g. 2 doubles the shopping points of an order."),
+    )
+    bonus_points = models.PositiveIntegerField(
+        _("flat bonus per order"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    tiers = models.ManyToManyField(
+        Tier, blank=True, related_name="+", verbose_name=_("only for tiers")
+    )
+    categories = models.CharField(
+        _("only for categories"),
+        max_length=255,
+        blank=True,
+        help_text=_("Comma-separated; empty: every order."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("bonus campaign")
+        verbose_name_plural = _("bonus campaigns")
+        ordering: ClassVar[list[str]] = ["-starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="campaign_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(multiplier__isnull=False, bonus_points__isnull=True)
+                    | models.Q(multiplier__isnull=True, bonus_points__isnull=False)
+                ),
+                name="campaign_multiplier_xor_bonus",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            errors["ends_on"] = _("The last day cannot be before the first day.")
+        if (self.multiplier is None) == (self.bonus_points is None):
+            errors["multiplier"] = _("Give either a multiplier or a flat bonus, not both.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def category_list(self) -> list[str]:
+        return [c.strip().lower() for c in self.categories.split(",") if c.strip()]
+
+
+class Event(models.Model):
+    """An event received from an integration, once per (API key, event id).
+
+    The unique constraint is the idempotency: a replay finds this row, compares the body hash
+    and answers the stored `response`.
+    """
+
+    api_key = models.ForeignKey(
+        "members.ApiKey", on_delete=models.PROTECT, related_name="+", verbose_name=_("API key")
+    )
+    key = models.CharField(_("event id"), max_length=100)
+    type = models.CharField(_("type"), max_length=30)
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("member"),
+    )
+    body_hash = models.CharField(_("body hash"), max_length=64)
+    response = models.JSONField(_("answer"), default=dict)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="event_key_per_api_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.key}"
+
+
+class Order(models.Model):
+    """An order the shop reported as received; returns and fraud reverse its points."""
+
+    number = models.CharField(_("order number"), max_length=64, unique=True)
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="loyalty_orders",
+        verbose_name=_("member"),
+    )
+    amount = MoneyField(_("amount"))
+    currency = models.CharField(_("currency"), max_length=3)
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    received_at = models.DateTimeField(_("received at"))
+    returned_amount = MoneyField(_("returned amount"), default=Decimal("0"))
+    fraud = models.BooleanField(_("flagged as fraud"), default=False)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [models.Index(fields=["member", "received_at"], name="order_member_day")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(returned_amount__lte=models.F("amount"), returned_amount__gte=0),
+                name="order_returned_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.number)
+
+
+class PointLot(models.Model):
+    """Points earned together, spent and expired together: one per earning (or positive
+    adjustment). `remaining` = `points` + the sum of this lot's allocations, always."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(
+        "PointEntry", on_delete=models.PROTECT, related_name="lot", verbose_name=_("earned by")
+    )
+    points = models.PositiveIntegerField(_("points"))
+    remaining = models.PositiveIntegerField(_("remaining"))
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("point lot")
+        verbose_name_plural = _("point lots")
+        indexes = [
+            models.Index(
+                fields=["expires_on", "member"],
+                name="lot_due",
+                condition=models.Q(remaining__gt=0),
+            ),
+            models.Index(fields=["member", "expires_on", "id"], name="lot_member_fifo"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(remaining__lte=models.F("points")), name="lot_remaining_le"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lot {self.pk}: {self.remaining}/{self.points}"
+
+
+class LotAllocation(models.Model):
+    """Points taken out of a lot by an entry (spending, expiry, reversal, debt repayment)."""
+
+    lot = models.ForeignKey(PointLot, on_delete=models.PROTECT, related_name="allocations")
+    entry = models.ForeignKey("PointEntry", on_delete=models.PROTECT, related_name="allocations")
+    points = models.IntegerField(_("points"))
+
+    class Meta:
+        verbose_name = _("lot allocation")
+        verbose_name_plural = _("lot allocations")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(points__lt=0), name="allocation_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.points} from lot {self.lot_id}"
+
+
+class Visit(models.Model):
+    """A member's first member-center visit on a program-local day (at most one a day)."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "day"], name="visit_once_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"visit of {self.member_id} on {self.day}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
-from .models import Account, Tier
+from .models import Account, PointEntry, PointLot, Tier
 
 if TYPE_CHECKING:
     from members.models import Member
@@ -27,3 +29,88 @@ def member_tier(member: Member) -> Tier | None:
 
 def tier_ladder() -> QuerySet[Tier]:
     return Tier.objects.order_by("rank")
+
+
+def points_balance(member_id: int) -> int:
+    return (
+        Account.objects.filter(member_id=member_id).values_list("balance", flat=True).first() or 0
+    )
+
+
+def points_expiring(member_id: int) -> tuple[int, date] | None:
+    """(points, day) of the member's next expiry: the soonest day any of their lots expire."""
+    row = (
+        PointLot.objects.filter(member_id=member_id, remaining__gt=0, expires_on__isnull=False)
+        .values("expires_on")
+        .annotate(points=Sum("remaining"))
+        .order_by("expires_on")
+        .first()
+    )
+    if row is None:
+        return None
+    return row["points"], row["expires_on"]
+
+
+def point_history(member_id: int, kind: str | None = None) -> QuerySet[PointEntry]:
+    """The member's entries, newest first (the index `entry_member_history` serves this)."""
+    entries = PointEntry.objects.filter(member_id=member_id)
+    if kind:
+        entries = entries.filter(kind=kind)
+    return entries.order_by("-occurred_at", "-id")
+
+
+def ledger_mismatches() -> list[str]:
+    """Every disagreement between cached balances, lots and the entries (set-based SQL)."""
+    problems: list[str] = []
+    sums = dict(
+        PointEntry.objects.values("member_id")
+        .annotate(s=Sum("points"))
+        .values_list("member_id", "s")
+    )
+    lot_sums = dict(
+        PointLot.objects.values("member_id")
+        .annotate(s=Sum("remaining"))
+        .values_list("member_id", "s")
+    )
+    balances = dict(Account.objects.values_list("member_id", "balance"))
+    for member_id in sorted(set(sums) | set(balances) | set(lot_sums)):
+        entries = sums.get(member_id) or 0
+        balance = balances.get(member_id)
+        if balance is None:
+            problems.append(f"member {member_id}: entries sum to {entries} but no account exists")
+            continue
+        if balance != entries:
+            problems.append(
+                f"member {member_id}: cached balance {balance} != sum of entries {entries}"
+            )
+        in_lots = lot_sums.get(member_id) or 0
+        if in_lots != max(entries, 0):
+            problems.append(
+                f"member {member_id}: lots hold {in_lots} points, entries say {max(entries, 0)}"
+            )
+    bad_lots = (
+        PointLot.objects.annotate(taken=Coalesce(Sum("allocations__points"), 0))
+        .exclude(remaining=F("points") + F("taken"))
+        .values_list("pk", "member_id", "points", "taken", "remaining")
+    )
+    for pk, member_id, points, taken, remaining in bad_lots:
+        problems.append(
+            f"lot {pk} (member {member_id}): {points} points {taken} taken "
+            f"but {remaining} remaining"
+        )
+    wrong_size = PointLot.objects.exclude(points=F("entry__points")).values_list(
+        "pk", "member_id", "points", "entry__points"
+    )
+    for pk, member_id, points, entry_points in wrong_size:
+        problems.append(
+            f"lot {pk} (member {member_id}): holds {points} but its entry earned {entry_points}"
+        )
+    spent = (
+        PointEntry.objects.filter(kind__in=[PointEntry.Kind.REDEEM, PointEntry.Kind.EXPIRE])
+        .annotate(taken=Coalesce(Sum("allocations__points"), 0))
+        .exclude(taken=F("points"))
+        .values_list("pk", "member_id", "points", "taken")
+    )
+    for pk, member_id, points, taken in spent:
+        problems.append(f"entry {pk} (member {member_id}): {points} points but lots gave {taken}")
+    return problems

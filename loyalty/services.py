@@ -1,10 +1,58 @@
-"""Every write to the loyalty state goes through these functions."""
+"""Every write to the loyalty state goes through these functions.
+
+The ledger's rules, in one place:
+- every change of points is a new `PointEntry`; the member's cached `Account.balance` changes
+  by the same amount, with an F() expression, in the same transaction, under the account's
+  row lock (`account_lock`, the only place that takes it);
+- earnings (and positive adjustments) form `PointLot`s that expire by program policy;
+  spending, expiry and reversals take points out of lots, soonest expiry first, recorded as
+  `LotAllocation`s; so `sum(remaining of the member's lots) == max(balance, 0)`;
+- only a reversal may take more than the balance: the rest is a debt (a negative balance)
+  that later earnings repay first, and that blocks spending.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from .models import Account
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .clock import add_months, local_date, program_today
+from .models import Account, LotAllocation, PointEntry, PointLot, Program
+
+if TYPE_CHECKING:
+    from members.models import ApiKey
+
+Kind = PointEntry.Kind
+
+
+class LedgerError(Exception):
+    """A refused ledger operation; `code` is the stable code the API answers with."""
+
+    code = "ledger_error"
+    status = 422
+
+
+class InsufficientPoints(LedgerError):
+    code = "insufficient_points"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who and what produced an entry (carried on every entry it writes)."""
+
+    api_key: ApiKey | None = None
+    created_by_id: int | None = None
+    event_id: int | None = None
+
+
+NO_SOURCE = Source()
 
 
 @transaction.atomic
@@ -12,3 +60,357 @@ def account_open(*, member_id: int) -> Account:
     """The member's loyalty account, created if missing (idempotent)."""
     account, _created = Account.objects.get_or_create(member_id=member_id)
     return account
+
+
+def account_lock(*, member_id: int) -> Account:
+    """The member's account, locked (SELECT ... FOR UPDATE) until the transaction ends.
+
+    The one place the ledger takes its row lock. Creates the account first if it is missing
+    (members made outside `member_create`). Must run inside a transaction.
+    """
+    assert transaction.get_connection().in_atomic_block, "account_lock needs a transaction"
+    account = Account.objects.select_for_update().filter(member_id=member_id).first()
+    if account is None:
+        Account.objects.get_or_create(member_id=member_id)
+        account = Account.objects.select_for_update().get(member_id=member_id)
+    return account
+
+
+def lot_expiry(earned_on: date, program: Program | None = None) -> date | None:
+    """The first day on which points earned on `earned_on` are no longer spendable."""
+    program = program or Program.load()
+    if program.expiry_policy == Program.ExpiryPolicy.NEVER:
+        return None
+    if program.expiry_policy == Program.ExpiryPolicy.YEAR_END:
+        return date(earned_on.year + 2, 1, 1)
+    return add_months(earned_on, program.expiry_months)
+
+
+# --- the posting primitives (callers hold the account lock) -------------------------------
+
+
+def _post(
+    account: Account,
+    *,
+    kind: str,
+    points: int,
+    occurred_at: datetime,
+    reason: str,
+    source: Source,
+    qualifying_at: datetime | None = None,
+    reverses: PointEntry | None = None,
+    rule_id: int | None = None,
+    campaign_id: int | None = None,
+    order_id: int | None = None,
+) -> PointEntry:
+    entry = PointEntry.objects.create(
+        member_id=account.member_id,
+        kind=kind,
+        points=points,
+        occurred_at=occurred_at,
+        qualifying_at=qualifying_at,
+        reason=reason[:255],
+        reverses=reverses,
+        api_key=source.api_key,
+        created_by_id=source.created_by_id,
+        event_id=source.event_id,
+        rule_id=rule_id,
+        campaign_id=campaign_id,
+        order_id=order_id,
+    )
+    if points:
+        Account.objects.filter(pk=account.pk).update(balance=F("balance") + points)
+        account.balance += points  # we hold the lock: the in-memory copy stays exact
+    return entry
+
+
+def _take_from_lots(
+    account: Account, entry: PointEntry, amount: int, first: PointLot | None = None
+) -> int:
+    """Take up to `amount` points out of the member's lots, soonest expiry first (`first`
+    before all others). Returns the points taken."""
+    if amount <= 0:
+        return 0
+    lots = list(
+        PointLot.objects.filter(member_id=account.member_id, remaining__gt=0).order_by(
+            F("expires_on").asc(nulls_last=True), "id"
+        )
+    )
+    if first is not None:
+        lots.sort(key=lambda lot: lot.pk != first.pk)
+    taken = 0
+    allocations = []
+    for lot in lots:
+        if taken >= amount:
+            break
+        take = min(lot.remaining, amount - taken)
+        PointLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        allocations.append(LotAllocation(lot=lot, entry=entry, points=-take))
+        taken += take
+    LotAllocation.objects.bulk_create(allocations)
+    return taken
+
+
+def _credit(
+    account: Account,
+    *,
+    kind: str,
+    points: int,
+    occurred_at: datetime,
+    reason: str,
+    source: Source,
+    rule_id: int | None = None,
+    campaign_id: int | None = None,
+    order_id: int | None = None,
+) -> PointEntry:
+    """Post an earning (or positive adjustment); its points form a lot that repays any debt."""
+    debt = max(-account.balance, 0)
+    entry = _post(
+        account,
+        kind=kind,
+        points=points,
+        occurred_at=occurred_at,
+        qualifying_at=occurred_at if kind == Kind.EARN else None,
+        reason=reason,
+        source=source,
+        rule_id=rule_id,
+        campaign_id=campaign_id,
+        order_id=order_id,
+    )
+    if points > 0:
+        repay = min(points, debt)
+        lot = PointLot.objects.create(
+            member_id=account.member_id,
+            entry=entry,
+            points=points,
+            remaining=points - repay,
+            expires_on=lot_expiry(local_date(occurred_at)),
+        )
+        if repay:
+            LotAllocation.objects.create(lot=lot, entry=entry, points=-repay)
+    return entry
+
+
+def _debit(
+    account: Account,
+    *,
+    kind: str,
+    points: int,
+    occurred_at: datetime,
+    reason: str,
+    source: Source,
+) -> PointEntry:
+    """Spend `points` (> 0) out of the lots; refused when the balance does not cover them."""
+    if points <= 0:
+        raise ValidationError({"points": _("Give a positive number of points.")})
+    if account.balance < points:
+        raise InsufficientPoints(
+            _("Not enough points: the balance is %(balance)d, %(points)d were asked.")
+            % {"balance": account.balance, "points": points}
+        )
+    entry = _post(
+        account, kind=kind, points=-points, occurred_at=occurred_at, reason=reason, source=source
+    )
+    taken = _take_from_lots(account, entry, points)
+    assert taken == points, "lots disagree with the balance"
+    return entry
+
+
+def _reverse(
+    account: Account,
+    earning: PointEntry,
+    *,
+    points: int,
+    occurred_at: datetime,
+    reason: str,
+    source: Source,
+    order_id: int | None = None,
+) -> PointEntry:
+    """Reverse `points` of an earning: out of its own lot first, then the others; what the
+    lots cannot cover (points already spent) becomes a debt."""
+    entry = _post(
+        account,
+        kind=Kind.REVERSE,
+        points=-points,
+        occurred_at=occurred_at,
+        qualifying_at=earning.occurred_at if earning.kind == Kind.EARN else None,
+        reverses=earning,
+        reason=reason,
+        source=source,
+        order_id=order_id,
+    )
+    own_lot = PointLot.objects.filter(entry=earning).first()
+    _take_from_lots(account, entry, points, first=own_lot)
+    return entry
+
+
+# --- the ledger's public services ----------------------------------------------------------
+
+
+@transaction.atomic
+def points_award(
+    *,
+    member_id: int,
+    points: int,
+    reason: str,
+    occurred_at: datetime | None = None,
+    source: Source = NO_SOURCE,
+    rule_id: int | None = None,
+    campaign_id: int | None = None,
+) -> PointEntry:
+    """Credit earned points (0 is allowed: a capped event is still recorded)."""
+    if points < 0:
+        raise ValidationError({"points": _("Earned points cannot be negative.")})
+    account = account_lock(member_id=member_id)
+    return _credit(
+        account,
+        kind=Kind.EARN,
+        points=points,
+        occurred_at=occurred_at or timezone.now(),
+        reason=reason,
+        source=source,
+        rule_id=rule_id,
+        campaign_id=campaign_id,
+    )
+
+
+@transaction.atomic
+def points_redeem(
+    *,
+    member_id: int,
+    points: int,
+    reason: str,
+    occurred_at: datetime | None = None,
+    source: Source = NO_SOURCE,
+) -> PointEntry:
+    """Spend points, soonest-expiring lots first. Raises InsufficientPoints (also in debt)."""
+    account = account_lock(member_id=member_id)
+    return _debit(
+        account,
+        kind=Kind.REDEEM,
+        points=points,
+        occurred_at=occurred_at or timezone.now(),
+        reason=reason,
+        source=source,
+    )
+
+
+@transaction.atomic
+def points_reverse(
+    *,
+    entry_id: int,
+    points: int | None = None,
+    reason: str,
+    occurred_at: datetime | None = None,
+    source: Source = NO_SOURCE,
+) -> PointEntry:
+    """Reverse an earning, whole (points=None) or in part. Never more than is left of it."""
+    earning = PointEntry.objects.get(pk=entry_id)
+    account = account_lock(member_id=earning.member_id)
+    if earning.kind != Kind.EARN:
+        raise ValidationError({"entry": _("Only earnings can be reversed.")})
+    left = earning.points + (
+        PointEntry.objects.filter(reverses=earning).aggregate(s=Sum("points"))["s"] or 0
+    )
+    points = left if points is None else points
+    if points <= 0 or points > left:
+        raise ValidationError(
+            {
+                "points": _("Between 1 and %(left)d points of this earning are left.")
+                % {"left": left}
+            }
+        )
+    return _reverse(
+        account,
+        earning,
+        points=points,
+        occurred_at=occurred_at or timezone.now(),
+        reason=reason,
+        source=source,
+    )
+
+
+@transaction.atomic
+def points_adjust(
+    *, member_id: int, points: int, reason: str, created_by_id: int | None
+) -> PointEntry:
+    """A staff correction: positive adds a lot, negative spends (never below zero)."""
+    reason = (reason or "").strip()
+    errors = {}
+    if not reason:
+        errors["reason"] = _("A reason is required.")
+    if not points:
+        errors["points"] = _("Give a non-zero number of points.")
+    if errors:
+        raise ValidationError(errors)
+    account = account_lock(member_id=member_id)
+    source = Source(created_by_id=created_by_id)
+    now = timezone.now()
+    if points > 0:
+        return _credit(
+            account, kind=Kind.ADJUST, points=points, occurred_at=now, reason=reason, source=source
+        )
+    try:
+        return _debit(
+            account, kind=Kind.ADJUST, points=-points, occurred_at=now, reason=reason, source=source
+        )
+    except InsufficientPoints as exc:
+        raise ValidationError({"points": str(exc)}) from exc
+
+
+def points_expire_due(*, today: date | None = None) -> int:
+    """Expire every lot due on or before `today` (program-local). Once per lot: a lot's
+    remaining points are taken out under the member's lock, so a second run finds nothing.
+    Returns the number of lots expired. One short transaction per member."""
+    today = today or program_today()
+    member_ids = list(
+        PointLot.objects.filter(remaining__gt=0, expires_on__lte=today)
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()
+    )
+    expired = 0
+    for member_id in member_ids:
+        expired += _expire_member(member_id=member_id, today=today)
+    return expired
+
+
+@transaction.atomic
+def _expire_member(*, member_id: int, today: date) -> int:
+    account = account_lock(member_id=member_id)
+    lots = list(
+        PointLot.objects.filter(member_id=member_id, remaining__gt=0, expires_on__lte=today)
+        .select_related("entry")
+        .order_by("expires_on", "id")
+    )
+    now = timezone.now()
+    for lot in lots:
+        entry = _post(
+            account,
+            kind=Kind.EXPIRE,
+            points=-lot.remaining,
+            occurred_at=now,
+            reason=_("%(points)d points earned %(earned)s expired on %(on)s")
+            % {
+                "points": lot.remaining,
+                "earned": local_date(lot.entry.occurred_at).isoformat(),
+                "on": lot.expires_on.isoformat() if lot.expires_on else "",
+            },
+            source=NO_SOURCE,
+        )
+        LotAllocation.objects.create(lot=lot, entry=entry, points=-lot.remaining)
+        PointLot.objects.filter(pk=lot.pk).update(remaining=0)
+    return len(lots)
+
+
+def visit_record(*, member_id: int, day: date) -> bool:
+    """Record the member's visit on `day`; False when it was already recorded (the unique
+    constraint decides). Call inside the transaction that awards the visit point."""
+    try:
+        with transaction.atomic():
+            from .models import Visit
+
+            Visit.objects.create(member_id=member_id, day=day)
+    except IntegrityError:
+        return False
+    return True

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 MEMBER_NAV = [
     ("members:dashboard", _("Dashboard")),
     ("members:profile", _("Profile")),
+    ("loyalty:points", _("Points")),
     ("benefits:wallet", _("Coupons")),
     ("account_email", _("Email addresses")),
     ("account_change_password", _("Password")),

@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django.views.i18n import set_language as django_set_language
 
+from loyalty.earning import points_visit_award
+
 from .adapters import remember_language
 from .api.errors import json_404, json_500
 from .forms import ProfileForm
@@ -31,6 +33,7 @@ def _member(request: HttpRequest) -> Member:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
+    points_visit_award(member_id=member.pk)  # the daily visit point, once a program-local day
     verified = member_email_verified(member)
     return render(
         request,

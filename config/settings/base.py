@@ -231,6 +231,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule is code, reviewed like code. Jobs are added by the features that own them.
 CELERY_BEAT_SCHEDULE: dict = {
+    # Hourly, so the program-local midnight is met in any time zone; a run finds only what
+    # is due and a second run finds nothing.
+    "loyalty-expire-points": {
+        "task": "loyalty.expire_points",
+        "schedule": crontab(minute=5),
+    },
     # Coupons: birthdays and anniversaries shortly after midnight, expiry after them. The tasks
     # compute "today" in the program's time zone; run them a few times a day if that zone is
     # far from UTC (both are idempotent).

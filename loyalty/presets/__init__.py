@@ -15,6 +15,7 @@ PRESETS = ("aliexpress", "tmall")
 # Module paths of the loaders, in order (tiers first: rules and coupons refer to tiers).
 LOADERS = [
     "loyalty.presets.tiers",
+    "loyalty.presets.rules",
     "benefits.presets",
 ]
 

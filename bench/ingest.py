@@ -1,0 +1,298 @@
+"""Events per second through the real HTTP stack: gunicorn + Django + PostgreSQL.
+
+    .venv/bin/python bench/ingest.py [--single N] [--batches M] [--clients C]
+
+Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+bench_ingest), migrates it, loads the aliexpress preset, starts gunicorn on a free loopback
+port, then with C concurrent clients (default 8) posts N single events (POST /api/v1/events/)
+and M batches of 500 (POST /api/v1/events/batch/), and prints events/s with p50/p99 request
+latencies. In the same run it measures the plain SQL one posting needs (lock the account,
+insert the entry, update the balance, commit) over one connection. Every loop is bounded;
+gunicorn is stopped and the database dropped at the end. Targets on 2 cores: >= 500 events/s
+single, >= 5,000 events/s batched. Set REDIS_URL to use Redis as the cache, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_ingest"
+BATCH = 500
+MEMBERS = 2000
+
+
+def admin_connection(url: str) -> Any:
+    import psycopg
+
+    parsed = urlparse(url)
+    admin = parsed._replace(path="/postgres").geturl()
+    return psycopg.connect(admin, autocommit=True)
+
+
+def create_database(url: str) -> None:
+    name = urlparse(url).path.lstrip("/")
+    with admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    name = urlparse(url).path.lstrip("/")
+    with admin_connection(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def setup_django(env: dict[str, str]) -> tuple[str, list[str]]:
+    """Migrate, load the preset, make members and an API key. Returns (key, member numbers)."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from members.models import Member
+    from members.services import api_key_create
+
+    call_command("migrate", verbosity=0)
+    call_command("load_program", "aliexpress", verbosity=0)
+    Member.objects.bulk_create(
+        [Member(email=f"bench{n}@example.com", number=f"9{n:09d}") for n in range(MEMBERS)],
+        batch_size=1000,
+    )
+    from loyalty.models import Account
+
+    Account.objects.bulk_create(
+        [Account(member_id=pk) for pk in Member.objects.values_list("pk", flat=True)],
+        batch_size=1000,
+    )
+    _key, secret = api_key_create(name="bench")
+    from django.db import connection
+
+    connection.close()
+    return secret, [f"9{n:09d}" for n in range(MEMBERS)]
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "2",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env, "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def event(number: str, key: str, order: str, when: str) -> dict[str, Any]:
+    return {
+        "id": key,
+        "type": "order.received",
+        "member": number,
+        "occurred_at": when,
+        "order": {"number": order, "amount": "12.50", "currency": "USD", "categories": ["a"]},
+    }
+
+
+def run_clients(
+    port: int, secret: str, clients: int, jobs: list[tuple[str, bytes, int]]
+) -> tuple[float, list[float], int, int]:
+    """Send every job (path, body, events in it) from `clients` threads with keep-alive
+    connections. Returns (seconds, latencies, events, errors)."""
+    lock = threading.Lock()
+    queue = list(reversed(jobs))
+    latencies: list[float] = []
+    counters = {"events": 0, "errors": 0}
+    headers = {"Authorization": f"Api-Key {secret}", "Content-Type": "application/json"}
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                path, body, count = queue.pop()
+            started = time.perf_counter()
+            if body:
+                conn.request("POST", path, body=body, headers=headers)
+            else:
+                conn.request("GET", path)
+            response = conn.getresponse()
+            payload = response.read()
+            elapsed = time.perf_counter() - started
+            ok = response.status == 201 or (
+                response.status == 200
+                and (not body or all(r["status"] == 201 for r in json.loads(payload)["results"]))
+            )
+            with lock:
+                latencies.append(elapsed)
+                counters["events"] += count
+                counters["errors"] += 0 if ok else 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies, counters["events"], counters["errors"]
+
+
+def plain_sql(url: str, postings: int) -> float:
+    """Postings per second of the bare SQL one posting needs, over one connection."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        member_ids = [
+            row[0] for row in conn.execute("SELECT member_id FROM loyalty_account LIMIT 500")
+        ]
+        conn.commit()
+        started = time.perf_counter()
+        for n in range(postings):
+            member_id = member_ids[n % len(member_ids)]
+            with conn.transaction():
+                conn.execute(
+                    "SELECT balance FROM loyalty_account WHERE member_id = %s FOR UPDATE",
+                    [member_id],
+                )
+                conn.execute(
+                    "INSERT INTO loyalty_pointentry (member_id, kind, points, occurred_at,"
+                    " qualifying_at, created_at, reason) VALUES (%s, 'earn', 5, now(), now(),"
+                    " now(), 'plain sql')",
+                    [member_id],
+                )
+                conn.execute(
+                    "UPDATE loyalty_account SET balance = balance + 5 WHERE member_id = %s",
+                    [member_id],
+                )
+        return postings / (time.perf_counter() - started)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--single", type=int, default=2000, help="single-event requests")
+    parser.add_argument("--batches", type=int, default=8, help="batches of 500")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    env = {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    create_database(url)
+    gunicorn = None
+    try:
+        secret, numbers = setup_django(env)
+        port = free_port()
+        gunicorn = start_gunicorn(env, port, args.workers)
+        when = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+
+        def single_job(n: int, prefix: str) -> tuple[str, bytes, int]:
+            body = event(numbers[n % MEMBERS], f"{prefix}{n}", f"{prefix}O{n}", when)
+            return "/api/v1/events/", json.dumps(body).encode(), 1
+
+        warm = [single_job(n, "w") for n in range(200)]
+        run_clients(port, secret, args.clients, warm)
+
+        seconds, lat, _events, errors = run_clients(
+            port, secret, args.clients, [("/healthz", b"", 1)] * 2000
+        )
+        print(
+            f"stack  : GET /healthz (no database), {args.clients} clients -> "
+            f"{2000 / seconds:,.0f} requests/s; p50 {pct(lat, 0.5):.1f} ms; errors {errors}"
+        )
+
+        jobs = [single_job(n, "s") for n in range(args.single)]
+        seconds, lat, events, errors = run_clients(port, secret, args.clients, jobs)
+        print(
+            f"single : {events} events, {args.clients} clients, {seconds:.1f} s -> "
+            f"{events / seconds:,.0f} events/s; p50 {pct(lat, 0.5):.1f} ms, "
+            f"p99 {pct(lat, 0.99):.1f} ms; errors {errors}"
+        )
+
+        batch_jobs = []
+        for b in range(args.batches):
+            body = {
+                "events": [
+                    event(numbers[(b * BATCH + i) % MEMBERS], f"b{b}-{i}", f"B{b}-{i}", when)
+                    for i in range(BATCH)
+                ]
+            }
+            batch_jobs.append(("/api/v1/events/batch/", json.dumps(body).encode(), BATCH))
+        seconds, lat, events, errors = run_clients(port, secret, args.clients, batch_jobs)
+        print(
+            f"batched: {events} events in {len(batch_jobs)} batches of {BATCH}, "
+            f"{args.clients} clients, {seconds:.1f} s -> {events / seconds:,.0f} events/s; "
+            f"p50 {pct(lat, 0.5):.0f} ms, p99 {pct(lat, 0.99):.0f} ms per batch; "
+            f"errors {errors}"
+        )
+        rate = plain_sql(url, 5000)
+        print(f"plain SQL posting (lock + insert + update + commit, 1 connection): {rate:,.0f}/s")
+    finally:
+        if gunicorn is not None:
+            gunicorn.send_signal(signal.SIGTERM)
+            try:
+                gunicorn.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                gunicorn.kill()
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    main()
