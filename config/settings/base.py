@@ -9,6 +9,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 django_stubs_ext.monkeypatch()
@@ -229,7 +230,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule is code, reviewed like code. Jobs are added by the features that own them.
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Tiers: the task evaluates the month that has just ended in the program's time zone;
+    # hourly on UTC days 1-2 covers every zone's month end (and retries an interrupted run).
+    "tiers-recalculate-monthly": {
+        "task": "loyalty.tasks.tiers_recalculate_monthly",
+        "schedule": crontab(minute=5, day_of_month="1,2"),
+    },
+    "tiers-apply-delayed-changes": {
+        "task": "loyalty.tasks.tier_changes_apply_task",
+        "schedule": crontab(minute=15),
+    },
+}
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {

@@ -1,0 +1,36 @@
+"""Thin Celery tasks for the tier job: each takes ids or dates and calls one service."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+from . import tiers
+from .clock import add_months, month_end, program_today
+
+
+@shared_task
+def tiers_recalculate_monthly() -> int:
+    """Beat (hourly on the 1st and 2nd, UTC): evaluate the month that just ended in the
+    program's time zone. Safe to run again: a finished period is left alone, an unfinished
+    one gets its pending chunks queued again."""
+    as_of = month_end(add_months(program_today(), -1))
+    return tiers.tier_run_start(as_of=as_of, enqueue=True).pk
+
+
+@shared_task
+def tier_run_chunk_task(chunk_id: int) -> bool:
+    return tiers.tier_run_chunk_process(chunk_id=chunk_id)
+
+
+@shared_task
+def tier_levelup_rewards_task(chunk_id: int) -> int:
+    return tiers.tier_levelup_rewards_issue(chunk_id=chunk_id)
+
+
+@shared_task
+def tier_changes_apply_task(as_of: str | None = None) -> int:
+    """Beat (hourly): make delayed tier changes effective once their day has come."""
+    day = date.fromisoformat(as_of) if as_of else program_today()
+    return tiers.tier_changes_apply(as_of=day)

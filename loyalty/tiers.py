@@ -1,0 +1,449 @@
+"""Tier services: the ladder's rules, floors and the monthly recalculation.
+
+The recalculation is set-based SQL over ranges of member ids. A run is one row per period
+(UNIQUE); its chunks (member-id ranges) are created with it, in the same transaction, and
+each chunk is processed once, under its row lock, in one transaction that also writes its
+tier changes (UNIQUE per member and period) and bumps the run's counters. So a rerun of a
+finished period changes nothing, a run killed half-way finishes the chunks still pending
+when started again, and two runs started together each skip the chunks the other did.
+
+Qualifying points for an evaluation as of day D (inclusive, program time zone) follow the
+ledger's contract with T = the start of D + 1: SUM(points) WHERE qualifying_at in
+[T - window, T) AND occurred_at < T.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .clock import add_months, day_bounds
+from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
+
+DEFAULT_CHUNK_SIZE = 50_000
+_MIN_POINTS = -(2**62)
+
+
+# --- The ladder ---------------------------------------------------------------------------
+def ladder_validate(rungs: Iterable[tuple[int, int]]) -> None:
+    """Raise ValidationError unless, ordered by rank, thresholds strictly increase and
+    exactly one tier sits at 0 points. `rungs` are (rank, min_points) pairs."""
+    ordered = sorted(rungs)
+    ranks = [rank for rank, _points in ordered]
+    if len(set(ranks)) != len(ranks):
+        raise ValidationError(_("Two tiers have the same rank."), code="rank_duplicate")
+    zero = [points for _rank, points in ordered if points == 0]
+    if len(zero) != 1:
+        raise ValidationError(
+            _("Exactly one tier must start at 0 points (found %(n)d).") % {"n": len(zero)},
+            code="ladder_base",
+        )
+    for (low_rank, low), (high_rank, high) in zip(ordered, ordered[1:], strict=False):
+        if high <= low:
+            raise ValidationError(
+                _(
+                    "Thresholds must increase with the rank: rank %(high_rank)d needs more "
+                    "than %(low)d points (rank %(low_rank)d)."
+                )
+                % {"high_rank": high_rank, "low": low, "low_rank": low_rank},
+                code="ladder_order",
+            )
+
+
+# --- Floors -------------------------------------------------------------------------------
+@transaction.atomic
+def tier_floor_set(
+    *, member_id: int, tier_id: int, until: date, reason: str, created_by_id: int
+) -> TierFloor:
+    """Record a staff-set tier floor (floors are never edited: the rows are the audit)."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for the floor.")})
+    return TierFloor.objects.create(
+        member_id=member_id,
+        tier_id=tier_id,
+        until=until,
+        reason=reason.strip(),
+        created_by_id=created_by_id,
+    )
+
+
+# --- Evaluation window --------------------------------------------------------------------
+def evaluation_window(as_of: date, program: Program) -> tuple[datetime, datetime]:
+    """[start, end) of the qualifying window of an evaluation as of `as_of` (inclusive)."""
+    nxt = as_of + timedelta(days=1)
+    end = day_bounds(nxt)[0]
+    start = day_bounds(add_months(nxt, -program.qualifying_window_months))[0]
+    return start, end
+
+
+def effective_date(as_of: date, program: Program) -> date:
+    """When the changes of an evaluation as of `as_of` take effect: the next day ("at once")
+    or the program's effective day of the month after `as_of`."""
+    if not program.tier_effective_day:
+        return as_of + timedelta(days=1)
+    return add_months(as_of.replace(day=1), 1).replace(day=program.tier_effective_day)
+
+
+# --- SQL ----------------------------------------------------------------------------------
+def _t(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+_EVAL_TABLE = "tier_eval"
+
+
+def _eval_sql() -> str:
+    """Materialise the evaluation of one member-id range into the temp table `tier_eval`:
+    member_id, cur_pts, pts, from_tier_id, from_rank, to_tier_id, to_rank."""
+    entry, tier, floor, account = _t(PointEntry), _t(Tier), _t(TierFloor), _t(Account)
+    return f"""
+    CREATE TEMP TABLE {_EVAL_TABLE} AS
+    WITH q AS (
+        SELECT member_id, SUM(points) AS pts FROM {entry}
+        WHERE member_id >= %(lo)s AND member_id < %(hi)s
+          AND qualifying_at IS NOT NULL
+          AND qualifying_at >= %(start)s AND qualifying_at < %(end)s AND occurred_at < %(end)s
+        GROUP BY member_id
+    ),
+    bands AS (
+        SELECT rank, CASE WHEN min_points = 0 THEN {_MIN_POINTS} ELSE min_points END AS lo,
+               LEAD(min_points) OVER (ORDER BY min_points) AS hi
+        FROM {tier}
+    ),
+    base AS (SELECT id, rank FROM {tier} WHERE min_points = 0),
+    floors AS (
+        SELECT f.member_id, MAX(ft.rank) AS floor_rank
+        FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
+        WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
+        GROUP BY f.member_id
+    ),
+    acc AS (
+        SELECT a.member_id, a.tier_id AS cur_tier_id, a.qualifying_points AS cur_pts,
+               COALESCE(q.pts, 0) AS pts
+        FROM {account} a LEFT JOIN q ON q.member_id = a.member_id
+        WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
+    ),
+    earned AS (
+        SELECT acc.member_id, acc.cur_tier_id, acc.cur_pts, acc.pts, b.rank AS earned_rank
+        FROM acc JOIN bands b ON acc.pts >= b.lo AND (b.hi IS NULL OR acc.pts < b.hi)
+    )
+    SELECT e.member_id, e.cur_pts, e.pts,
+           COALESCE(cur.id, base.id) AS from_tier_id, COALESCE(cur.rank, base.rank) AS from_rank,
+           nt.id AS to_tier_id, nt.rank AS to_rank
+    FROM earned e
+    CROSS JOIN base
+    LEFT JOIN floors fl ON fl.member_id = e.member_id
+    LEFT JOIN {tier} cur ON cur.id = e.cur_tier_id
+    JOIN {tier} nt ON nt.rank = CASE WHEN fl.floor_rank > e.earned_rank
+                                     THEN fl.floor_rank ELSE e.earned_rank END
+    """  # noqa: S608 (names from model metadata)
+
+
+_COUNTS_SQL = f"""
+    SELECT COUNT(*),
+           COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN to_rank < from_rank THEN 1 ELSE 0 END), 0)
+    FROM {_EVAL_TABLE}
+"""  # noqa: S608 (names from model metadata)
+
+
+@dataclass(frozen=True)
+class Counts:
+    processed: int
+    moved_up: int
+    moved_down: int
+
+    @property
+    def unchanged(self) -> int:
+        return self.processed - self.moved_up - self.moved_down
+
+
+def _evaluate(
+    cursor: Any, *, lo: int, hi: int, as_of: date, start: datetime, end: datetime
+) -> Counts:
+    ops = connection.ops
+    cursor.execute(f"DROP TABLE IF EXISTS {_EVAL_TABLE}")
+    cursor.execute(
+        _eval_sql(),
+        {
+            "lo": lo,
+            "hi": hi,
+            "start": ops.adapt_datetimefield_value(start),
+            "end": ops.adapt_datetimefield_value(end),
+            "as_of": ops.adapt_datefield_value(as_of),
+        },
+    )
+    cursor.execute(_COUNTS_SQL)
+    processed, up, down = cursor.fetchone()
+    return Counts(int(processed), int(up), int(down))
+
+
+def _write(cursor: Any, *, run: TierRun, apply_now: bool) -> None:
+    """Write the evaluated range: tier changes (once per member and period), then accounts."""
+    ops = connection.ops
+    change, account = _t(TierChange), _t(Account)
+    params = {
+        "period": ops.adapt_datefield_value(run.period),
+        "eff": ops.adapt_datefield_value(run.effective_on),
+        "as_of": ops.adapt_datefield_value(run.as_of),
+        "applied": apply_now,
+        "now": ops.adapt_datetimefield_value(timezone.now()),
+    }
+    cursor.execute(
+        f"""
+        INSERT INTO {change} (member_id, period, from_tier_id, to_tier_id, direction,
+                              qualifying_points, effective_on, applied, created_at)
+        SELECT member_id, %(period)s, from_tier_id, to_tier_id,
+               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END,
+               pts, %(eff)s, %(applied)s, %(now)s
+        FROM {_EVAL_TABLE} WHERE to_tier_id <> from_tier_id
+        ON CONFLICT (member_id, period) DO NOTHING
+        """,  # noqa: S608 (names from model metadata)
+        params,
+    )
+    if apply_now:
+        cursor.execute(
+            f"""
+            UPDATE {account}
+            SET tier_id = e.to_tier_id,
+                tier_effective_on = CASE WHEN e.to_tier_id <> e.from_tier_id
+                                         THEN %(eff)s ELSE {account}.tier_effective_on END,
+                qualifying_points = e.pts,
+                evaluated_on = %(as_of)s
+            FROM {_EVAL_TABLE} e
+            WHERE {account}.member_id = e.member_id
+              AND (e.to_tier_id <> e.from_tier_id OR e.pts <> e.cur_pts)
+            """,  # noqa: S608 (names from model metadata)
+            params,
+        )
+    else:
+        cursor.execute(
+            f"""
+            UPDATE {account}
+            SET qualifying_points = e.pts, evaluated_on = %(as_of)s
+            FROM {_EVAL_TABLE} e
+            WHERE {account}.member_id = e.member_id AND e.pts <> e.cur_pts
+            """,  # noqa: S608 (names from model metadata)
+            params,
+        )
+    cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
+
+
+# --- Runs ---------------------------------------------------------------------------------
+def _require_base_tier() -> None:
+    if not Tier.objects.filter(min_points=0).exists():
+        raise ValidationError(_("The ladder has no tier at 0 points: load a program first."))
+
+
+@transaction.atomic
+def tier_changes_apply(*, as_of: date) -> int:
+    """Make the pending tier changes effective on or before `as_of` (set-based; idempotent).
+    Returns the number of accounts changed."""
+    change, account = _t(TierChange), _t(Account)
+    day = connection.ops.adapt_datefield_value(as_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {account}
+            SET tier_id = c.to_tier_id, tier_effective_on = c.effective_on
+            FROM {change} c
+            WHERE c.member_id = {account}.member_id AND c.applied = %s AND c.effective_on <= %s
+              AND c.period = (SELECT MAX(c2.period) FROM {change} c2
+                              WHERE c2.member_id = c.member_id AND c2.applied = %s
+                                AND c2.effective_on <= %s)
+            """,  # noqa: S608 (names from model metadata)
+            [False, day, False, day],
+        )
+        changed = cursor.rowcount
+    TierChange.objects.filter(applied=False, effective_on__lte=as_of).update(applied=True)
+    return max(changed, 0)
+
+
+@transaction.atomic
+def tier_run_start(
+    *, as_of: date, chunk_size: int = DEFAULT_CHUNK_SIZE, enqueue: bool = False
+) -> TierRun:
+    """The run of `as_of`'s period, created with its chunks if missing (UNIQUE period: two
+    callers get the same row). With `enqueue`, one Celery task per pending chunk is queued
+    after commit."""
+    _require_base_tier()
+    tier_changes_apply(as_of=as_of)
+    program = Program.load()
+    period = as_of.replace(day=1)
+    start, end = evaluation_window(as_of, program)
+    try:
+        with transaction.atomic():
+            run = TierRun.objects.create(
+                period=period,
+                as_of=as_of,
+                window_start=start,
+                window_end=end,
+                effective_on=effective_date(as_of, program),
+            )
+    except IntegrityError:
+        run = TierRun.objects.get(period=period)
+    else:
+        bounds = Account.objects.aggregate(lo=Min("member_id"), hi=Max("member_id"))
+        chunks = []
+        if bounds["lo"] is not None:
+            for first in range(bounds["lo"], bounds["hi"] + 1, chunk_size):
+                chunks.append(
+                    TierRunChunk(run=run, first_member_id=first, end_member_id=first + chunk_size)
+                )
+            TierRunChunk.objects.bulk_create(chunks)
+        run.total = Account.objects.count()
+        run.chunks_total = len(chunks)
+        if not chunks:
+            run.status = TierRun.Status.DONE
+            run.finished_at = timezone.now()
+        run.save()
+    if enqueue and run.status == TierRun.Status.RUNNING:
+        pending = list(run.chunks.filter(done=False).values_list("pk", flat=True))
+        transaction.on_commit(lambda: _enqueue_chunks(pending))
+    return run
+
+
+def _enqueue_chunks(chunk_ids: Sequence[int]) -> None:
+    from .tasks import tier_run_chunk_task
+
+    for chunk_id in chunk_ids:
+        tier_run_chunk_task.delay(chunk_id)
+
+
+def _enqueue_levelup(chunk_id: int) -> None:
+    from .tasks import tier_levelup_rewards_task
+
+    tier_levelup_rewards_task.delay(chunk_id)
+
+
+@transaction.atomic
+def tier_run_chunk_process(*, chunk_id: int) -> bool:
+    """Evaluate and write one chunk, once (under its row lock). False if it was done."""
+    chunk = TierRunChunk.objects.select_for_update().get(pk=chunk_id)
+    if chunk.done:
+        return False
+    run = TierRun.objects.get(pk=chunk.run_id)
+    apply_now = run.effective_on <= run.as_of + timedelta(days=1)
+    with connection.cursor() as cursor:
+        counts = _evaluate(
+            cursor,
+            lo=chunk.first_member_id,
+            hi=chunk.end_member_id,
+            as_of=run.as_of,
+            start=run.window_start,
+            end=run.window_end,
+        )
+        _write(cursor, run=run, apply_now=apply_now)
+    TierRunChunk.objects.filter(pk=chunk.pk).update(done=True)
+    TierRun.objects.filter(pk=run.pk).update(
+        processed=F("processed") + counts.processed,
+        moved_up=F("moved_up") + counts.moved_up,
+        moved_down=F("moved_down") + counts.moved_down,
+        unchanged=F("unchanged") + counts.unchanged,
+        chunks_done=F("chunks_done") + 1,
+    )
+    TierRun.objects.filter(
+        pk=run.pk, status=TierRun.Status.RUNNING, chunks_done=F("chunks_total")
+    ).update(status=TierRun.Status.DONE, finished_at=timezone.now())
+    if counts.moved_up:
+        transaction.on_commit(lambda: _enqueue_levelup(chunk_id))
+    return True
+
+
+def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
+    """Call the benefits hook for each promotion of a chunk (the hook is idempotent)."""
+    from benefits.services import levelup_reward_issue
+
+    chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
+    promotions = TierChange.objects.filter(
+        period=chunk.run.period,
+        direction=TierChange.Direction.UP,
+        member_id__gte=chunk.first_member_id,
+        member_id__lt=chunk.end_member_id,
+    ).values_list("member_id", "to_tier_id")
+    issued = 0
+    for member_id, tier_id in promotions.iterator():
+        levelup_reward_issue(member_id=member_id, tier_id=tier_id, period=chunk.run.period)
+        issued += 1
+    return issued
+
+
+@dataclass(frozen=True)
+class RecalcResult:
+    period: date
+    as_of: date
+    dry_run: bool
+    status: str
+    total: int
+    processed: int
+    moved_up: int
+    moved_down: int
+    unchanged: int
+
+
+def _result(run: TierRun) -> RecalcResult:
+    return RecalcResult(
+        period=run.period,
+        as_of=run.as_of,
+        dry_run=False,
+        status=run.status,
+        total=run.total,
+        processed=run.processed,
+        moved_up=run.moved_up,
+        moved_down=run.moved_down,
+        unchanged=run.unchanged,
+    )
+
+
+def tiers_recalculate(
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: Callable[[RecalcResult], None] | None = None,
+) -> RecalcResult:
+    """Evaluate every member's tier as of `as_of` (inclusive), in this process.
+
+    Exactly once per period (`as_of`'s month): a finished period is left as it is, an
+    unfinished one is resumed. Each chunk commits on its own (this function is deliberately
+    not one transaction: a crash keeps the chunks done). `dry_run` counts the moves in one
+    statement and writes nothing. The Celery path is `tier_run_start(enqueue=True)`.
+    """
+    if dry_run:
+        _require_base_tier()
+        program = Program.load()
+        start, end = evaluation_window(as_of, program)
+        with transaction.atomic(), connection.cursor() as cursor:
+            counts = _evaluate(
+                cursor, lo=_MIN_POINTS, hi=-_MIN_POINTS, as_of=as_of, start=start, end=end
+            )
+            cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
+        return RecalcResult(
+            period=as_of.replace(day=1),
+            as_of=as_of,
+            dry_run=True,
+            status="dry-run",
+            total=counts.processed,
+            processed=counts.processed,
+            moved_up=counts.moved_up,
+            moved_down=counts.moved_down,
+            unchanged=counts.unchanged,
+        )
+    run = tier_run_start(as_of=as_of, chunk_size=chunk_size)
+    for chunk_id in (
+        run.chunks.filter(done=False).order_by("first_member_id").values_list("pk", flat=True)
+    ):
+        tier_run_chunk_process(chunk_id=chunk_id)
+        if progress is not None:
+            run.refresh_from_db()
+            progress(_result(run))
+    run.refresh_from_db()
+    return _result(run)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from loyalty.models import PointEntry, Program, Tier
+from loyalty.presets import tiers as tier_preset
+from loyalty.services import account_open
+from members.models import Member
+from tests.factories import MemberFactory
+
+
+@pytest.fixture
+def ladder(db: Any) -> dict[str, Tier]:
+    tier_preset.load("aliexpress")
+    return {tier.code: tier for tier in Tier.objects.all()}
+
+
+@pytest.fixture
+def program(db: Any) -> Program:
+    program = Program.load()
+    program.time_zone = "Asia/Shanghai"
+    program.save()
+    return Program.load()
+
+
+@pytest.fixture
+def account_member(db: Any) -> Callable[..., Member]:
+    def make(**kwargs: Any) -> Member:
+        member = MemberFactory(**kwargs)
+        account_open(member_id=member.pk)
+        return member
+
+    return make
+
+
+def earn(
+    member: Member,
+    points: int,
+    at: datetime,
+    *,
+    occurred_at: datetime | None = None,
+    kind: str = "earn",
+) -> PointEntry:
+    return PointEntry.objects.create(
+        member=member,
+        kind=kind,
+        points=points,
+        occurred_at=occurred_at or at,
+        qualifying_at=at,
+        reason="test",
+    )
