@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -99,60 +99,89 @@ def _t(model: Any) -> str:
 
 _EVAL_TABLE = "tier_eval"
 
+Rung = tuple[int, int, int]  # (tier id, rank, min_points)
 
-def _eval_sql() -> str:
-    """Materialise the evaluation of one member-id range into the temp table `tier_eval`:
-    member_id, cur_pts, pts, from_tier_id, from_rank, to_tier_id, to_rank."""
-    entry, tier, floor, account = _t(PointEntry), _t(Tier), _t(TierFloor), _t(Account)
+
+def _ladder() -> list[Rung]:
+    return list(Tier.objects.order_by("rank").values_list("pk", "rank", "min_points"))
+
+
+def rank_case_sql(points_sql: str, ladder: Sequence[Rung]) -> str:
+    """SQL for the rank earned with `points_sql` points on `ladder` (integers inlined: the
+    ladder is a handful of rows, and a CASE keeps the planner's row estimates intact)."""
+    base = next(rank for _pk, rank, points in ladder if points == 0)
+    whens = " ".join(
+        f"WHEN {points_sql} >= {int(points)} THEN {int(rank)}"
+        for _pk, rank, points in sorted(ladder, key=lambda rung: -rung[2])
+        if points > 0
+    )
+    return f"CASE {whens} ELSE {int(base)} END" if whens else str(int(base))
+
+
+def _tier_rank_sql(tier_sql: str, ladder: Sequence[Rung]) -> str:
+    base = next(rank for _pk, rank, points in ladder if points == 0)
+    whens = " ".join(f"WHEN {int(pk)} THEN {int(rank)}" for pk, rank, _points in ladder)
+    return f"CASE {tier_sql} {whens} ELSE {int(base)} END"
+
+
+def _rank_tier_sql(rank_sql: str, ladder: Sequence[Rung]) -> str:
+    whens = " ".join(f"WHEN {int(rank)} THEN {int(pk)}" for pk, rank, _points in ladder)
+    return f"CASE {rank_sql} {whens} END"
+
+
+def qualifying_sql(member_filter: str) -> str:
+    """Qualifying points per member (the ledger's contract), params start, end."""
+    entry = _t(PointEntry)
     return f"""
-    CREATE TEMP TABLE {_EVAL_TABLE} AS
-    WITH q AS (
         SELECT member_id, SUM(points) AS pts FROM {entry}
-        WHERE member_id >= %(lo)s AND member_id < %(hi)s
+        WHERE {member_filter}
           AND qualifying_at IS NOT NULL
           AND qualifying_at >= %(start)s AND qualifying_at < %(end)s AND occurred_at < %(end)s
         GROUP BY member_id
-    ),
-    bands AS (
-        SELECT rank, CASE WHEN min_points = 0 THEN {_MIN_POINTS} ELSE min_points END AS lo,
-               LEAD(min_points) OVER (ORDER BY min_points) AS hi
-        FROM {tier}
-    ),
-    base AS (SELECT id, rank FROM {tier} WHERE min_points = 0),
+    """  # noqa: S608 (names from model metadata)
+
+
+def _eval_sql(ladder: Sequence[Rung]) -> str:
+    """Materialise the moves of one member-id range into the temp table `tier_eval`:
+    member_id, cur_pts, pts, from_rank, to_rank, from_tier_id, to_tier_id."""
+    tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
+    in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
+    return f"""
+    CREATE TEMP TABLE {_EVAL_TABLE} AS
+    WITH q AS ({qualifying_sql(in_range)}),
     floors AS (
         SELECT f.member_id, MAX(ft.rank) AS floor_rank
         FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
         WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
         GROUP BY f.member_id
     ),
-    acc AS (
-        SELECT a.member_id, a.tier_id AS cur_tier_id, a.qualifying_points AS cur_pts,
-               COALESCE(q.pts, 0) AS pts
-        FROM {account} a LEFT JOIN q ON q.member_id = a.member_id
+    e AS (
+        SELECT a.member_id, a.qualifying_points AS cur_pts, COALESCE(q.pts, 0) AS pts,
+               {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
+               {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
+               fl.floor_rank
+        FROM {account} a
+        LEFT JOIN q ON q.member_id = a.member_id
+        LEFT JOIN floors fl ON fl.member_id = a.member_id
         WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
     ),
-    earned AS (
-        SELECT acc.member_id, acc.cur_tier_id, acc.cur_pts, acc.pts, b.rank AS earned_rank
-        FROM acc JOIN bands b ON acc.pts >= b.lo AND (b.hi IS NULL OR acc.pts < b.hi)
+    r AS (
+        SELECT member_id, cur_pts, pts, from_rank,
+               CASE WHEN floor_rank > earned_rank THEN floor_rank ELSE earned_rank END AS to_rank
+        FROM e
     )
-    SELECT e.member_id, e.cur_pts, e.pts,
-           COALESCE(cur.id, base.id) AS from_tier_id, COALESCE(cur.rank, base.rank) AS from_rank,
-           nt.id AS to_tier_id, nt.rank AS to_rank
-    FROM earned e
-    CROSS JOIN base
-    LEFT JOIN floors fl ON fl.member_id = e.member_id
-    LEFT JOIN {tier} cur ON cur.id = e.cur_tier_id
-    JOIN {tier} nt ON nt.rank = CASE WHEN fl.floor_rank > e.earned_rank
-                                     THEN fl.floor_rank ELSE e.earned_rank END
-    """  # noqa: S608 (names from model metadata)
+    SELECT member_id, cur_pts, pts, from_rank, to_rank,
+           {_rank_tier_sql("from_rank", ladder)} AS from_tier_id,
+           {_rank_tier_sql("to_rank", ladder)} AS to_tier_id
+    FROM r WHERE to_rank <> from_rank
+    """  # noqa: S608 (names from model metadata, integers from the ladder)
 
 
 _COUNTS_SQL = f"""
-    SELECT COUNT(*),
-           COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
+    SELECT COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
            COALESCE(SUM(CASE WHEN to_rank < from_rank THEN 1 ELSE 0 END), 0)
     FROM {_EVAL_TABLE}
-"""  # noqa: S608 (names from model metadata)
+"""  # noqa: S608 (a constant table name)
 
 
 @dataclass(frozen=True)
@@ -167,12 +196,22 @@ class Counts:
 
 
 def _evaluate(
-    cursor: Any, *, lo: int, hi: int, as_of: date, start: datetime, end: datetime
+    cursor: Any,
+    *,
+    lo: int,
+    hi: int,
+    as_of: date,
+    start: datetime,
+    end: datetime,
+    processed: int | None = None,
 ) -> Counts:
     ops = connection.ops
+    if connection.vendor == "postgresql":
+        # Both sides come sorted by member id: a merge join beats hashing a chunk's accounts.
+        cursor.execute("SET LOCAL enable_hashjoin = off")
     cursor.execute(f"DROP TABLE IF EXISTS {_EVAL_TABLE}")
     cursor.execute(
-        _eval_sql(),
+        _eval_sql(_ladder()),
         {
             "lo": lo,
             "hi": hi,
@@ -182,7 +221,9 @@ def _evaluate(
         },
     )
     cursor.execute(_COUNTS_SQL)
-    processed, up, down = cursor.fetchone()
+    up, down = cursor.fetchone()
+    if processed is None:
+        processed = Account.objects.count()
     return Counts(int(processed), int(up), int(down))
 
 
@@ -209,31 +250,21 @@ def _write(cursor: Any, *, run: TierRun, apply_now: bool) -> None:
         """,  # noqa: S608 (names from model metadata)
         params,
     )
-    if apply_now:
-        cursor.execute(
-            f"""
-            UPDATE {account}
-            SET tier_id = e.to_tier_id,
-                tier_effective_on = CASE WHEN e.to_tier_id <> e.from_tier_id
-                                         THEN %(eff)s ELSE {account}.tier_effective_on END,
-                qualifying_points = e.pts,
-                evaluated_on = %(as_of)s
-            FROM {_EVAL_TABLE} e
-            WHERE {account}.member_id = e.member_id
-              AND (e.to_tier_id <> e.from_tier_id OR e.pts <> e.cur_pts)
-            """,  # noqa: S608 (names from model metadata)
-            params,
-        )
-    else:
-        cursor.execute(
-            f"""
-            UPDATE {account}
-            SET qualifying_points = e.pts, evaluated_on = %(as_of)s
-            FROM {_EVAL_TABLE} e
-            WHERE {account}.member_id = e.member_id AND e.pts <> e.cur_pts
-            """,  # noqa: S608 (names from model metadata)
-            params,
-        )
+    # Only the accounts whose tier changes are written: rewriting every account's points
+    # each month would cost more than the whole evaluation (pages compute live points).
+    cursor.execute(
+        f"""
+        UPDATE {account}
+        SET tier_id = CASE WHEN %(applied)s THEN e.to_tier_id ELSE {account}.tier_id END,
+            tier_effective_on = CASE WHEN %(applied)s THEN %(eff)s
+                                     ELSE {account}.tier_effective_on END,
+            qualifying_points = e.pts,
+            evaluated_on = %(as_of)s
+        FROM {_EVAL_TABLE} e
+        WHERE {account}.member_id = e.member_id AND e.to_tier_id <> e.from_tier_id
+        """,  # noqa: S608 (names from model metadata)
+        params,
+    )
     cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
 
 
@@ -291,15 +322,9 @@ def tier_run_start(
     except IntegrityError:
         run = TierRun.objects.get(period=period)
     else:
-        bounds = Account.objects.aggregate(lo=Min("member_id"), hi=Max("member_id"))
-        chunks = []
-        if bounds["lo"] is not None:
-            for first in range(bounds["lo"], bounds["hi"] + 1, chunk_size):
-                chunks.append(
-                    TierRunChunk(run=run, first_member_id=first, end_member_id=first + chunk_size)
-                )
-            TierRunChunk.objects.bulk_create(chunks)
-        run.total = Account.objects.count()
+        chunks = _chunks(run, chunk_size)
+        TierRunChunk.objects.bulk_create(chunks)
+        run.total = sum(chunk.members for chunk in chunks)
         run.chunks_total = len(chunks)
         if not chunks:
             run.status = TierRun.Status.DONE
@@ -309,6 +334,37 @@ def tier_run_start(
         pending = list(run.chunks.filter(done=False).values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue_chunks(pending))
     return run
+
+
+def _chunks(run: TierRun, chunk_size: int) -> list[TierRunChunk]:
+    """Ranges of `chunk_size` accounts each (by member id), counted in one scan."""
+    account = _t(Account)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT member_id, rn, total FROM (
+                SELECT member_id, ROW_NUMBER() OVER (ORDER BY member_id) AS rn,
+                       COUNT(*) OVER () AS total
+                FROM {account}
+            ) s
+            WHERE (rn - 1) %% %s = 0 OR rn = total
+            ORDER BY member_id
+            """,  # noqa: S608 (names from model metadata)
+            [chunk_size],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    last_id, total = rows[-1][0], rows[-1][2]
+    starts = [(member_id, rn) for member_id, rn, _total in rows if (rn - 1) % chunk_size == 0]
+    chunks = []
+    for index, (first, rn) in enumerate(starts):
+        end = starts[index + 1][0] if index + 1 < len(starts) else last_id + 1
+        members = min(chunk_size, total - rn + 1)
+        chunks.append(
+            TierRunChunk(run=run, first_member_id=first, end_member_id=end, members=members)
+        )
+    return chunks
 
 
 def _enqueue_chunks(chunk_ids: Sequence[int]) -> None:
@@ -340,6 +396,7 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
             as_of=run.as_of,
             start=run.window_start,
             end=run.window_end,
+            processed=chunk.members,
         )
         _write(cursor, run=run, apply_now=apply_now)
     TierRunChunk.objects.filter(pk=chunk.pk).update(done=True)
