@@ -504,3 +504,85 @@ def tiers_recalculate(
             progress(_result(run))
     run.refresh_from_db()
     return _result(run)
+
+
+# --- What if ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WhatIfRow:
+    tier: Tier
+    min_points: int
+    proposed_min_points: int
+    members_now: int
+    members: int
+    moving_in: int
+    moving_out: int
+
+
+def tiers_what_if(*, thresholds: dict[int, int], as_of: date) -> list[WhatIfRow]:
+    """Members per tier if the ladder had these thresholds ({tier id: min points}), evaluated
+    as of `as_of` (floors included), against each member's current tier. One query; writes
+    nothing. Raises ValidationError if the proposed ladder is not valid."""
+    tiers = list(Tier.objects.order_by("rank"))
+    proposed = [(t.pk, t.rank, thresholds.get(t.pk, t.min_points)) for t in tiers]
+    ladder_validate([(rank, points) for _pk, rank, points in proposed])
+    current = [(t.pk, t.rank, t.min_points) for t in tiers]
+    program = Program.load()
+    start, end = evaluation_window(as_of, program)
+    tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
+    sql = f"""
+        WITH q AS ({qualifying_sql("1 = 1")}),
+        floors AS (
+            SELECT f.member_id, MAX(ft.rank) AS floor_rank
+            FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
+            WHERE f.until >= %(as_of)s GROUP BY f.member_id
+        ),
+        e AS (
+            SELECT {_tier_rank_sql("a.tier_id", current)} AS cur_rank,
+                   {rank_case_sql("COALESCE(q.pts, 0)", proposed)} AS earned_rank,
+                   fl.floor_rank
+            FROM {account} a
+            LEFT JOIN q ON q.member_id = a.member_id
+            LEFT JOIN floors fl ON fl.member_id = a.member_id
+        ),
+        r AS (
+            SELECT cur_rank,
+                   CASE WHEN floor_rank > earned_rank THEN floor_rank ELSE earned_rank END
+                       AS new_rank
+            FROM e
+        )
+        SELECT rank, SUM(now_n), SUM(new_n), SUM(moving_in), SUM(moving_out) FROM (
+            SELECT new_rank AS rank, 0 AS now_n, 1 AS new_n,
+                   CASE WHEN new_rank <> cur_rank THEN 1 ELSE 0 END AS moving_in,
+                   0 AS moving_out
+            FROM r
+            UNION ALL
+            SELECT cur_rank, 1, 0, 0, CASE WHEN new_rank <> cur_rank THEN 1 ELSE 0 END FROM r
+        ) s
+        GROUP BY rank
+    """  # noqa: S608 (names from model metadata, integers from the ladder)
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "start": ops.adapt_datetimefield_value(start),
+                "end": ops.adapt_datetimefield_value(end),
+                "as_of": ops.adapt_datefield_value(as_of),
+            },
+        )
+        by_rank = {row[0]: [int(value or 0) for value in row[1:]] for row in cursor.fetchall()}
+    rows = []
+    for t, (_pk, _rank, points) in zip(tiers, proposed, strict=True):
+        now_n, new_n, moving_in, moving_out = by_rank.get(t.rank, [0, 0, 0, 0])
+        rows.append(
+            WhatIfRow(
+                tier=t,
+                min_points=t.min_points,
+                proposed_min_points=points,
+                members_now=now_n,
+                members=new_n,
+                moving_in=moving_in,
+                moving_out=moving_out,
+            )
+        )
+    return rows
