@@ -13,12 +13,14 @@ admin.site.site_title = "Member Center"
 
 api_v1 = [
     path("", include("members.api.urls")),
+    path("", include("loyalty.api.urls")),
 ]
 
 urlpatterns = [
     path("", member_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("me/tier/", include("loyalty.urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 # so the menu never links to a page that does not exist.
 MEMBER_NAV = [
     ("members:dashboard", _("Dashboard")),
+    ("loyalty:tier", _("Tier")),
     ("members:profile", _("Profile")),
     ("account_email", _("Email addresses")),
     ("account_change_password", _("Password")),
