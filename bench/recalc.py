@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--entries-per-member", type=int, default=10)
-    parser.add_argument("--chunk-size", type=int, default=125_000)
+    parser.add_argument("--chunk-size", type=int, default=None, help="default: the service's")
     parser.add_argument("--keep", action="store_true", help="keep the database to inspect it")
     args = parser.parse_args()
     members, entries = args.members, args.members * args.entries_per_member
@@ -62,7 +62,9 @@ def main() -> None:
         import django
 
         django.setup()
-        _run(members, entries, args.chunk_size)
+        from loyalty.tiers import DEFAULT_CHUNK_SIZE
+
+        _run(members, entries, args.chunk_size or DEFAULT_CHUNK_SIZE)
     finally:
         from django.db import connections
 

@@ -216,7 +216,6 @@ class TierRunChunk(models.Model):
     run = models.ForeignKey(TierRun, on_delete=models.CASCADE, related_name="chunks")
     first_member_id = models.BigIntegerField()
     end_member_id = models.BigIntegerField()
-    members = models.PositiveIntegerField(default=0)
     done = models.BooleanField(default=False)
 
     class Meta:

@@ -21,14 +21,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .clock import add_months, day_bounds
 from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
-DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_CHUNK_SIZE = 100_000
 _MIN_POINTS = -(2**62)
 
 
@@ -143,7 +143,8 @@ def qualifying_sql(member_filter: str) -> str:
 
 def _eval_sql(ladder: Sequence[Rung]) -> str:
     """Materialise the moves of one member-id range into the temp table `tier_eval`:
-    member_id, cur_pts, pts, from_rank, to_rank, from_tier_id, to_tier_id."""
+    member_id, cur_pts, pts, from_rank, to_rank, from_tier_id, to_tier_id; plus one row
+    with a null member_id whose cur_pts is the number of accounts evaluated."""
     tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
     in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
     return f"""
@@ -174,11 +175,14 @@ def _eval_sql(ladder: Sequence[Rung]) -> str:
            {_rank_tier_sql("from_rank", ladder)} AS from_tier_id,
            {_rank_tier_sql("to_rank", ladder)} AS to_tier_id
     FROM r WHERE to_rank <> from_rank
+    UNION ALL
+    SELECT NULL, COUNT(*), NULL, NULL, NULL, NULL, NULL FROM r
     """  # noqa: S608 (names from model metadata, integers from the ladder)
 
 
 _COUNTS_SQL = f"""
-    SELECT COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
+    SELECT COALESCE(SUM(CASE WHEN member_id IS NULL THEN cur_pts ELSE 0 END), 0),
+           COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
            COALESCE(SUM(CASE WHEN to_rank < from_rank THEN 1 ELSE 0 END), 0)
     FROM {_EVAL_TABLE}
 """  # noqa: S608 (a constant table name)
@@ -203,7 +207,6 @@ def _evaluate(
     as_of: date,
     start: datetime,
     end: datetime,
-    processed: int | None = None,
 ) -> Counts:
     ops = connection.ops
     if connection.vendor == "postgresql":
@@ -221,9 +224,7 @@ def _evaluate(
         },
     )
     cursor.execute(_COUNTS_SQL)
-    up, down = cursor.fetchone()
-    if processed is None:
-        processed = Account.objects.count()
+    processed, up, down = cursor.fetchone()
     return Counts(int(processed), int(up), int(down))
 
 
@@ -324,7 +325,9 @@ def tier_run_start(
     else:
         chunks = _chunks(run, chunk_size)
         TierRunChunk.objects.bulk_create(chunks)
-        run.total = sum(chunk.members for chunk in chunks)
+        run.total = (
+            Account.objects.filter(member_id__lt=chunks[-1].end_member_id).count() if chunks else 0
+        )
         run.chunks_total = len(chunks)
         if not chunks:
             run.status = TierRun.Status.DONE
@@ -337,34 +340,15 @@ def tier_run_start(
 
 
 def _chunks(run: TierRun, chunk_size: int) -> list[TierRunChunk]:
-    """Ranges of `chunk_size` accounts each (by member id), counted in one scan."""
-    account = _t(Account)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT member_id, rn, total FROM (
-                SELECT member_id, ROW_NUMBER() OVER (ORDER BY member_id) AS rn,
-                       COUNT(*) OVER () AS total
-                FROM {account}
-            ) s
-            WHERE (rn - 1) %% %s = 0 OR rn = total
-            ORDER BY member_id
-            """,  # noqa: S608 (names from model metadata)
-            [chunk_size],
-        )
-        rows = cursor.fetchall()
-    if not rows:
+    """Ranges of `chunk_size` member ids between the lowest and highest account."""
+    bounds = Account.objects.aggregate(lo=Min("member_id"), hi=Max("member_id"))
+    if bounds["lo"] is None:
         return []
-    last_id, total = rows[-1][0], rows[-1][2]
-    starts = [(member_id, rn) for member_id, rn, _total in rows if (rn - 1) % chunk_size == 0]
-    chunks = []
-    for index, (first, rn) in enumerate(starts):
-        end = starts[index + 1][0] if index + 1 < len(starts) else last_id + 1
-        members = min(chunk_size, total - rn + 1)
-        chunks.append(
-            TierRunChunk(run=run, first_member_id=first, end_member_id=end, members=members)
-        )
-    return chunks
+    last = bounds["hi"] + 1  # accounts opened later are not part of this run
+    return [
+        TierRunChunk(run=run, first_member_id=first, end_member_id=min(first + chunk_size, last))
+        for first in range(bounds["lo"], last, chunk_size)
+    ]
 
 
 def _enqueue_chunks(chunk_ids: Sequence[int]) -> None:
@@ -396,7 +380,6 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
             as_of=run.as_of,
             start=run.window_start,
             end=run.window_end,
-            processed=chunk.members,
         )
         _write(cursor, run=run, apply_now=apply_now)
     TierRunChunk.objects.filter(pk=chunk.pk).update(done=True)
