@@ -212,3 +212,22 @@ def test_command_dry_run_then_run(ladder: Any, program: Any, account_member: Any
 def test_command_without_ladder_fails_cleanly(db: Any) -> None:
     with pytest.raises(CommandError, match="no tier at 0 points"):
         call_command("recalculate_tiers", "--as-of", "2026-10-31", stdout=StringIO())
+
+
+def test_what_if_page_starts_from_the_current_ladder(ladder: Any, staff_client: Any) -> None:
+    client, _staff = staff_client
+    changelist = client.get(reverse("admin:loyalty_tier_changelist"))
+    assert reverse("admin:loyalty_tier_what_if") in changelist.content.decode()
+    response = client.get(reverse("admin:loyalty_tier_what_if"))
+    assert response.status_code == 200
+    assert response.context["rows"] is None
+    form = response.context["form"]
+    assert [field.initial for field in form.tier_fields()] == [0, 1, 101, 501, 1501]
+
+
+def test_what_if_needs_staff(ladder: Any, account_member: Any) -> None:
+    client = Client()
+    client.force_login(account_member())
+    response = client.get(reverse("admin:loyalty_tier_what_if"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
