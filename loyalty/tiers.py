@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from .clock import add_months, day_bounds
 from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
-DEFAULT_CHUNK_SIZE = 100_000
+DEFAULT_CHUNK_SIZE = 250_000
 _MIN_POINTS = -(2**62)
 
 
@@ -141,15 +141,13 @@ def qualifying_sql(member_filter: str) -> str:
     """  # noqa: S608 (names from model metadata)
 
 
-def _eval_sql(ladder: Sequence[Rung]) -> str:
-    """Materialise the moves of one member-id range into the temp table `tier_eval`:
-    member_id, cur_pts, pts, from_rank, to_rank, from_tier_id, to_tier_id; plus one row
-    with a null member_id whose cur_pts is the number of accounts evaluated."""
+def _eval_ctes(ladder: Sequence[Rung]) -> str:
+    """CTEs evaluating one member-id range (params lo, hi, start, end, as_of). `moved` holds
+    the members whose tier changes; `r` every account of the range."""
     tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
     in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
     return f"""
-    CREATE TEMP TABLE {_EVAL_TABLE} AS
-    WITH q AS ({qualifying_sql(in_range)}),
+    q AS ({qualifying_sql(in_range)}),
     floors AS (
         SELECT f.member_id, MAX(ft.rank) AS floor_rank
         FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
@@ -157,7 +155,7 @@ def _eval_sql(ladder: Sequence[Rung]) -> str:
         GROUP BY f.member_id
     ),
     e AS (
-        SELECT a.member_id, a.qualifying_points AS cur_pts, COALESCE(q.pts, 0) AS pts,
+        SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
                {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
                {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
                fl.floor_rank
@@ -167,25 +165,45 @@ def _eval_sql(ladder: Sequence[Rung]) -> str:
         WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
     ),
     r AS (
-        SELECT member_id, cur_pts, pts, from_rank,
+        SELECT member_id, pts, from_rank,
                CASE WHEN floor_rank > earned_rank THEN floor_rank ELSE earned_rank END AS to_rank
         FROM e
+    ),
+    moved AS (
+        SELECT member_id, pts, from_rank, to_rank,
+               {_rank_tier_sql("from_rank", ladder)} AS from_tier_id,
+               {_rank_tier_sql("to_rank", ladder)} AS to_tier_id
+        FROM r WHERE to_rank <> from_rank
     )
-    SELECT member_id, cur_pts, pts, from_rank, to_rank,
-           {_rank_tier_sql("from_rank", ladder)} AS from_tier_id,
-           {_rank_tier_sql("to_rank", ladder)} AS to_tier_id
-    FROM r WHERE to_rank <> from_rank
-    UNION ALL
-    SELECT NULL, COUNT(*), NULL, NULL, NULL, NULL, NULL FROM r
     """  # noqa: S608 (names from model metadata, integers from the ladder)
 
 
-_COUNTS_SQL = f"""
-    SELECT COALESCE(SUM(CASE WHEN member_id IS NULL THEN cur_pts ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
-           COALESCE(SUM(CASE WHEN to_rank < from_rank THEN 1 ELSE 0 END), 0)
-    FROM {_EVAL_TABLE}
-"""  # noqa: S608 (a constant table name)
+def _insert_changes_sql(source: str) -> str:
+    return f"""
+        INSERT INTO {_t(TierChange)} (member_id, period, from_tier_id, to_tier_id, direction,
+                                      qualifying_points, effective_on, applied, created_at)
+        SELECT member_id, %(period)s, from_tier_id, to_tier_id,
+               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END,
+               pts, %(eff)s, %(applied)s, %(now)s
+        FROM {source} WHERE member_id IS NOT NULL
+        ON CONFLICT (member_id, period) DO NOTHING
+    """  # noqa: S608 (names from model metadata)
+
+
+def _update_accounts_sql(source: str) -> str:
+    """Only the accounts whose tier changes are written: rewriting every account's points
+    each month would cost more than the whole evaluation (pages compute live points)."""
+    account = _t(Account)
+    return f"""
+        UPDATE {account}
+        SET tier_id = CASE WHEN %(applied)s THEN m.to_tier_id ELSE {account}.tier_id END,
+            tier_effective_on = CASE WHEN %(applied)s THEN %(eff)s
+                                     ELSE {account}.tier_effective_on END,
+            qualifying_points = m.pts,
+            evaluated_on = %(as_of)s
+        FROM {source} m
+        WHERE {account}.member_id = m.member_id
+    """  # noqa: S608 (names from model metadata)
 
 
 @dataclass(frozen=True)
@@ -199,74 +217,68 @@ class Counts:
         return self.processed - self.moved_up - self.moved_down
 
 
-def _evaluate(
-    cursor: Any,
-    *,
-    lo: int,
-    hi: int,
-    as_of: date,
-    start: datetime,
-    end: datetime,
-) -> Counts:
+def _params(
+    *, lo: int, hi: int, as_of: date, start: datetime, end: datetime, run: TierRun | None = None
+) -> dict[str, Any]:
     ops = connection.ops
+    params: dict[str, Any] = {
+        "lo": lo,
+        "hi": hi,
+        "start": ops.adapt_datetimefield_value(start),
+        "end": ops.adapt_datetimefield_value(end),
+        "as_of": ops.adapt_datefield_value(as_of),
+    }
+    if run is not None:
+        params.update(
+            period=ops.adapt_datefield_value(run.period),
+            eff=ops.adapt_datefield_value(run.effective_on),
+            applied=run.effective_on <= run.as_of + timedelta(days=1),
+            now=ops.adapt_datetimefield_value(timezone.now()),
+        )
+    return params
+
+
+_COUNTS = """
+    (SELECT COUNT(*) FROM r),
+    (SELECT COUNT(*) FROM moved WHERE to_rank > from_rank),
+    (SELECT COUNT(*) FROM moved WHERE to_rank < from_rank)
+"""
+
+
+def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Counts:
+    """Evaluate one member-id range and, with `write`, record its moves: one statement on
+    PostgreSQL (data-modifying CTEs), a temp table and two statements elsewhere."""
+    ctes = _eval_ctes(_ladder())
     if connection.vendor == "postgresql":
-        # Both sides come sorted by member id: a merge join beats hashing a chunk's accounts.
+        # Both sides come sorted by member id: a merge join beats hashing a range's accounts.
         cursor.execute("SET LOCAL enable_hashjoin = off")
+        writes = ""
+        if write:
+            writes = f""",
+                ins AS ({_insert_changes_sql("moved")}),
+                upd AS ({_update_accounts_sql("moved")})"""
+        cursor.execute(f"WITH {ctes}{writes} SELECT {_COUNTS}", params)
+        processed, up, down = cursor.fetchone()
+        return Counts(int(processed), int(up), int(down))
     cursor.execute(f"DROP TABLE IF EXISTS {_EVAL_TABLE}")
     cursor.execute(
-        _eval_sql(_ladder()),
-        {
-            "lo": lo,
-            "hi": hi,
-            "start": ops.adapt_datetimefield_value(start),
-            "end": ops.adapt_datetimefield_value(end),
-            "as_of": ops.adapt_datefield_value(as_of),
-        },
+        f"""CREATE TEMP TABLE {_EVAL_TABLE} AS WITH {ctes}
+        SELECT member_id, pts, from_rank, to_rank, from_tier_id, to_tier_id FROM moved
+        UNION ALL SELECT NULL, COUNT(*), NULL, NULL, NULL, NULL FROM r""",  # noqa: S608
+        params,
     )
-    cursor.execute(_COUNTS_SQL)
+    cursor.execute(
+        f"""SELECT COALESCE(SUM(CASE WHEN member_id IS NULL THEN pts ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN to_rank > from_rank THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN to_rank < from_rank THEN 1 ELSE 0 END), 0)
+            FROM {_EVAL_TABLE}"""  # noqa: S608 (a constant table name)
+    )
     processed, up, down = cursor.fetchone()
-    return Counts(int(processed), int(up), int(down))
-
-
-def _write(cursor: Any, *, run: TierRun, apply_now: bool) -> None:
-    """Write the evaluated range: tier changes (once per member and period), then accounts."""
-    ops = connection.ops
-    change, account = _t(TierChange), _t(Account)
-    params = {
-        "period": ops.adapt_datefield_value(run.period),
-        "eff": ops.adapt_datefield_value(run.effective_on),
-        "as_of": ops.adapt_datefield_value(run.as_of),
-        "applied": apply_now,
-        "now": ops.adapt_datetimefield_value(timezone.now()),
-    }
-    cursor.execute(
-        f"""
-        INSERT INTO {change} (member_id, period, from_tier_id, to_tier_id, direction,
-                              qualifying_points, effective_on, applied, created_at)
-        SELECT member_id, %(period)s, from_tier_id, to_tier_id,
-               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END,
-               pts, %(eff)s, %(applied)s, %(now)s
-        FROM {_EVAL_TABLE} WHERE to_tier_id <> from_tier_id
-        ON CONFLICT (member_id, period) DO NOTHING
-        """,  # noqa: S608 (names from model metadata)
-        params,
-    )
-    # Only the accounts whose tier changes are written: rewriting every account's points
-    # each month would cost more than the whole evaluation (pages compute live points).
-    cursor.execute(
-        f"""
-        UPDATE {account}
-        SET tier_id = CASE WHEN %(applied)s THEN e.to_tier_id ELSE {account}.tier_id END,
-            tier_effective_on = CASE WHEN %(applied)s THEN %(eff)s
-                                     ELSE {account}.tier_effective_on END,
-            qualifying_points = e.pts,
-            evaluated_on = %(as_of)s
-        FROM {_EVAL_TABLE} e
-        WHERE {account}.member_id = e.member_id AND e.to_tier_id <> e.from_tier_id
-        """,  # noqa: S608 (names from model metadata)
-        params,
-    )
+    if write:
+        cursor.execute(_insert_changes_sql(_EVAL_TABLE), params)
+        cursor.execute(_update_accounts_sql(_EVAL_TABLE), params)
     cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
+    return Counts(int(processed), int(up), int(down))
 
 
 # --- Runs ---------------------------------------------------------------------------------
@@ -371,17 +383,16 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     if chunk.done:
         return False
     run = TierRun.objects.get(pk=chunk.run_id)
-    apply_now = run.effective_on <= run.as_of + timedelta(days=1)
+    params = _params(
+        lo=chunk.first_member_id,
+        hi=chunk.end_member_id,
+        as_of=run.as_of,
+        start=run.window_start,
+        end=run.window_end,
+        run=run,
+    )
     with connection.cursor() as cursor:
-        counts = _evaluate(
-            cursor,
-            lo=chunk.first_member_id,
-            hi=chunk.end_member_id,
-            as_of=run.as_of,
-            start=run.window_start,
-            end=run.window_end,
-        )
-        _write(cursor, run=run, apply_now=apply_now)
+        counts = _evaluate_range(cursor, params=params, write=True)
     TierRunChunk.objects.filter(pk=chunk.pk).update(done=True)
     TierRun.objects.filter(pk=run.pk).update(
         processed=F("processed") + counts.processed,
@@ -461,11 +472,9 @@ def tiers_recalculate(
         _require_base_tier()
         program = Program.load()
         start, end = evaluation_window(as_of, program)
+        params = _params(lo=_MIN_POINTS, hi=-_MIN_POINTS, as_of=as_of, start=start, end=end)
         with transaction.atomic(), connection.cursor() as cursor:
-            counts = _evaluate(
-                cursor, lo=_MIN_POINTS, hi=-_MIN_POINTS, as_of=as_of, start=start, end=end
-            )
-            cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
+            counts = _evaluate_range(cursor, params=params, write=False)
         return RecalcResult(
             period=as_of.replace(day=1),
             as_of=as_of,

@@ -236,16 +236,17 @@ def test_crashed_run_resumes_where_it_stopped(
     ladder: Any, program: Any, account_member: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _population(account_member, 7)
-    real_write = tiers._write
+    real_evaluate = tiers._evaluate_range
     calls = {"n": 0}
 
-    def crash_on_third(*args: Any, **kwargs: Any) -> None:
+    def crash_on_third(*args: Any, **kwargs: Any) -> Any:
+        counts = real_evaluate(*args, **kwargs)  # the third chunk's rows are written...
         calls["n"] += 1
         if calls["n"] == 3:
-            raise RuntimeError("worker killed")
-        real_write(*args, **kwargs)
+            raise RuntimeError("worker killed")  # ...and the worker dies before the commit
+        return counts
 
-    monkeypatch.setattr(tiers, "_write", crash_on_third)
+    monkeypatch.setattr(tiers, "_evaluate_range", crash_on_third)
     with pytest.raises(RuntimeError):
         tiers_recalculate(as_of=OCT_END, chunk_size=2)
     run = TierRun.objects.get()
@@ -260,7 +261,7 @@ def test_crashed_run_resumes_where_it_stopped(
         False,
     ]
 
-    monkeypatch.setattr(tiers, "_write", real_write)
+    monkeypatch.setattr(tiers, "_evaluate_range", real_evaluate)
     result = tiers_recalculate(as_of=OCT_END, chunk_size=2)
     assert (result.status, result.processed, result.moved_up, result.unchanged) == (
         "done",
