@@ -21,7 +21,7 @@ urlpatterns = [
     path("", member_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("me/points/", include("loyalty.urls")),
+    path("me/", include("loyalty.urls")),
     path("me/coupons/", include("benefits.urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),

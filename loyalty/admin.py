@@ -2,17 +2,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
-from django.utils.translation import gettext as _
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from .clock import program_today
 from .forms import AdjustmentForm
-from .models import Campaign, EarningRule, Order, PointEntry, Program, Tier
+from .models import (
+    Campaign,
+    EarningRule,
+    Order,
+    PointEntry,
+    Program,
+    Tier,
+    TierChange,
+    TierFloor,
+    TierRun,
+)
 from .services import points_adjust
+from .tiers import ladder_validate, tier_floor_set, tiers_what_if
 
 
 @admin.register(Program)
@@ -26,11 +40,187 @@ class ProgramAdmin(admin.ModelAdmin[Program]):
         return False
 
 
+class TierAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Tier
+        fields = (
+            "code",
+            "name",
+            "rank",
+            "min_points",
+            "discount_percent",
+            "fast_refund_limit",
+            "badge_colour",
+            "description",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        rank, points = cleaned.get("rank"), cleaned.get("min_points")
+        if rank is None or points is None:
+            return cleaned
+        others = Tier.objects.exclude(pk=self.instance.pk).values_list("rank", "min_points")
+        try:
+            ladder_validate([*others, (rank, points)])
+        except ValidationError as error:
+            field = "rank" if error.code == "rank_duplicate" else "min_points"
+            self.add_error(field, error)
+        return cleaned
+
+
 @admin.register(Tier)
 class TierAdmin(admin.ModelAdmin[Tier]):
+    form = TierAdminForm
     list_display = ("name", "code", "rank", "min_points", "discount_percent", "fast_refund_limit")
     search_fields = ("name", "code")
     ordering = ("rank",)
+    change_list_template = "admin/loyalty/tier/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "what-if/",
+                self.admin_site.admin_view(self.what_if_view),
+                name="loyalty_tier_what_if",
+            ),
+            *super().get_urls(),
+        ]
+
+    def what_if_view(self, request: HttpRequest) -> HttpResponse:
+        """Other thresholds -> members per tier and how many would move, before saving."""
+        if not self.has_view_permission(request):
+            return HttpResponse(status=403)
+        ladder = list(Tier.objects.order_by("rank"))
+        form = WhatIfForm(request.GET or None, ladder=ladder)
+        rows = None
+        if form.is_bound and form.is_valid():
+            try:
+                rows = tiers_what_if(thresholds=form.thresholds(), as_of=form.cleaned_data["as_of"])
+            except ValidationError as error:
+                form.add_error(None, error)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("What if the thresholds were…"),
+            "form": form,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/loyalty/tier/what_if.html", context)
+
+
+class WhatIfForm(forms.Form):
+    as_of = forms.DateField(label=_("Evaluated as of"))
+
+    def __init__(self, *args: Any, ladder: list[Tier], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ladder = ladder
+        self.fields["as_of"].initial = program_today()
+        for tier in ladder:
+            self.fields[f"tier_{tier.pk}"] = forms.IntegerField(
+                label=tier.name, min_value=0, initial=tier.min_points
+            )
+
+    def tier_fields(self) -> list[forms.BoundField]:
+        return [self[f"tier_{tier.pk}"] for tier in self.ladder]
+
+    def thresholds(self) -> dict[int, int]:
+        return {tier.pk: self.cleaned_data[f"tier_{tier.pk}"] for tier in self.ladder}
+
+
+class TierFloorForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = TierFloor
+        fields = ("member", "tier", "until", "reason")
+
+
+@admin.register(TierFloor)
+class TierFloorAdmin(admin.ModelAdmin[TierFloor]):
+    """Staff set floors here; a floor is never edited or deleted (the rows are the audit)."""
+
+    form = TierFloorForm
+    list_display = ("member", "tier", "until", "reason", "created_by", "created_at")
+    list_filter = ("tier", "until")
+    search_fields = ("member__email", "=member__number", "reason")
+    raw_id_fields = ("member",)
+    list_select_related = ("member", "tier", "created_by")
+
+    def has_change_permission(self, request: HttpRequest, obj: TierFloor | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TierFloor | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: TierFloor, form: Any, change: bool) -> None:
+        saved = tier_floor_set(
+            member_id=obj.member_id,
+            tier_id=obj.tier_id,
+            until=obj.until,
+            reason=obj.reason,
+            created_by_id=int(request.user.pk or 0),
+        )
+        obj.pk = saved.pk
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(admin.ModelAdmin[TierChange]):
+    list_display = (
+        "member",
+        "period",
+        "from_tier",
+        "to_tier",
+        "direction",
+        "qualifying_points",
+        "effective_on",
+        "applied",
+    )
+    list_filter = ("period", "direction", "applied", "to_tier")
+    search_fields = ("member__email", "=member__number")
+    list_select_related = ("member", "from_tier", "to_tier")
+    date_hierarchy = "period"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TierChange | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TierChange | None = None) -> bool:
+        return False
+
+
+@admin.register(TierRun)
+class TierRunAdmin(admin.ModelAdmin[TierRun]):
+    list_display = (
+        "period",
+        "status",
+        "progress",
+        "moved_up",
+        "moved_down",
+        "unchanged",
+        "started_at",
+        "finished_at",
+    )
+    list_filter = ("status",)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj: TierRun) -> str:
+        return format_html(
+            '<progress value="{}" max="100" title="{}%">{}%</progress> {} / {}',
+            obj.percent,
+            obj.percent,
+            obj.percent,
+            obj.processed,
+            obj.total,
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TierRun | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TierRun | None = None) -> bool:
+        return False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -509,9 +510,15 @@ def points_visit_award(*, member_id: int) -> PointEntry | None:
     """The daily member-center visit point: once per program-local day (the unique visit
     row decides), within the rule's shared monthly cap."""
     today = program_today()
-    if Visit.objects.filter(member_id=member_id, day=today).exists():
+    seen = f"loyalty:visit:{member_id}:{today.isoformat()}"
+    if cache.get(seen):  # the day's visit is already recorded: no query on later page views
         return None
-    return _visit_award(member_id=member_id, today=today)
+    if Visit.objects.filter(member_id=member_id, day=today).exists():
+        cache.set(seen, True, 26 * 3600)
+        return None
+    entry = _visit_award(member_id=member_id, today=today)  # committed here (its own atomic)
+    cache.set(seen, True, 26 * 3600)
+    return entry
 
 
 @transaction.atomic

@@ -160,6 +160,139 @@ class Tier(models.Model):
         return str(self.name)
 
 
+class TierFloor(models.Model):
+    """A staff-set minimum tier for a member until a date, with the reason (audited: never
+    edited or deleted; a new floor is added instead). The tier job never places the member
+    below the highest floor whose `until` is on or after the evaluation date."""
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="tier_floors",
+        verbose_name=_("member"),
+    )
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("minimum tier")
+    )
+    until = models.DateField(_("until (inclusive)"))
+    reason = models.CharField(_("reason"), max_length=255)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("set by"),
+    )
+    created_at = models.DateTimeField(_("set at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tier floor")
+        verbose_name_plural = _("tier floors")
+        indexes = [models.Index(fields=["member", "until"], name="tierfloor_member_until")]
+
+    def __str__(self) -> str:
+        return f"floor {self.tier_id} for member {self.member_id} until {self.until}"
+
+
+class TierRun(models.Model):
+    """One monthly evaluation: one row per period (the evaluated month), unique."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+
+    period = models.DateField(_("period (first day of the evaluated month)"), unique=True)
+    as_of = models.DateField(_("evaluated as of (inclusive)"))
+    window_start = models.DateTimeField(_("window start"))
+    window_end = models.DateTimeField(_("window end (exclusive)"))
+    effective_on = models.DateField(_("changes take effect on"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    total = models.PositiveIntegerField(_("members"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    moved_up = models.PositiveIntegerField(_("moved up"), default=0)
+    moved_down = models.PositiveIntegerField(_("moved down"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tier run")
+        verbose_name_plural = _("tier runs")
+        ordering: ClassVar[list[str]] = ["-period"]
+
+    def __str__(self) -> str:
+        return f"tier run {self.period:%Y-%m}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, self.processed * 100 // self.total)
+
+
+class TierRunChunk(models.Model):
+    """A range of member ids [first_member_id, end_member_id) of a run; processed once."""
+
+    run = models.ForeignKey(TierRun, on_delete=models.CASCADE, related_name="chunks")
+    first_member_id = models.BigIntegerField()
+    end_member_id = models.BigIntegerField()
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "first_member_id"], name="tierrunchunk_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} [{self.first_member_id}, {self.end_member_id})"
+
+
+class TierChange(models.Model):
+    """A member's tier change decided by the evaluation of `period`: at most one per period."""
+
+    class Direction(models.TextChoices):
+        UP = "up", _("Promotion")
+        DOWN = "down", _("Demotion")
+
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="tier_changes",
+        verbose_name=_("member"),
+    )
+    period = models.DateField(_("period"))
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("from")
+    )
+    to_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("to")
+    )
+    direction = models.CharField(_("direction"), max_length=4, choices=Direction.choices)
+    qualifying_points = models.IntegerField(_("qualifying points"))
+    effective_on = models.DateField(_("effective on"))
+    applied = models.BooleanField(_("applied"), default=False)
+    created_at = models.DateTimeField(_("decided at"))
+
+    class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
+        ordering: ClassVar[list[str]] = ["-period"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "period"], name="tierchange_once_per_period")
+        ]
+        indexes = [
+            models.Index(
+                fields=["effective_on"],
+                name="tierchange_pending",
+                condition=models.Q(applied=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"member {self.member_id}: {self.from_tier_id} -> {self.to_tier_id} ({self.period})"
+
+
 class Account(models.Model):
     """A member's cached loyalty state: the points balance and the tier.
 
@@ -296,6 +429,13 @@ class PointEntry(models.Model):
             models.Index(
                 fields=["qualifying_at", "member", "points"],
                 name="entry_qualifying",
+                condition=models.Q(qualifying_at__isnull=False),
+            ),
+            # The tier job's per-member-range aggregate: an index-only scan on PostgreSQL.
+            models.Index(
+                fields=["member", "qualifying_at"],
+                include=["points", "occurred_at"],
+                name="entry_member_qualifying",
                 condition=models.Q(qualifying_at__isnull=False),
             ),
         ]

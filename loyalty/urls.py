@@ -5,5 +5,6 @@ from . import views
 app_name = "loyalty"
 
 urlpatterns = [
-    path("", views.points, name="points"),
+    path("points/", views.points, name="points"),
+    path("tier/", views.tier, name="tier"),
 ]

@@ -5,8 +5,16 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from members.models import Member
+
 from .models import PointEntry
-from .selectors import point_history, points_balance, points_expiring
+from .selectors import (
+    member_tier_history,
+    member_tier_status,
+    point_history,
+    points_balance,
+    points_expiring,
+)
 
 PAGE_SIZE = 25
 
@@ -29,5 +37,21 @@ def points(request: HttpRequest) -> HttpResponse:
             "kinds": PointEntry.Kind.choices,
             "balance": points_balance(member_id),
             "expiring": points_expiring(member_id),
+        },
+    )
+
+
+@login_required
+def tier(request: HttpRequest) -> HttpResponse:
+    """The ladder with its thresholds and benefits, and the member's history of changes."""
+    member = request.user
+    assert isinstance(member, Member)
+    return render(
+        request,
+        "loyalty/tier.html",
+        {
+            "member": member,
+            "status": member_tier_status(member),
+            "history": list(member_tier_history(member)),
         },
     )

@@ -9,9 +9,10 @@ from django.utils.translation import gettext_lazy as _
 # so the menu never links to a page that does not exist.
 MEMBER_NAV = [
     ("members:dashboard", _("Dashboard")),
-    ("members:profile", _("Profile")),
+    ("loyalty:tier", _("Tier")),
     ("loyalty:points", _("Points")),
     ("benefits:wallet", _("Coupons")),
+    ("members:profile", _("Profile")),
     ("account_email", _("Email addresses")),
     ("account_change_password", _("Password")),
     ("mfa_index", _("Two-factor authentication")),

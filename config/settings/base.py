@@ -248,6 +248,16 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "benefits.expire_coupons",
         "schedule": crontab(minute=20, hour="*/6"),
     },
+    # Tiers: the task evaluates the month that has just ended in the program's time zone;
+    # hourly on UTC days 1-2 covers every zone's month end (and retries an interrupted run).
+    "tiers-recalculate-monthly": {
+        "task": "loyalty.tasks.tiers_recalculate_monthly",
+        "schedule": crontab(minute=5, day_of_month="1,2"),
+    },
+    "tiers-apply-delayed-changes": {
+        "task": "loyalty.tasks.tier_changes_apply_task",
+        "schedule": crontab(minute=15),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from loyalty.earning import EVENT_TYPES
-from loyalty.models import PointEntry, Program
+from loyalty.models import PointEntry, Program, Tier
 
 MAX_BATCH = 500
 # Shop clocks drift: an event up to this far "in the future" is accepted.
@@ -147,4 +147,27 @@ class PointEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = PointEntry
         fields = ["id", "kind", "points", "reason", "occurred_at", "order"]
+        read_only_fields = fields
+
+
+class TierRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["code", "name"]
+        read_only_fields = fields
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = [
+            "code",
+            "name",
+            "rank",
+            "min_points",
+            "discount_percent",
+            "fast_refund_limit",
+            "badge_colour",
+            "description",
+        ]
         read_only_fields = fields

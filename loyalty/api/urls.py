@@ -14,4 +14,5 @@ urlpatterns = [
         "members/<str:number>/points/", views.MemberPointsView.as_view(), name="api-member-points"
     ),
     path("me/points/", views.MyPointsView.as_view(), name="api-me-points"),
+    path("tiers/", views.TierListView.as_view(), name="api-tier-list"),
 ]

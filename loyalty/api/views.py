@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from loyalty.earning import Outcome, body_hash, event_ingest
 from loyalty.models import PointEntry, program_pinned
-from loyalty.selectors import point_history
+from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
 from members.api.errors import ApiError, exception_handler
 from members.api.permissions import IsIntegration, IsMember
@@ -28,6 +28,7 @@ from .serializers import (
     EventSerializer,
     PointEntrySerializer,
     RedemptionSerializer,
+    TierSerializer,
 )
 
 ERRORS = {
@@ -204,3 +205,13 @@ class MyPointsView(_HistoryView):
 
     def member_id(self) -> int:
         return int(self.request.user.pk or 0)
+
+
+class TierListView(APIView):
+    """The tier ladder, lowest first (API key or member session)."""
+
+    permission_classes = [IsIntegration | IsMember]
+
+    @extend_schema(responses={200: TierSerializer(many=True)}, tags=["tiers"])
+    def get(self, request: Request) -> Response:
+        return Response(TierSerializer(tier_ladder(), many=True).data)

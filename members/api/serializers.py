@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from loyalty.selectors import points_balance, points_expiring
+from loyalty.api.serializers import TierRefSerializer
+from loyalty.selectors import TierStatus, member_tier_status, points_balance, points_expiring
 from members.models import Member
 
 
@@ -17,6 +19,11 @@ class ExpiringPointsSerializer(serializers.Serializer):
 class MemberSerializer(serializers.ModelSerializer):
     points_balance = serializers.SerializerMethodField()
     expiring_points = serializers.SerializerMethodField()
+    tier = serializers.SerializerMethodField()
+    qualifying_points = serializers.SerializerMethodField()
+    next_tier = serializers.SerializerMethodField()
+    points_to_next_tier = serializers.SerializerMethodField()
+    tier_effective_on = serializers.SerializerMethodField()
 
     class Meta:
         model = Member
@@ -29,6 +36,11 @@ class MemberSerializer(serializers.ModelSerializer):
             "language",
             "points_balance",
             "expiring_points",
+            "tier",
+            "qualifying_points",
+            "next_tier",
+            "points_to_next_tier",
+            "tier_effective_on",
         ]
         read_only_fields = fields
 
@@ -41,6 +53,31 @@ class MemberSerializer(serializers.ModelSerializer):
         if expiring is None:
             return None
         return {"points": expiring[0], "on": expiring[1].isoformat()}
+
+    def _tier_status(self, obj: Member) -> TierStatus:
+        cache: dict[Any, TierStatus] = self.__dict__.setdefault("_tier_statuses", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = member_tier_status(obj)
+        return cache[obj.pk]
+
+    @extend_schema_field(TierRefSerializer(allow_null=True))
+    def get_tier(self, obj: Member) -> dict[str, Any] | None:
+        tier = self._tier_status(obj).tier
+        return TierRefSerializer(tier).data if tier is not None else None
+
+    def get_qualifying_points(self, obj: Member) -> int:
+        return self._tier_status(obj).qualifying_points
+
+    @extend_schema_field(TierRefSerializer(allow_null=True))
+    def get_next_tier(self, obj: Member) -> dict[str, Any] | None:
+        tier = self._tier_status(obj).next_tier
+        return TierRefSerializer(tier).data if tier is not None else None
+
+    def get_points_to_next_tier(self, obj: Member) -> int | None:
+        return self._tier_status(obj).points_to_next_tier
+
+    def get_tier_effective_on(self, obj: Member) -> date | None:
+        return self._tier_status(obj).tier_effective_on
 
 
 class MemberCreateSerializer(serializers.Serializer):
