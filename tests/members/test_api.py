@@ -151,3 +151,25 @@ def test_schema_and_docs_are_served_without_a_cdn(client) -> None:
     html = docs.content.decode()
     assert "drf_spectacular_sidecar" in html
     assert "cdn." not in html and "unpkg" not in html and "jsdelivr" not in html
+
+
+def test_admin_creates_a_key_shown_once_and_revokes_it(client, make_member) -> None:
+    staff = make_member(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    response = client.post("/admin/members/apikey/add/", {"name": "pos"}, follow=True)
+    assert response.status_code == 200
+    key = ApiKey.objects.get(name="pos")
+    shown = [str(m) for m in response.context["messages"]]
+    full = next(m for m in shown if "mc_" in m).split("<code>")[1].split("</code>")[0]
+    assert full.startswith(f"mc_{key.prefix}.")
+    assert key.key_hash == ApiKey.hash_secret(full) and full not in (key.key_hash, key.prefix)
+    # The key works, then the admin's revoke action stops it.
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {full}")
+    assert api.get("/api/v1/tiers/").status_code == 200
+    client.post("/admin/members/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert api.get("/api/v1/tiers/").status_code == 401
+    # The list never shows the key again.
+    assert full not in client.get("/admin/members/apikey/").content.decode()
