@@ -3,14 +3,29 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Coupon, CouponIssueJob, CouponRedemption, CouponTemplate, DailyQuotaCounter
+from .events import attendees_csv, event_waitlist_fill
+from .models import (
+    Brand,
+    Coupon,
+    CouponIssueJob,
+    CouponRedemption,
+    CouponTemplate,
+    DailyQuotaCounter,
+    EventRsvp,
+    FeaturedBrand,
+    FeaturedBrandDiscount,
+    MemberEvent,
+    Sale,
+    SaleEarlyAccess,
+)
 from .services import coupon_issue_job_start, coupons_void
+from .showcase import showcase_invalidate
 
 
 @admin.register(CouponTemplate)
@@ -161,3 +176,129 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# =============================================================================================
+# Brands, brand of the week, member events, early-access sales (issue 6, part B).
+# =============================================================================================
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin[Brand]):
+    list_display = ("name", "code", "categories", "active")
+    list_filter = ("active",)
+    search_fields = ("name", "code", "categories")
+    prepopulated_fields = {"code": ("name",)}  # noqa: RUF012
+
+    def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        showcase_invalidate()
+
+
+class FeaturedBrandDiscountInline(admin.TabularInline[FeaturedBrandDiscount, FeaturedBrand]):
+    model = FeaturedBrandDiscount
+    extra = 0
+    min_num = 0
+
+
+@admin.register(FeaturedBrand)
+class FeaturedBrandAdmin(admin.ModelAdmin[FeaturedBrand]):
+    """Staff schedule the brand of each week (one per week) and each tier's extra discount."""
+
+    list_display = ("week_start", "brand", "headline")
+    list_select_related = ("brand",)
+    date_hierarchy = "week_start"
+    autocomplete_fields = ("brand",)
+    inlines = (FeaturedBrandDiscountInline,)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        showcase_invalidate()
+
+    def delete_model(self, request: HttpRequest, obj: FeaturedBrand) -> None:
+        super().delete_model(request, obj)
+        showcase_invalidate()
+
+
+class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
+    """Answers are the members' own (benefits/events.py); staff read them here."""
+
+    model = EventRsvp
+    extra = 0
+    fields = ("member", "status", "answered_at", "promoted_at", "cancelled_at")
+    readonly_fields = fields
+    ordering = ("status", "answered_at", "pk")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MemberEvent)
+class MemberEventAdmin(admin.ModelAdmin[MemberEvent]):
+    list_display = (
+        "title",
+        "starts_at",
+        "host_brand",
+        "capacity",
+        "seats_taken",
+        "waiting",
+        "rsvp_deadline",
+        "published",
+    )
+    list_filter = ("published", "host_brand")
+    search_fields = ("title", "place")
+    list_select_related = ("host_brand",)
+    filter_horizontal = ("eligible_tiers",)
+    readonly_fields = ("seats_taken",)
+    inlines = (EventRsvpInline,)
+    actions = ("export_attendees",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MemberEvent]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                waiting_count=Count("rsvps", filter=Q(rsvps__status=EventRsvp.Status.WAITING))
+            )
+        )
+
+    @admin.display(description=_("waiting"))
+    def waiting(self, obj: MemberEvent) -> int:
+        return int(getattr(obj, "waiting_count", 0))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        promoted = event_waitlist_fill(event_id=form.instance.pk)  # a raised capacity fills up
+        if promoted:
+            self.message_user(
+                request,
+                _("%(count)d member(s) moved up from the waiting list.") % {"count": len(promoted)},
+            )
+        showcase_invalidate()
+
+    @admin.action(description=_("Export attendees as CSV"))
+    def export_attendees(
+        self, request: HttpRequest, queryset: QuerySet[MemberEvent]
+    ) -> HttpResponse:
+        response = HttpResponse(attendees_csv(queryset), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="attendees.csv"'
+        return response
+
+
+class SaleEarlyAccessInline(admin.TabularInline[SaleEarlyAccess, Sale]):
+    model = SaleEarlyAccess
+    extra = 0
+
+
+@admin.register(Sale)
+class SaleAdmin(admin.ModelAdmin[Sale]):
+    list_display = ("title", "brand", "public_start_at", "ends_at", "active")
+    list_filter = ("active", "brand")
+    search_fields = ("title",)
+    list_select_related = ("brand",)
+    inlines = (SaleEarlyAccessInline,)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        showcase_invalidate()

@@ -31,6 +31,20 @@ def tier_ladder() -> QuerySet[Tier]:
     return Tier.objects.order_by("rank")
 
 
+_ACCOUNT_STATE = "_loyalty_account_state"
+
+
+def account_state(member: Member) -> tuple[int, int | None]:
+    """(points balance, evaluated tier id or None) in one query, remembered on this member
+    object: the dashboard's cards share it within one request."""
+    state = getattr(member, _ACCOUNT_STATE, None)
+    if state is None:
+        row = Account.objects.filter(member_id=member.pk).values_list("balance", "tier_id").first()
+        state = (row[0], row[1]) if row is not None else (0, None)
+        setattr(member, _ACCOUNT_STATE, state)
+    return state
+
+
 def points_balance(member_id: int) -> int:
     return (
         Account.objects.filter(member_id=member_id).values_list("balance", flat=True).first() or 0

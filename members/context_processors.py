@@ -12,6 +12,7 @@ MEMBER_NAV = [
     ("members:profile", _("Profile")),
     ("loyalty:points", _("Points")),
     ("benefits:wallet", _("Coupons")),
+    ("events:list", _("Events")),
     ("account_email", _("Email addresses")),
     ("account_change_password", _("Password")),
     ("mfa_index", _("Two-factor authentication")),

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import template
 
-from loyalty.selectors import points_balance, points_expiring
+from loyalty.selectors import account_state, points_expiring
 
 register = template.Library()
 
@@ -12,4 +12,5 @@ register = template.Library()
 @register.simple_tag
 def points_summary(member: Any) -> dict[str, Any]:
     """The balance and the next expiry of a member, for the dashboard card."""
-    return {"balance": points_balance(member.pk), "expiring": points_expiring(member.pk)}
+    balance, _tier_id = account_state(member)  # one query, shared with the other cards
+    return {"balance": balance, "expiring": points_expiring(member.pk)}
