@@ -109,8 +109,8 @@ def event_rsvp(*, event_id: int, member: Member, now: datetime | None = None) ->
     Answering again while confirmed or waiting changes nothing and returns the same RSVP; a
     cancelled answer is reopened (at the end of the queue).
     """
-    now = now or timezone.now()
     event = _locked_event(event_id)
+    now = now or timezone.now()  # after the lock: the queue is in the order answers landed
     refusal = _refusal(event, member, now)
     if refusal is not None:
         raise refusal

@@ -144,7 +144,9 @@ PUBLIC = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("UTC"))
 
 @pytest.fixture
 def sale(ladder: dict[str, Tier]) -> Any:
-    sale = SaleFactory(title="Winter sale", public_start_at=PUBLIC, ends_at=PUBLIC + timedelta(days=2))
+    sale = SaleFactory(
+        title="Winter sale", public_start_at=PUBLIC, ends_at=PUBLIC + timedelta(days=2)
+    )
     SaleEarlyAccessFactory(sale=sale, tier=ladder["diamond"], hours=48)
     SaleEarlyAccessFactory(sale=sale, tier=ladder["gold"], hours=24)
     return sale

@@ -129,7 +129,10 @@ def test_refused_rsvps_write_nothing(
     if "rsvp_deadline" in change:
         fields = {"starts_at": now + timedelta(days=1), "rsvp_deadline": now - timedelta(hours=1)}
     elif "starts_at" in change:
-        fields = {"starts_at": now - timedelta(minutes=1), "rsvp_deadline": now - timedelta(hours=1)}
+        fields = {
+            "starts_at": now - timedelta(minutes=1),
+            "rsvp_deadline": now - timedelta(hours=1),
+        }
     else:
         fields = {"published": False}
     event = MemberEventFactory(**fields)
@@ -188,8 +191,11 @@ def test_events_page_lists_only_invitations_of_the_members_tier(
     MemberEventFactory(title="Gold evening", tiers=[ladder["gold"]])
     MemberEventFactory(title="Diamond dinner", tiers=[ladder["diamond"]])
     MemberEventFactory(title="Open house")
-    MemberEventFactory(title="Past party", starts_at=timezone.now() - timedelta(days=1),
-                       rsvp_deadline=timezone.now() - timedelta(days=2))
+    MemberEventFactory(
+        title="Past party",
+        starts_at=timezone.now() - timedelta(days=1),
+        rsvp_deadline=timezone.now() - timedelta(days=2),
+    )
     html = web.get("/me/events/").content.decode()
     assert "Gold evening" in html and "Open house" in html
     assert "Diamond dinner" not in html and "Past party" not in html
@@ -215,7 +221,9 @@ def test_rsvp_and_cancel_through_the_page(
     assert EventRsvp.objects.get().status == Status.CANCELLED
 
 
-def test_waiting_member_sees_their_place(web: Client, member: Member, ladder: dict[str, Tier]) -> None:
+def test_waiting_member_sees_their_place(
+    web: Client, member: Member, ladder: dict[str, Tier]
+) -> None:
     event = MemberEventFactory(capacity=1)
     start = timezone.now() - timedelta(minutes=10)
     for i in range(3):
@@ -231,7 +239,9 @@ def test_a_refused_rsvp_is_shown_beside_its_event(
     web: Client, member: Member, ladder: dict[str, Tier]
 ) -> None:
     now = timezone.now()
-    event = MemberEventFactory(starts_at=now + timedelta(hours=2), rsvp_deadline=now - timedelta(hours=1))
+    event = MemberEventFactory(
+        starts_at=now + timedelta(hours=2), rsvp_deadline=now - timedelta(hours=1)
+    )
     token = _csrf(web)
     response = web.post(f"/me/events/{event.pk}/rsvp/", {"csrfmiddlewaretoken": token})
     assert response.status_code == 409
