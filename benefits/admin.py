@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
@@ -185,6 +186,7 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin[Brand]):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
     list_display = ("name", "code", "categories", "active")
     list_filter = ("active",)
     search_fields = ("name", "code", "categories")
@@ -236,6 +238,7 @@ class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
 
 @admin.register(MemberEvent)
 class MemberEventAdmin(admin.ModelAdmin[MemberEvent]):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
     list_display = (
         "title",
         "starts_at",

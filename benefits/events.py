@@ -12,10 +12,12 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.selectors import account_state, base_tier
@@ -154,7 +156,39 @@ def _promote(event: MemberEvent, seats: int, now: datetime) -> list[EventRsvp]:
         for rsvp in waiting:
             rsvp.status = EventRsvp.Status.CONFIRMED
             rsvp.promoted_at = now
+        ids = [r.pk for r in waiting]
+        transaction.on_commit(lambda: _enqueue_seat_emails(ids))
     return waiting
+
+
+def _enqueue_seat_emails(rsvp_ids: list[int]) -> None:
+    from .tasks import event_seat_email_task  # late: tasks import the services
+
+    for rsvp_id in rsvp_ids:
+        event_seat_email_task.delay(rsvp_id)
+
+
+@transaction.atomic
+def event_seat_email_send(*, rsvp_id: int, now: datetime | None = None) -> bool:
+    """Tell a member who moved up from the waiting list that they have a seat. At most once:
+    a guarded UPDATE marks the RSVP first (a second run finds it marked and sends nothing);
+    if sending fails the mark rolls back with it and a retry may send."""
+    now = now or timezone.now()
+    marked = EventRsvp.objects.filter(
+        pk=rsvp_id,
+        status=EventRsvp.Status.CONFIRMED,
+        promoted_at__isnull=False,
+        notified_at__isnull=True,
+    ).update(notified_at=now)
+    if not marked:
+        return False
+    rsvp = EventRsvp.objects.select_related("event", "member").get(pk=rsvp_id)
+    with translation.override(rsvp.member.language):
+        context = {"rsvp": rsvp, "event": rsvp.event, "member": rsvp.member}
+        subject = render_to_string("benefits/email/event_seat_subject.txt", context)
+        body = render_to_string("benefits/email/event_seat.txt", context)
+    EmailMessage(" ".join(subject.split()), body, to=[rsvp.member.email]).send()
+    return True
 
 
 @transaction.atomic

@@ -639,6 +639,7 @@ class EventRsvp(models.Model):
     answered_at = models.DateTimeField(_("answered at"))
     promoted_at = models.DateTimeField(_("moved up from the waiting list"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("told of the seat at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("RSVP")

@@ -12,7 +12,13 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from benefits.events import EventError, event_rsvp, event_rsvp_cancel, event_waitlist_fill
+from benefits.events import (
+    EventError,
+    event_rsvp,
+    event_rsvp_cancel,
+    event_seat_email_send,
+    event_waitlist_fill,
+)
 from benefits.models import EventRsvp, MemberEvent
 from loyalty.models import Tier
 from members.models import Member
@@ -316,3 +322,120 @@ def test_admin_exports_attendees_as_csv(ladder: dict[str, Tier]) -> None:
         ("Launch", first.number, "First", "confirmed", ""),
         ("Launch", second.number, "Second", "waiting", "1"),
     ]
+
+
+# --- Telling the member who moved up --------------------------------------------------------
+
+
+def test_promotion_queues_one_email_after_commit_and_sends_it_once(
+    ladder: dict[str, Tier], django_capture_on_commit_callbacks: Any, mailoutbox: list[Any]
+) -> None:
+    event = MemberEventFactory(title="Shoe launch", capacity=1)
+    first = MemberFactory()
+    second = MemberFactory(email="second@example.com", name="Second")
+    event_rsvp(event_id=event.pk, member=first)
+    waiting = event_rsvp(event_id=event.pk, member=second)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        event_rsvp_cancel(event_id=event.pk, member=first)
+    assert len(callbacks) == 1  # the task is queued only once the seat is committed
+    assert event_seat_email_send(rsvp_id=waiting.pk) is True
+    assert event_seat_email_send(rsvp_id=waiting.pk) is False  # a second run sends nothing
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["second@example.com"]
+    assert mailoutbox[0].subject == "You have a seat: Shoe launch"
+    assert "you moved up from the waiting list of Shoe launch" in mailoutbox[0].body
+    assert EventRsvp.objects.get(pk=waiting.pk).notified_at is not None
+
+
+def test_no_email_for_a_member_who_answered_with_a_free_seat(
+    ladder: dict[str, Tier], member: Member, mailoutbox: list[Any]
+) -> None:
+    rsvp = event_rsvp(event_id=MemberEventFactory().pk, member=member)
+    assert event_seat_email_send(rsvp_id=rsvp.pk) is False
+    assert mailoutbox == []
+    assert EventRsvp.objects.get(pk=rsvp.pk).notified_at is None
+
+
+# --- The admin ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client(db: Any) -> Client:
+    client = Client()
+    client.force_login(MemberFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def _event_form(event: MemberEvent, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "title": event.title,
+        "description": "",
+        "starts_at_0": event.starts_at.strftime("%Y-%m-%d"),
+        "starts_at_1": event.starts_at.strftime("%H:%M:%S"),
+        "place": event.place,
+        "online_url": "",
+        "host_brand": "",
+        "eligible_tiers": [],
+        "capacity": event.capacity,
+        "rsvp_deadline_0": event.rsvp_deadline.strftime("%Y-%m-%d"),
+        "rsvp_deadline_1": event.rsvp_deadline.strftime("%H:%M:%S"),
+        "published": "on",
+        "rsvps-TOTAL_FORMS": "0",
+        "rsvps-INITIAL_FORMS": "0",
+        "rsvps-MIN_NUM_FORMS": "0",
+        "rsvps-MAX_NUM_FORMS": "1000",
+    }
+    data.update(changes)
+    return data
+
+
+def test_admin_raising_the_capacity_seats_the_waiting_list(
+    staff_client: Client, ladder: dict[str, Tier]
+) -> None:
+    event = MemberEventFactory(capacity=1)
+    members = [MemberFactory() for _i in range(3)]
+    start = timezone.now()
+    for i, m in enumerate(members):
+        event_rsvp(event_id=event.pk, member=m, now=start + timedelta(seconds=i))
+    response = staff_client.post(
+        f"/admin/benefits/memberevent/{event.pk}/change/", _event_form(event, capacity=2)
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event.refresh_from_db()
+    assert (event.capacity, event.seats_taken) == (2, 2)
+    assert EventRsvp.objects.get(member=members[1]).status == Status.CONFIRMED
+    assert EventRsvp.objects.get(member=members[2]).status == Status.WAITING
+
+
+def test_admin_cannot_lower_the_capacity_below_the_confirmed(
+    staff_client: Client, ladder: dict[str, Tier]
+) -> None:
+    event = MemberEventFactory(capacity=3)
+    for _i in range(2):
+        event_rsvp(event_id=event.pk, member=MemberFactory())
+    response = staff_client.post(
+        f"/admin/benefits/memberevent/{event.pk}/change/", _event_form(event, capacity=1)
+    )
+    assert response.status_code == 200
+    assert "2 members are confirmed already; the capacity cannot be lower." in (
+        response.content.decode()
+    )
+    event.refresh_from_db()
+    assert event.capacity == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/benefits/brand/",
+        "/admin/benefits/featuredbrand/",
+        "/admin/benefits/featuredbrand/add/",
+        "/admin/benefits/memberevent/",
+        "/admin/benefits/memberevent/add/",
+        "/admin/benefits/sale/",
+        "/admin/benefits/sale/add/",
+    ],
+)
+def test_admin_pages_render(staff_client: Client, ladder: dict[str, Tier], url: str) -> None:
+    MemberEventFactory()
+    assert staff_client.get(url).status_code == 200
