@@ -186,11 +186,11 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 
 @admin.register(Brand)
 class BrandAdmin(admin.ModelAdmin[Brand]):
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "code", "categories", "active")
     list_filter = ("active",)
     search_fields = ("name", "code", "categories")
-    prepopulated_fields = {"code": ("name",)}  # noqa: RUF012
+    prepopulated_fields = {"code": ("name",)}
 
     def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -238,7 +238,7 @@ class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
 
 @admin.register(MemberEvent)
 class MemberEventAdmin(admin.ModelAdmin[MemberEvent]):
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # noqa: RUF012
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "title",
         "starts_at",
