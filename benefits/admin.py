@@ -184,17 +184,29 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 # =============================================================================================
 
 
+class DropsShowcase:
+    """Staff edits show on the dashboard at once: the cached showcase snapshot is dropped."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        showcase_invalidate()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)  # type: ignore[misc]
+        showcase_invalidate()
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        showcase_invalidate()
+
+
 @admin.register(Brand)
-class BrandAdmin(admin.ModelAdmin[Brand]):
+class BrandAdmin(DropsShowcase, admin.ModelAdmin[Brand]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "code", "categories", "active")
     list_filter = ("active",)
     search_fields = ("name", "code", "categories")
     prepopulated_fields = {"code": ("name",)}
-
-    def save_model(self, request: HttpRequest, obj: Brand, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        showcase_invalidate()
 
 
 class FeaturedBrandDiscountInline(admin.TabularInline[FeaturedBrandDiscount, FeaturedBrand]):
@@ -204,7 +216,7 @@ class FeaturedBrandDiscountInline(admin.TabularInline[FeaturedBrandDiscount, Fea
 
 
 @admin.register(FeaturedBrand)
-class FeaturedBrandAdmin(admin.ModelAdmin[FeaturedBrand]):
+class FeaturedBrandAdmin(DropsShowcase, admin.ModelAdmin[FeaturedBrand]):
     """Staff schedule the brand of each week (one per week) and each tier's extra discount."""
 
     list_display = ("week_start", "brand", "headline")
@@ -212,14 +224,6 @@ class FeaturedBrandAdmin(admin.ModelAdmin[FeaturedBrand]):
     date_hierarchy = "week_start"
     autocomplete_fields = ("brand",)
     inlines = (FeaturedBrandDiscountInline,)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        showcase_invalidate()
-
-    def delete_model(self, request: HttpRequest, obj: FeaturedBrand) -> None:
-        super().delete_model(request, obj)
-        showcase_invalidate()
 
 
 class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
@@ -237,7 +241,7 @@ class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
 
 
 @admin.register(MemberEvent)
-class MemberEventAdmin(admin.ModelAdmin[MemberEvent]):
+class MemberEventAdmin(DropsShowcase, admin.ModelAdmin[MemberEvent]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "title",
@@ -278,7 +282,6 @@ class MemberEventAdmin(admin.ModelAdmin[MemberEvent]):
                 request,
                 _("%(count)d member(s) moved up from the waiting list.") % {"count": len(promoted)},
             )
-        showcase_invalidate()
 
     @admin.action(description=_("Export attendees as CSV"))
     def export_attendees(
@@ -295,13 +298,9 @@ class SaleEarlyAccessInline(admin.TabularInline[SaleEarlyAccess, Sale]):
 
 
 @admin.register(Sale)
-class SaleAdmin(admin.ModelAdmin[Sale]):
+class SaleAdmin(DropsShowcase, admin.ModelAdmin[Sale]):
     list_display = ("title", "brand", "public_start_at", "ends_at", "active")
     list_filter = ("active", "brand")
     search_fields = ("title",)
     list_select_related = ("brand",)
     inlines = (SaleEarlyAccessInline,)
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        showcase_invalidate()

@@ -19,6 +19,7 @@ from benefits.models import FeaturedBrand
 from benefits.sales import sales_open_to
 from loyalty.models import Program, Tier
 from members.models import Member
+from tests.factories import MemberFactory
 
 from .showcase_factories import (
     BrandFactory,
@@ -272,3 +273,37 @@ def test_dashboard_cards_empty_states(member: Member, ladder: dict[str, Tier]) -
     assert 'data-testid="featured-brand-empty"' in html
     assert 'data-testid="early-access-empty"' in html
     assert 'data-testid="recommendations-empty"' in html
+
+
+def test_staff_schedule_a_brand_in_the_admin_and_the_dashboard_shows_it_at_once(
+    member: Member, ladder: dict[str, Tier]
+) -> None:
+    brand = BrandFactory(name="Acme Shoes")
+    set_tier(member, ladder["gold"])
+    web = Client()
+    web.force_login(member)
+    assert 'data-testid="featured-brand-empty"' in web.get("/me/").content.decode()  # cached
+    staff = Client()
+    staff.force_login(MemberFactory(is_staff=True, is_superuser=True))
+    monday = week_start(timezone.now().date())
+    form = {
+        "brand": brand.pk,
+        "week_start": monday.isoformat(),
+        "headline": "",
+        "discounts-TOTAL_FORMS": "1",
+        "discounts-INITIAL_FORMS": "0",
+        "discounts-MIN_NUM_FORMS": "0",
+        "discounts-MAX_NUM_FORMS": "1000",
+        "discounts-0-tier": ladder["gold"].pk,
+        "discounts-0-percent": "4",
+    }
+    tuesday = dict(form, week_start=(monday + timedelta(days=1)).isoformat())
+    refused = staff.post("/admin/benefits/featuredbrand/add/", tuesday)
+    assert refused.status_code == 200
+    assert "A week starts on a Monday." in refused.content.decode()
+    assert not FeaturedBrand.objects.exists()
+    response = staff.post("/admin/benefits/featuredbrand/add/", form)
+    assert response.status_code == 302
+    html = web.get("/me/").content.decode()
+    assert 'data-testid="featured-brand-name">Acme Shoes<' in html
+    assert "4% extra off for your tier this week." in html
