@@ -84,15 +84,16 @@ def events_for_member(member: Member, now: datetime | None = None) -> QuerySet[M
     )
 
 
-def _refusal(event: MemberEvent, member: Member, now: datetime) -> EventError | None:
+def _refusal(
+    event: MemberEvent, tier_id: int | None, eligible: list[int], now: datetime
+) -> EventError | None:
     if not event.published:
         return EventError("event_not_found", _("This event does not exist."))
     if event.starts_at <= now:
         return EventError("event_started", _("This event has already started."))
     if event.rsvp_deadline <= now:
         return EventError("rsvp_closed", _("The RSVP deadline for this event has passed."))
-    eligible = list(event.eligible_tiers.values_list("pk", flat=True))
-    if eligible and member_tier_id(member) not in eligible:
+    if eligible and tier_id not in eligible:
         return EventError("not_eligible", _("Your tier is not invited to this event."))
     return None
 
@@ -111,9 +112,16 @@ def event_rsvp(*, event_id: int, member: Member, now: datetime | None = None) ->
     Answering again while confirmed or waiting changes nothing and returns the same RSVP; a
     cancelled answer is reopened (at the end of the queue).
     """
+    # Read what does not change with the answers before taking the lock, so it is held briefly.
+    tier_id = member_tier_id(member)
+    eligible = list(
+        MemberEvent.eligible_tiers.through.objects.filter(memberevent_id=event_id).values_list(
+            "tier_id", flat=True
+        )
+    )
     event = _locked_event(event_id)
     now = now or timezone.now()  # after the lock: the queue is in the order answers landed
-    refusal = _refusal(event, member, now)
+    refusal = _refusal(event, tier_id, eligible, now)
     if refusal is not None:
         raise refusal
     rsvp = EventRsvp.objects.filter(event=event, member=member).first()
