@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -37,6 +38,7 @@ def _page(
             "member": member,
             "events": events,
             "Status": EventRsvp.Status,
+            "now": timezone.now(),
             # an error about an event that is not listed (not invited, gone) goes on top
             "page_errors": [m for pk, m in (errors or {}).items() if pk not in listed],
         },

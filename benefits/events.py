@@ -245,6 +245,11 @@ ATTENDEE_COLUMNS = [
 ]
 
 
+def _cell(value: str) -> str:
+    """A member-typed value made inert for spreadsheets (no formula injection)."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def attendees_csv(events: Iterable[MemberEvent]) -> str:
     """Confirmed members, then the waiting list in its order, of each event (one query)."""
     out = io.StringIO()
@@ -267,11 +272,11 @@ def attendees_csv(events: Iterable[MemberEvent]) -> str:
         place += waiting
         writer.writerow(
             [
-                rsvp.event.title,
+                _cell(rsvp.event.title),
                 rsvp.event.starts_at.isoformat(),
                 rsvp.member.number,
-                rsvp.member.name,
-                rsvp.member.email,
+                _cell(rsvp.member.name),
+                _cell(rsvp.member.email),
                 rsvp.status,
                 place if waiting else "",
                 rsvp.answered_at.isoformat(),

@@ -254,6 +254,7 @@ def test_a_refused_rsvp_is_shown_beside_its_event(
     html = response.content.decode()
     card = html[html.index(f'data-testid="event-{event.pk}"') :]
     assert 'data-testid="event-error"><li>The RSVP deadline for this event has passed.' in card
+    assert 'data-testid="rsvp-closed"' in card  # no button to press any more
     assert not EventRsvp.objects.exists()
 
 
@@ -294,7 +295,7 @@ def test_admin_exports_attendees_as_csv(ladder: dict[str, Tier]) -> None:
     staff = MemberFactory(is_staff=True, is_superuser=True)
     event = MemberEventFactory(title="Launch", capacity=1)
     start = timezone.now()
-    first = MemberFactory(email="first@example.com", name="First")
+    first = MemberFactory(email="first@example.com", name="=HYPERLINK(1)")
     second = MemberFactory(email="second@example.com", name="Second")
     third = MemberFactory(email="third@example.com", name="Third")
     for i, m in enumerate((first, second, third)):
@@ -319,7 +320,7 @@ def test_admin_exports_attendees_as_csv(ladder: dict[str, Tier]) -> None:
         "waiting_place",
     ]
     assert [(r[0], r[2], r[3], r[5], r[6]) for r in rows[1:]] == [
-        ("Launch", first.number, "First", "confirmed", ""),
+        ("Launch", first.number, "'=HYPERLINK(1)", "confirmed", ""),  # inert in a spreadsheet
         ("Launch", second.number, "Second", "waiting", "1"),
     ]
 
