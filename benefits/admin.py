@@ -3,14 +3,30 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import Count, Q, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Coupon, CouponIssueJob, CouponRedemption, CouponTemplate, DailyQuotaCounter
+from .events import attendees_csv, event_waitlist_fill
+from .models import (
+    Brand,
+    Coupon,
+    CouponIssueJob,
+    CouponRedemption,
+    CouponTemplate,
+    DailyQuotaCounter,
+    EventRsvp,
+    FeaturedBrand,
+    FeaturedBrandDiscount,
+    MemberEvent,
+    Sale,
+    SaleEarlyAccess,
+)
 from .services import coupon_issue_job_start, coupons_void
+from .showcase import showcase_invalidate
 
 
 @admin.register(CouponTemplate)
@@ -161,3 +177,130 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# =============================================================================================
+# Brands, brand of the week, member events, early-access sales (issue 6, part B).
+# =============================================================================================
+
+
+class DropsShowcase:
+    """Staff edits show on the dashboard at once: the cached showcase snapshot is dropped."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # type: ignore[misc]
+        showcase_invalidate()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)  # type: ignore[misc]
+        showcase_invalidate()
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        super().delete_queryset(request, queryset)  # type: ignore[misc]
+        showcase_invalidate()
+
+
+@admin.register(Brand)
+class BrandAdmin(DropsShowcase, admin.ModelAdmin[Brand]):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = ("name", "code", "categories", "active")
+    list_filter = ("active",)
+    search_fields = ("name", "code", "categories")
+    prepopulated_fields = {"code": ("name",)}
+
+
+class FeaturedBrandDiscountInline(admin.TabularInline[FeaturedBrandDiscount, FeaturedBrand]):
+    model = FeaturedBrandDiscount
+    extra = 0
+    min_num = 0
+
+
+@admin.register(FeaturedBrand)
+class FeaturedBrandAdmin(DropsShowcase, admin.ModelAdmin[FeaturedBrand]):
+    """Staff schedule the brand of each week (one per week) and each tier's extra discount."""
+
+    list_display = ("week_start", "brand", "headline")
+    list_select_related = ("brand",)
+    date_hierarchy = "week_start"
+    autocomplete_fields = ("brand",)
+    inlines = (FeaturedBrandDiscountInline,)
+
+
+class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
+    """Answers are the members' own (benefits/events.py); staff read them here."""
+
+    model = EventRsvp
+    extra = 0
+    fields = ("member", "status", "answered_at", "promoted_at", "cancelled_at")
+    readonly_fields = fields
+    ordering = ("status", "answered_at", "pk")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MemberEvent)
+class MemberEventAdmin(DropsShowcase, admin.ModelAdmin[MemberEvent]):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = (
+        "title",
+        "starts_at",
+        "host_brand",
+        "capacity",
+        "seats_taken",
+        "waiting",
+        "rsvp_deadline",
+        "published",
+    )
+    list_filter = ("published", "host_brand")
+    search_fields = ("title", "place")
+    list_select_related = ("host_brand",)
+    filter_horizontal = ("eligible_tiers",)
+    readonly_fields = ("seats_taken",)
+    inlines = (EventRsvpInline,)
+    actions = ("export_attendees",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MemberEvent]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                waiting_count=Count("rsvps", filter=Q(rsvps__status=EventRsvp.Status.WAITING))
+            )
+        )
+
+    @admin.display(description=_("waiting"))
+    def waiting(self, obj: MemberEvent) -> int:
+        return int(getattr(obj, "waiting_count", 0))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        promoted = event_waitlist_fill(event_id=form.instance.pk)  # a raised capacity fills up
+        if promoted:
+            self.message_user(
+                request,
+                _("%(count)d member(s) moved up from the waiting list.") % {"count": len(promoted)},
+            )
+
+    @admin.action(description=_("Export attendees as CSV"))
+    def export_attendees(
+        self, request: HttpRequest, queryset: QuerySet[MemberEvent]
+    ) -> HttpResponse:
+        response = HttpResponse(attendees_csv(queryset), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="attendees.csv"'
+        return response
+
+
+class SaleEarlyAccessInline(admin.TabularInline[SaleEarlyAccess, Sale]):
+    model = SaleEarlyAccess
+    extra = 0
+
+
+@admin.register(Sale)
+class SaleAdmin(DropsShowcase, admin.ModelAdmin[Sale]):
+    list_display = ("title", "brand", "public_start_at", "ends_at", "active")
+    list_filter = ("active", "brand")
+    search_fields = ("title",)
+    list_select_related = ("brand",)
+    inlines = (SaleEarlyAccessInline,)

@@ -26,3 +26,14 @@ def expire_coupons_task() -> int:
 @shared_task(name="benefits.run_coupon_issue_job")
 def coupon_issue_job_run_task(job_id: int) -> int:
     return services.coupon_issue_job_run(job_id=job_id).issued
+
+
+# --- Member events (issue 6, part B) ---------------------------------------------------------
+
+
+@shared_task(name="benefits.event_seat_email")
+def event_seat_email_task(rsvp_id: int) -> bool:
+    """Tell a member who moved up from an event's waiting list (sent at most once)."""
+    from .events import event_seat_email_send
+
+    return event_seat_email_send(rsvp_id=rsvp_id)

@@ -159,6 +159,17 @@ class Tier(models.Model):
     def __str__(self) -> str:
         return str(self.name)
 
+    LADDER_CACHE_KEY = "loyalty:ladder:v1"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        cache.delete(self.LADDER_CACHE_KEY)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().delete(*args, **kwargs)
+        cache.delete(self.LADDER_CACHE_KEY)
+        return result
+
 
 class TierFloor(models.Model):
     """A staff-set minimum tier for a member until a date, with the reason (audited: never

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from django.core.cache import cache
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 def base_tier() -> Tier | None:
     """The tier every member starts in (the one at 0 points)."""
-    return Tier.objects.filter(min_points=0).first()
+    return next((tier for tier in tier_ladder_cached() if tier.min_points == 0), None)
 
 
 def member_tier(member: Member) -> Tier | None:
@@ -39,8 +40,24 @@ def member_account(member: Member) -> Account | None:
     return cached[0]
 
 
+def tier_ladder_cached() -> list[Tier]:
+    """The ladder for pages, from the cache (dropped whenever a tier is saved or deleted)."""
+    ladder = cache.get(Tier.LADDER_CACHE_KEY)
+    if ladder is None:
+        ladder = list(tier_ladder())
+        cache.set(Tier.LADDER_CACHE_KEY, ladder, 300)
+    return ladder
+
+
 def tier_ladder() -> QuerySet[Tier]:
     return Tier.objects.order_by("rank")
+
+
+def account_state(member: Member) -> tuple[int, int | None]:
+    """(points balance, evaluated tier id or None), from the account fetched once per member
+    object: the dashboard's cards share it within one request."""
+    account = member_account(member)
+    return (account.balance, account.tier_id) if account is not None else (0, None)
 
 
 def points_balance(member_id: int) -> int:
@@ -166,7 +183,7 @@ class TierStatus:
 def member_tier_status(member: Member) -> TierStatus:
     """The member's tier and forecast in three queries (account, ladder, one aggregate)."""
     program = Program.load()
-    ladder = list(tier_ladder())
+    ladder = tier_ladder_cached()
     account = member_account(member)
     tier_id = account.tier_id if account is not None else None
     tier = next((t for t in ladder if t.pk == tier_id), None) or next(

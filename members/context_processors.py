@@ -12,6 +12,7 @@ MEMBER_NAV = [
     ("loyalty:tier", _("Tier")),
     ("loyalty:points", _("Points")),
     ("benefits:wallet", _("Coupons")),
+    ("events:list", _("Events")),
     ("members:profile", _("Profile")),
     ("account_email", _("Email addresses")),
     ("account_change_password", _("Password")),

@@ -1,0 +1,140 @@
+"""'Recommended for you': brands and events ranked by the categories of the member's received
+orders in the last 90 days, each with its reason. There is no reward model on main yet, so
+rewards are not ranked here (add them beside brands when the reward shop lands).
+
+Ranking (deterministic): a category weighs the number of the member's recent orders that
+contain it (orders flagged as fraud or returned in full do not count); an item scores the sum
+of the weights of its categories (an event: its host brand's) and gives its heaviest category
+as the reason; ties go by name (brands) or start (events), then id. Members with no history,
+or too few matches, get the defaults: the brand of the week, other brands by name, the
+soonest events. Costs one query (the orders); the catalogue comes from the showcase snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.models import Order
+from loyalty.selectors import account_state
+from members.models import Member
+
+from .models import Brand, MemberEvent
+from .showcase import Showcase, showcase
+
+WINDOW_DAYS = 90
+ORDERS_READ = 500  # the most recent orders in the window are plenty to rank by
+PER_KIND = 3
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    kind: str  # "brand" or "event"
+    item: Brand | MemberEvent
+    reason: str
+    score: int
+
+
+@dataclass
+class Recommendations:
+    brands: list[Recommendation] = field(default_factory=list)
+    events: list[Recommendation] = field(default_factory=list)
+    personal: bool = False  # at least one item is ranked by the member's orders
+
+    def __bool__(self) -> bool:
+        return bool(self.brands or self.events)
+
+
+def category_weights(member_id: int, now: datetime) -> Counter[str]:
+    """How many of the member's orders received in the last 90 days name each category."""
+    rows = (
+        Order.objects.filter(
+            member_id=member_id,
+            received_at__gte=now - timedelta(days=WINDOW_DAYS),
+            received_at__lte=now,
+            fraud=False,
+        )
+        .exclude(returned_amount=F("amount"))
+        .order_by("-received_at", "-pk")
+        .values_list("categories", flat=True)[:ORDERS_READ]
+    )
+    weights: Counter[str] = Counter()
+    for categories in rows:
+        weights.update({str(c).strip().lower() for c in categories or [] if str(c).strip()})
+    return weights
+
+
+def _match(categories: list[str], weights: Counter[str]) -> tuple[int, str | None]:
+    """(score, the heaviest matching category, ties alphabetical) of an item's categories."""
+    matches = sorted({c for c in categories if weights.get(c)}, key=lambda c: (-weights[c], c))
+    return sum(weights[c] for c in matches), (matches[0] if matches else None)
+
+
+def _because(category: str) -> str:
+    return _("because you bought %(category)s") % {"category": category}
+
+
+def rank(
+    snapshot: Showcase, tier_id: int | None, weights: Counter[str], now: datetime
+) -> Recommendations:
+    """The ranking itself: no query."""
+    result = Recommendations()
+    scored_brands = []
+    for brand in snapshot.brands:
+        score, why = _match(brand.category_list, weights)
+        if why is not None:
+            scored_brands.append((-score, brand.name, brand.pk, brand, why))
+    for _s, _n, _pk, brand, why in sorted(scored_brands, key=lambda r: r[:3])[:PER_KIND]:
+        result.brands.append(Recommendation("brand", brand, _because(why), -_s))
+    featured = snapshot.featured.brand if snapshot.featured is not None else None
+    defaults = ([featured] if featured is not None and featured.active else []) + [
+        b for b in snapshot.brands if featured is None or b.pk != featured.pk
+    ]
+    chosen = {r.item.pk for r in result.brands}
+    for brand in defaults:
+        if len(result.brands) >= PER_KIND:
+            break
+        if brand.pk in chosen:
+            continue
+        chosen.add(brand.pk)
+        is_featured = featured is not None and brand.pk == featured.pk
+        reason = _("Brand of the week") if is_featured else _("Something new to discover")
+        result.brands.append(Recommendation("brand", brand, reason, 0))
+
+    open_events = [
+        e
+        for e in snapshot.events
+        if e.starts_at > now
+        and e.rsvp_deadline > now
+        and (not snapshot.event_tier_ids(e) or tier_id in snapshot.event_tier_ids(e))
+    ]
+    scored_events = []
+    for event in open_events:
+        categories = event.host_brand.category_list if event.host_brand else []
+        score, why = _match(categories, weights)
+        if why is not None:
+            scored_events.append((-score, event.starts_at, event.pk, event, why))
+    for _s, _t, _pk, event, why in sorted(scored_events, key=lambda r: r[:3])[:PER_KIND]:
+        result.events.append(Recommendation("event", event, _because(why), -_s))
+    taken = {r.item.pk for r in result.events}
+    for event in open_events:
+        if len(result.events) >= PER_KIND:
+            break
+        if event.pk not in taken:
+            result.events.append(Recommendation("event", event, _("Coming up soon"), 0))
+    result.personal = any(r.score for r in result.brands + result.events)
+    return result
+
+
+def recommendations_for(member: Member, now: datetime | None = None) -> Recommendations:
+    """The member's recommendations: one query (their recent orders) beyond the snapshot and
+    their tier (shared with the dashboard's points card)."""
+    now = now or timezone.now()
+    snapshot = showcase()
+    tier_id = account_state(member)[1] or snapshot.base_tier_id
+    return rank(snapshot, tier_id, category_weights(member.pk, now), now)

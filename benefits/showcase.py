@@ -1,0 +1,81 @@
+"""What the dashboard shows every member alike — this week's featured brand, live sales with
+their early access, active brands, upcoming events — as one cached snapshot.
+
+The dashboard's cards then cost no query of their own beyond the member's own data (their
+tier, shared with the points card, and their recent orders). The snapshot lives 60 seconds
+(like the program settings) and the admin drops it when staff save a brand, a featured week,
+an event or a sale. Times are compared at render time, so a sale opens on the second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.core.cache import cache
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from loyalty.clock import program_today
+from loyalty.selectors import base_tier
+
+from .brands import featured_week, week_start
+from .models import Brand, FeaturedBrand, MemberEvent, Sale, SaleEarlyAccess
+
+CACHE_KEY = "benefits:showcase:v1"
+CACHE_SECONDS = 60
+
+
+@dataclass
+class Showcase:
+    week_start: date
+    base_tier_id: int | None
+    featured: FeaturedBrand | None
+    sales: list[Sale] = field(default_factory=list)
+    brands: list[Brand] = field(default_factory=list)
+    events: list[MemberEvent] = field(default_factory=list)
+
+    def event_tier_ids(self, event: MemberEvent) -> set[int]:
+        return {tier.pk for tier in event.eligible_tiers.all()}
+
+    def early_hours(self, sale: Sale, tier_id: int | None) -> int | None:
+        for access in sale.early_access.all():
+            if access.tier_id == tier_id:
+                return access.hours
+        return None
+
+
+def _build(today: date, now: datetime) -> Showcase:
+    base = base_tier()
+    return Showcase(
+        week_start=week_start(today),
+        base_tier_id=base.pk if base is not None else None,
+        featured=featured_week(today),
+        sales=list(
+            Sale.objects.filter(active=True, ends_at__gt=now)
+            .select_related("brand")
+            .prefetch_related(Prefetch("early_access", queryset=SaleEarlyAccess.objects.all()))
+            .order_by("public_start_at", "pk")
+        ),
+        brands=list(Brand.objects.filter(active=True).order_by("name", "pk")),
+        events=list(
+            MemberEvent.objects.filter(published=True, starts_at__gt=now)
+            .select_related("host_brand")
+            .prefetch_related("eligible_tiers")
+            .order_by("starts_at", "pk")
+        ),
+    )
+
+
+def showcase() -> Showcase:
+    """The snapshot for the current program-local week (rebuilt when the week turns)."""
+    today = program_today()
+    snapshot = cache.get(CACHE_KEY)
+    if not isinstance(snapshot, Showcase) or snapshot.week_start != week_start(today):
+        snapshot = _build(today, timezone.now())
+        cache.set(CACHE_KEY, snapshot, CACHE_SECONDS)
+    return snapshot
+
+
+def showcase_invalidate() -> None:
+    cache.delete(CACHE_KEY)
