@@ -23,6 +23,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("me/points/", include("loyalty.urls")),
     path("me/coupons/", include("benefits.urls")),
+    path("me/", include("benefits.catalogue_urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -12,6 +12,8 @@ MEMBER_NAV = [
     ("members:profile", _("Profile")),
     ("loyalty:points", _("Points")),
     ("benefits:wallet", _("Coupons")),
+    ("catalogue:benefits", _("Benefits")),
+    ("catalogue:rewards", _("Rewards")),
     ("account_email", _("Email addresses")),
     ("account_change_password", _("Password")),
     ("mfa_index", _("Two-factor authentication")),

@@ -13,3 +13,25 @@ urlpatterns = [
     ),
     path("me/coupons/", views.MyCouponsView.as_view(), name="api-me-coupons"),
 ]
+
+# --- The benefit catalogue and the reward shop (issue 6, part A) ----------------------------
+from . import catalogue_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "members/<str:number>/benefits/",
+        catalogue_views.MemberBenefitsView.as_view(),
+        name="api-member-benefits",
+    ),
+    path(
+        "members/<str:number>/fast-refund/",
+        catalogue_views.FastRefundView.as_view(),
+        name="api-member-fast-refund",
+    ),
+    path("me/rewards/", catalogue_views.MyRewardsView.as_view(), name="api-me-rewards"),
+    path(
+        "me/rewards/<int:reward_id>/exchange/",
+        catalogue_views.MyRewardExchangeView.as_view(),
+        name="api-me-reward-exchange",
+    ),
+]
