@@ -57,6 +57,8 @@ class FastRefundAnswerSerializer(serializers.Serializer):
 
 
 class RewardSerializer(serializers.ModelSerializer):
+    # Plain strings (not enums): spectacular would otherwise collide with other "kind" enums.
+    kind = serializers.CharField(help_text="coupon or merchandise")
     available = serializers.BooleanField(help_text="The member can exchange it now.")
     reason = serializers.ChoiceField(
         choices=["available", "not_eligible", "out_of_stock", "insufficient_points"]
@@ -90,6 +92,7 @@ class RewardExchangeSerializer(serializers.ModelSerializer):
     reward = serializers.CharField(source="reward.name")
     coupon = CouponSerializer(allow_null=True)
     balance = serializers.IntegerField(help_text="The member's balance after the exchange.")
+    status = serializers.CharField(help_text="issued (a coupon) or reserved (merchandise)")
 
     class Meta:
         model = RewardExchange
