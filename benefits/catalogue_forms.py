@@ -38,6 +38,7 @@ class BenefitMatrixForm(forms.Form):
                 max_digits=5,
                 decimal_places=2,
                 initial=tier.discount_percent,
+                widget=forms.NumberInput(attrs={"style": "width: 6em", "step": "0.01"}),
             )
             self.fields[f"refund-{tier.pk}"] = forms.DecimalField(
                 label=_("%(tier)s fast-refund limit") % {"tier": tier.name},
@@ -47,6 +48,7 @@ class BenefitMatrixForm(forms.Form):
                 decimal_places=2,
                 initial=tier.fast_refund_limit,
                 help_text=_("Empty: no fast refunds."),
+                widget=forms.NumberInput(attrs={"style": "width: 7em", "step": "0.01"}),
             )
         for benefit in benefits:
             if benefit.from_tier:
@@ -65,6 +67,7 @@ class BenefitMatrixForm(forms.Form):
                         min_value=1,
                         max_value=720,
                         initial=cell.hours if cell else None,
+                        widget=forms.NumberInput(attrs={"style": "width: 4em"}),
                     )
 
     def clean(self) -> dict[str, Any]:

@@ -330,3 +330,20 @@ def test_api_fast_refund_errors(api_client: APIClient, member: Member) -> None:
         format="json",
     )
     assert missing.status_code == 404 and missing.json()["code"] == "member_not_found"
+
+
+def test_admin_matrix_needs_the_change_permissions(client: Client) -> None:
+    from django.contrib.auth.models import Permission
+
+    load()
+    staff = MemberFactory(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="change_benefit"))
+    client.force_login(staff)
+    assert client.get("/admin/benefits/benefit/matrix/").status_code == 403  # no change_tier
+    gold = Tier.objects.get(code="gold")
+    response = client.post("/admin/benefits/benefit/matrix/", {f"discount-{gold.pk}": "50"})
+    assert response.status_code == 403
+    assert Tier.objects.get(code="gold").discount_percent == Decimal("8.00")
+    staff.user_permissions.add(Permission.objects.get(codename="change_tier"))
+    client.force_login(Member.objects.get(pk=staff.pk))
+    assert client.get("/admin/benefits/benefit/matrix/").status_code == 200
