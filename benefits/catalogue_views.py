@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from members.models import Member
 
 from .catalogue import member_benefits
-from .rewards import RewardError, reward_exchange, reward_offers
+from .rewards import RewardError, member_exchanges, reward_exchange, reward_offers
 
 
 def _member(request: HttpRequest) -> Member:
@@ -29,8 +29,13 @@ def benefits(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def rewards(request: HttpRequest) -> HttpResponse:
-    balance, offers = reward_offers(_member(request))
-    return render(request, "benefits/rewards.html", {"balance": balance, "offers": offers})
+    member = _member(request)
+    balance, offers = reward_offers(member)
+    return render(
+        request,
+        "benefits/rewards.html",
+        {"balance": balance, "offers": offers, "exchanges": member_exchanges(member)},
+    )
 
 
 @login_required

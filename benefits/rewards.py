@@ -85,6 +85,15 @@ def reward_offers(member: Member) -> tuple[int, list[RewardOffer]]:
     return balance, offers
 
 
+def member_exchanges(member: Member, limit: int = 10) -> list[RewardExchange]:
+    """The member's latest exchanges, newest first (one query)."""
+    return list(
+        RewardExchange.objects.filter(member=member)
+        .select_related("reward", "coupon")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
 def _rank(tier: Tier) -> int:
     return tier.rank
 

@@ -167,7 +167,10 @@ def test_exchange_from_the_page(client: Client) -> None:
     client.force_login(member)
     response = client.post(f"/me/rewards/{reward.pk}/exchange/", follow=True)
     coupon = Coupon.objects.get(member=member)
-    assert f"Exchanged! Your coupon {coupon.code} is in your wallet." in response.content.decode()
+    page = response.content.decode()
+    assert f"Exchanged! Your coupon {coupon.code} is in your wallet." in page
+    assert 'data-testid="exchanges"' in page and f">{coupon.code}</a>" in page
+    assert '<td class="mono">-500</td>' in page
     assert balance(member) == 100
     again = client.post(f"/me/rewards/{reward.pk}/exchange/", follow=True).content.decode()
     assert "Not enough points: 5.00 off coupon costs 500." in again
@@ -193,14 +196,17 @@ def test_exchange_is_refused_without_the_csrf_token(member: Member) -> None:
 
 def test_rewards_page_empty_state(client: Client, member: Member) -> None:
     client.force_login(member)
-    assert "No rewards are offered right now." in client.get("/me/rewards/").content.decode()
+    page = client.get("/me/rewards/").content.decode()
+    assert "No rewards are offered right now." in page
+    assert "You have not exchanged points yet." in page
 
 
 def test_rewards_page_runs_a_constant_number_of_queries(
     client: Client, django_assert_max_num_queries, ladder
 ) -> None:
     member = funded(100)
-    item_reward()
+    reward = item_reward(points=1, stock=20)
+    reward_exchange(member=member, reward_id=reward.pk)
     client.force_login(member)
     cache.delete(Program.CACHE_KEY)
     with django_assert_max_num_queries(8) as few:
@@ -208,10 +214,13 @@ def test_rewards_page_runs_a_constant_number_of_queries(
     for i in range(15):
         reward = Reward.objects.create(name=f"R{i}", kind="merchandise", points=i + 1, stock=3)
         reward.eligible_tiers.set(list(Tier.objects.all()[: i % 3]))
+        if i < 5:
+            reward_exchange(member=member, reward_id=reward.pk)
     cache.delete(Program.CACHE_KEY)
     with django_assert_max_num_queries(8) as many:
         page = client.get("/me/rewards/").content.decode()
     assert page.count('data-testid="reward"') == 16
+    assert page.count("<td>Item reserved</td>") == 6
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
