@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from loyalty.models import Program, Tier
+from loyalty.models import Account, Program, Tier
 from loyalty.selectors import member_tier
 from members.models import Member
 
@@ -160,8 +160,13 @@ class MemberBenefits:
 
 
 def member_benefits(member: Member) -> MemberBenefits:
-    tier = member_tier(member)
+    """The member's tier (as `member_tier`: the evaluated one, else the base tier), picked
+    from the ladder the matrix already loaded, with its benefits and the whole matrix."""
     matrix = benefit_matrix()
+    tier_id = Account.objects.filter(member=member).values_list("tier_id", flat=True).first()
+    tier = next((t for t in matrix.tiers if t.pk == tier_id), None)
+    if tier is None:
+        tier = next((t for t in matrix.tiers if t.min_points == 0), None)
     return MemberBenefits(tier, next_tier(tier, matrix.tiers), matrix.for_tier(tier), matrix)
 
 
