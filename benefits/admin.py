@@ -3,15 +3,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib import messages as admin_messages
 from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.models import Tier
+
+from .catalogue import benefit_matrix_update
+from .catalogue_forms import BenefitMatrixForm
 from .events import attendees_csv, event_waitlist_fill
 from .models import (
+    Benefit,
     Brand,
     Coupon,
     CouponIssueJob,
@@ -22,8 +31,11 @@ from .models import (
     FeaturedBrand,
     FeaturedBrandDiscount,
     MemberEvent,
+    Reward,
+    RewardExchange,
     Sale,
     SaleEarlyAccess,
+    TierBenefit,
 )
 from .services import coupon_issue_job_start, coupons_void
 from .showcase import showcase_invalidate
@@ -304,3 +316,80 @@ class SaleAdmin(DropsShowcase, admin.ModelAdmin[Sale]):
     search_fields = ("title",)
     list_select_related = ("brand",)
     inlines = (SaleEarlyAccessInline,)
+
+
+# === The benefit catalogue and the reward shop (issue 6, part A) ============================
+
+
+@admin.register(Benefit)
+class BenefitAdmin(admin.ModelAdmin[Benefit]):
+    """Benefits; what each tier gets is edited in one table: "Edit the tier × benefit matrix"."""
+
+    list_display = ("name", "code", "kind", "applies", "position", "active")
+    list_editable = ("position", "active")
+    list_filter = ("kind", "active")
+    search_fields = ("name", "code")
+    change_list_template = "admin/benefits/benefit/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        matrix = path(
+            "matrix/",
+            self.admin_site.admin_view(self.matrix_view),
+            name="benefits_benefit_matrix",
+        )
+        return [matrix, *super().get_urls()]
+
+    def matrix_view(self, request: HttpRequest) -> Any:
+        if not (
+            self.has_change_permission(request) and request.user.has_perm("loyalty.change_tier")
+        ):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        tiers = list(Tier.objects.order_by("rank"))
+        benefits = list(Benefit.objects.order_by("position", "pk"))
+        cells = {(c.tier_id, c.benefit_id): c for c in TierBenefit.objects.all()}
+        form = BenefitMatrixForm(request.POST or None, tiers=tiers, benefits=benefits, cells=cells)
+        if request.method == "POST" and form.is_valid():
+            benefit_matrix_update(tier_values=form.tier_values(), cells=form.cell_values())
+            self.message_user(request, _("The matrix was saved."), admin_messages.SUCCESS)
+            return redirect("admin:benefits_benefit_matrix")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Tier × benefit matrix"),
+            "form": form,
+            "tiers": tiers,
+        }
+        return TemplateResponse(request, "admin/benefits/benefit/matrix.html", context)
+
+
+@admin.register(Reward)
+class RewardAdmin(admin.ModelAdmin[Reward]):
+    list_display = ("name", "kind", "points", "stock", "coupon_template", "position", "active")
+    list_editable = ("stock", "position", "active")
+    list_filter = ("kind", "active")
+    search_fields = ("name",)
+    filter_horizontal = ("eligible_tiers",)
+    list_select_related = ("coupon_template",)
+
+
+@admin.register(RewardExchange)
+class RewardExchangeAdmin(admin.ModelAdmin[RewardExchange]):
+    """Every exchange, read-only: who, which reward, the points and the coupon issued."""
+
+    list_display = ("created_at", "member", "reward", "points", "status", "coupon")
+    list_filter = ("status", "reward")
+    search_fields = ("member__number", "member__email", "reward__name", "coupon__code")
+    list_select_related = ("member", "reward", "coupon")
+    readonly_fields = tuple(f.name for f in RewardExchange._meta.fields)
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -24,6 +24,7 @@ urlpatterns = [
     path("me/", include("loyalty.urls")),
     path("me/coupons/", include("benefits.urls")),
     path("me/events/", include("benefits.event_urls")),
+    path("me/", include("benefits.catalogue_urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import events_views, views
+from . import catalogue_views, events_views, views
 
 urlpatterns = [
     path("coupons/validate/", views.CouponValidateView.as_view(), name="api-coupon-validate"),
@@ -21,5 +21,27 @@ urlpatterns += [
         "members/<str:number>/early-access/",
         events_views.MemberEarlyAccessView.as_view(),
         name="api-member-early-access",
+    ),
+]
+
+
+# --- The benefit catalogue and the reward shop (issue 6, part A) ----------------------------
+
+urlpatterns += [
+    path(
+        "members/<str:number>/benefits/",
+        catalogue_views.MemberBenefitsView.as_view(),
+        name="api-member-benefits",
+    ),
+    path(
+        "members/<str:number>/fast-refund/",
+        catalogue_views.FastRefundView.as_view(),
+        name="api-member-fast-refund",
+    ),
+    path("me/rewards/", catalogue_views.MyRewardsView.as_view(), name="api-me-rewards"),
+    path(
+        "me/rewards/<int:reward_id>/exchange/",
+        catalogue_views.MyRewardExchangeView.as_view(),
+        name="api-me-reward-exchange",
     ),
 ]

@@ -17,6 +17,7 @@ LOADERS = [
     "loyalty.presets.tiers",
     "loyalty.presets.rules",
     "benefits.presets",
+    "benefits.catalogue_presets",
 ]
 
 

@@ -196,7 +196,8 @@ def test_template_validation_puts_errors_beside_fields() -> None:
 def test_presets_load_templates_once(ladder) -> None:
     call_command("load_program", "aliexpress", stdout=None)
     codes = sorted(CouponTemplate.objects.values_list("code", flat=True))
-    assert codes == ["anniversary", "birthday", "diamond-daily", "level-up"]
+    # points-5-off: the reward shop's coupon (benefits/catalogue_presets.py)
+    assert codes == ["anniversary", "birthday", "diamond-daily", "level-up", "points-5-off"]
     birthday = CouponTemplate.objects.get(code="birthday")
     assert sorted(birthday.eligible_tiers.values_list("code", flat=True)) == [
         "diamond",
@@ -208,7 +209,7 @@ def test_presets_load_templates_once(ladder) -> None:
 
     assert load("aliexpress") == []
     assert load("tmall") == []
-    assert CouponTemplate.objects.count() == 4
+    assert CouponTemplate.objects.count() == 5
 
 
 @pytest.fixture

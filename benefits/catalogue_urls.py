@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import catalogue_views as views
+
+app_name = "catalogue"
+
+urlpatterns = [
+    path("benefits/", views.benefits, name="benefits"),
+    path("rewards/", views.rewards, name="rewards"),
+    path("rewards/<int:reward_id>/exchange/", views.exchange, name="exchange"),
+]
