@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from benefits.models import Coupon, CouponTemplate
 from tests.factories import MemberFactory
@@ -58,17 +59,17 @@ def test_copy_a_coupon_code(live_server, browser, shoot) -> None:
         assert page.get_by_test_id("coupon-code").inner_text() == coupon.code
         button = page.get_by_role("button", name="Copy code")
         button.click()
-        assert page.get_by_role("button", name="Copied").is_visible()
+        expect(page.get_by_role("button", name="Copied")).to_be_visible()
         assert page.evaluate("navigator.clipboard.readText()") == coupon.code
         shoot(page, "coupon-wallet-copied")
 
         # The keyboard: clear the clipboard, focus the button, press Enter.
         page.evaluate("navigator.clipboard.writeText('')")
-        page.wait_for_timeout(3200)  # the label returns to "Copy code"
         copy = page.get_by_role("button", name="Copy code")
+        expect(copy).to_be_visible(timeout=10_000)  # the label returns to "Copy code"
         copy.focus()
         page.keyboard.press("Enter")
-        assert page.get_by_role("button", name="Copied").is_visible()
+        expect(page.get_by_role("button", name="Copied")).to_be_visible()
         assert page.evaluate("navigator.clipboard.readText()") == coupon.code
 
         page.set_viewport_size({"width": 375, "height": 812})
