@@ -92,6 +92,55 @@ def _cap_room(account: Account, rule: EarningRule, occurred_at: datetime) -> int
     return max(rule.cap - used, 0)
 
 
+def earn_reason(rule: EarningRule, *, granted: int, wanted: int, what: str) -> str:
+    """The reason of an earning by `rule`: the points for `what`, or the cap that cut them."""
+    if granted == wanted:
+        if granted == 1:
+            return _("1 point for %(what)s") % {"what": what}
+        return _("%(points)d points for %(what)s") % {"points": granted, "what": what}
+    if granted == 0:
+        return _("%(cap)s reached: 0 points") % {"cap": rule.cap_label}
+    return _("%(points)d points for %(what)s (%(cap)s reached)") % {
+        "points": granted,
+        "what": what,
+        "cap": rule.cap_label,
+    }
+
+
+def below_minimum_reason(number: str, min_amount: Decimal | None, currency: str) -> str:
+    return _("order %(number)s is below the minimum of %(min)s %(currency)s: 0 points") % {
+        "number": number,
+        "min": min_amount,
+        "currency": currency,
+    }
+
+
+def campaign_reason(points: int, campaign: Campaign, number: str) -> str:
+    return _("%(points)d bonus points: %(campaign)s (order %(order)s)") % {
+        "points": points,
+        "campaign": campaign.name,
+        "order": number,
+    }
+
+
+def campaign_bonus(campaign: Campaign, *, base: int, categories: list[str]) -> int:
+    """The bonus `campaign` adds to an order's `base` shopping points (tiers checked apart)."""
+    wanted = campaign.category_list
+    if wanted and not set(wanted) & set(categories):
+        return 0
+    if campaign.multiplier is not None:
+        return int((base * (campaign.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR))
+    return campaign.bonus_points or 0
+
+
+def category_bonus_what(n: int, occurred_at: datetime, number: str) -> str:
+    return _("%(n)d more categories on %(day)s (order %(number)s)") % {
+        "n": n,
+        "day": local_date(occurred_at).isoformat(),
+        "number": number,
+    }
+
+
 def _earn_by_rule(
     account: Account,
     rule: EarningRule,
@@ -106,24 +155,12 @@ def _earn_by_rule(
     recorded, with 0 points and the reason."""
     room = _cap_room(account, rule, occurred_at)
     granted = wanted if room is None else min(wanted, room)
-    if granted == wanted:
-        reason = _("%(points)d points for %(what)s") % {"points": granted, "what": what}
-        if granted == 1:
-            reason = _("1 point for %(what)s") % {"what": what}
-    elif granted == 0:
-        reason = _("%(cap)s reached: 0 points") % {"cap": rule.cap_label}
-    else:
-        reason = _("%(points)d points for %(what)s (%(cap)s reached)") % {
-            "points": granted,
-            "what": what,
-            "cap": rule.cap_label,
-        }
     return _credit(
         account,
         kind=Kind.EARN,
         points=granted,
         occurred_at=occurred_at,
-        reason=reason,
+        reason=earn_reason(rule, granted=granted, wanted=wanted, what=what),
         source=source,
         rule_id=rule.pk,
         order_id=order_id,
@@ -159,13 +196,7 @@ def _campaign_bonuses(
                 tier_id, tier_known = _member_tier_id(account), True
             if tier_id not in tier_ids:
                 continue
-        wanted = campaign.category_list
-        if wanted and not set(wanted) & set(order.categories):
-            continue
-        if campaign.multiplier is not None:
-            bonus = int((base * (campaign.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR))
-        else:
-            bonus = campaign.bonus_points or 0
+        bonus = campaign_bonus(campaign, base=base, categories=order.categories)
         if bonus <= 0:
             continue
         entries.append(
@@ -174,8 +205,7 @@ def _campaign_bonuses(
                 kind=Kind.EARN,
                 points=bonus,
                 occurred_at=occurred_at,
-                reason=_("%(points)d bonus points: %(campaign)s (order %(order)s)")
-                % {"points": bonus, "campaign": campaign.name, "order": order.number},
+                reason=campaign_reason(bonus, campaign, order.number),
                 source=source,
                 campaign_id=campaign.pk,
                 order_id=order.pk,
@@ -237,8 +267,7 @@ def order_receive(
                 kind=Kind.EARN,
                 points=0,
                 occurred_at=occurred_at,
-                reason=_("order %(number)s is below the minimum of %(min)s %(currency)s: 0 points")
-                % {"number": number, "min": min_amount, "currency": spec["currency"]},
+                reason=below_minimum_reason(number, min_amount, spec["currency"]),
                 source=source,
                 rule_id=rule.pk,
                 order_id=order.pk,
@@ -266,12 +295,7 @@ def order_receive(
                     bonus_rule,
                     wanted=(after - before) * bonus_rule.points,
                     occurred_at=occurred_at,
-                    what=_("%(n)d more categories on %(day)s (order %(number)s)")
-                    % {
-                        "n": after - before,
-                        "day": local_date(occurred_at).isoformat(),
-                        "number": number,
-                    },
+                    what=category_bonus_what(after - before, occurred_at, number),
                     source=source,
                     order_id=order.pk,
                 )
