@@ -372,7 +372,11 @@ def _write(
     applied: list[Received],
     plans: list[tuple[list[_Entry], dict[str, Any]]],
 ) -> None:
-    """The run's rows, one bulk INSERT per table, and the balances in one UPDATE."""
+    """The run's rows, one bulk INSERT per table, and the balances in one UPDATE.
+
+    Events go in by event id and orders by order number, so that concurrent runs meet on the
+    unique indexes in one order and cannot deadlock there."""
+    answers = {e.key: answer for e, (_entries, answer) in zip(applied, plans, strict=True)}
     events = Event.objects.bulk_create(
         [
             Event(
@@ -381,9 +385,9 @@ def _write(
                 type="order.received",
                 member_id=e.member_id,
                 body_hash=e.digest,
-                response=answer,
+                response=answers[e.key],
             )
-            for e, (_entries, answer) in zip(applied, plans, strict=True)
+            for e in sorted(applied, key=lambda e: e.key)
         ]
     )
     orders = Order.objects.bulk_create(
@@ -396,15 +400,17 @@ def _write(
                 categories=e.categories,
                 received_at=e.occurred_at,
             )
-            for e in applied
+            for e in sorted(applied, key=lambda e: e.number)
         ]
     )
+    event_ids = {event.key: event.pk for event in events}
+    order_ids = {order.number: order.pk for order in orders}
     entries: list[PointEntry] = []
     repays: list[int] = []
-    for event, order, (planned, _answer) in zip(events, orders, plans, strict=True):
+    for e, (planned, _answer) in zip(applied, plans, strict=True):
         for entry, repay in planned:
-            entry.event_id = event.pk
-            entry.order_id = order.pk
+            entry.event_id = event_ids[e.key]
+            entry.order_id = order_ids[e.number]
             entries.append(entry)
             repays.append(repay)
     if not entries:
