@@ -243,19 +243,20 @@ def order_receive(
     rule = rules.get(Rule.SHOPPING)
     min_amount = rule.min_amount if rule else None
     qualifies = rule is not None and (min_amount is None or amount >= min_amount)
-    prior_categories = _day_categories(account, occurred_at, min_amount) if qualifies else set()
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                number=number,
-                member_id=account.member_id,
-                amount=amount,
-                currency=spec["currency"],
-                categories=categories,
-                received_at=occurred_at,
-            )
-    except IntegrityError as exc:  # the unique order number decides
-        raise OrderExists(_("Order %(number)s was already received.") % {"number": number}) from exc
+    bonus_rule = rules.get(Rule.CATEGORY_BONUS)
+    # Without categories (or a bonus rule) the day's earlier categories cannot matter.
+    counts = qualifies and bool(categories) and bonus_rule is not None
+    prior_categories = _day_categories(account, occurred_at, min_amount) if counts else set()
+    # The unique order number decides; its IntegrityError rolls the event back and
+    # `event_ingest` answers `order_already_received` (no savepoint needed here).
+    order = Order.objects.create(
+        number=number,
+        member_id=account.member_id,
+        amount=amount,
+        currency=spec["currency"],
+        categories=categories,
+        received_at=occurred_at,
+    )
     entries: list[PointEntry] = []
     if rule is None:
         return entries
@@ -284,7 +285,6 @@ def order_receive(
         order_id=order.pk,
     )
     entries.append(shopping)
-    bonus_rule = rules.get(Rule.CATEGORY_BONUS)
     if bonus_rule is not None:
         before = max(len(prior_categories) - 1, 0)
         after = max(len(prior_categories | set(categories)) - 1, 0)
@@ -509,9 +509,15 @@ def event_ingest(
             Event.objects.filter(pk=event.pk).update(response=answer)
     except IntegrityError:
         existing = Event.objects.filter(api_key=api_key, key=key).first()
-        if existing is None:
-            raise
-        return _replay(existing, digest)
+        if existing is not None:
+            return _replay(existing, digest)
+        if type == "order.received":
+            number = data["order"]["number"]
+            if Order.objects.filter(number=number).exists():
+                raise OrderExists(
+                    _("Order %(number)s was already received.") % {"number": number}
+                ) from None
+        raise
     return Outcome(answer, True)
 
 

@@ -280,3 +280,25 @@ def test_members_without_an_account_get_one(api_client: APIClient) -> None:
     results = batch(api_client, [received(member, "e1", "SO-1")])
     assert results[0]["balance"] == 5
     assert Account.objects.get(member=member).balance == 5
+
+
+def test_one_event_runs_a_fixed_number_of_queries(
+    api_client: APIClient, member: Member, django_assert_num_queries: Any
+) -> None:
+    account_open(member_id=member.pk)
+    api_client.post(
+        "/api/v1/events/",
+        received(member, "warm", "W-1", occurred_at=now_iso(days=2)),
+        format="json",
+    )
+    # API key, member; BEGIN, insert event, lock, rules, orders of the day, insert order,
+    # cap so far, insert entry, update balance, insert lot, campaigns, store answer; COMMIT
+    with django_assert_num_queries(15):
+        response = api_client.post(
+            "/api/v1/events/", received(member, "e1", "SO-1", categories=["shoes"]), format="json"
+        )
+    assert response.status_code == 201
+    # a capped order without categories: no day's categories, lot or campaigns
+    with django_assert_num_queries(11):
+        response = api_client.post("/api/v1/events/", received(member, "e2", "SO-2"), format="json")
+    assert response.json()["points"] == 0
