@@ -284,7 +284,7 @@ def _credit(account: Account, run: _Run, event: Received, **fields: Any) -> _Ent
         kind=Kind.EARN,
         occurred_at=event.occurred_at,
         qualifying_at=event.occurred_at,
-        api_key=run.api_key,
+        api_key_id=run.api_key.pk,
         **fields,
     )
     entry.reason = entry.reason[:255]
@@ -380,7 +380,7 @@ def _write(
     events = Event.objects.bulk_create(
         [
             Event(
-                api_key=api_key,
+                api_key_id=api_key.pk,
                 key=e.key,
                 type="order.received",
                 member_id=e.member_id,
@@ -421,7 +421,7 @@ def _write(
         if entry.points > 0:
             lot = PointLot(
                 member_id=entry.member_id,
-                entry=entry,
+                entry_id=entry.pk,
                 points=entry.points,
                 remaining=entry.points - repay,
                 expires_on=lot_expiry(local_date(entry.occurred_at)),
@@ -429,7 +429,9 @@ def _write(
             lots.append((lot, repay))
     PointLot.objects.bulk_create([lot for lot, _repay in lots])
     allocations = [
-        LotAllocation(lot=lot, entry_id=lot.entry_id, points=-repay) for lot, repay in lots if repay
+        LotAllocation(lot_id=lot.pk, entry_id=lot.entry_id, points=-repay)
+        for lot, repay in lots
+        if repay
     ]
     if allocations:
         LotAllocation.objects.bulk_create(allocations)
