@@ -10,6 +10,9 @@ number of statements, with the same rules and answers as `event_ingest` applied 
 - events, orders, entries, lots and allocations are inserted with one bulk INSERT each, and the
   balances change in one `UPDATE ... SET balance = balance + CASE ...`.
 
+Locks come first, then the event rows (sorted by id), then the orders (sorted by number), as
+in `event_ingest`, so concurrent runs and single events cannot deadlock on each other.
+
 Each event is still applied whole or not at all: refused events write nothing, and if the
 database refuses the bulk write (a concurrent twin inserted the same event id or order number
 after our checks), the whole transaction rolls back and the run is applied event by event with
@@ -24,7 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils.translation import gettext as _
 
@@ -95,10 +98,17 @@ def orders_receive(*, api_key: ApiKey, events: list[Received]) -> list[Result]:
         return []
     try:
         return _receive_run(api_key=api_key, events=events)
-    except IntegrityError:
-        # A concurrent twin won a unique constraint after our checks: let each event's own
-        # transaction decide (replay, conflict or order_already_received).
+    except (IntegrityError, OperationalError) as exc:
+        # A concurrent twin won a unique constraint after our checks (or, defensively, the
+        # database broke a deadlock): let each event's own transaction decide (replay,
+        # conflict or order_already_received).
+        if isinstance(exc, OperationalError) and not _deadlock(exc):
+            raise
         return [_receive_one(api_key, e) for e in events]
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
 def _receive_one(api_key: ApiKey, event: Received) -> Result:

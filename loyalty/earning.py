@@ -483,17 +483,19 @@ def event_ingest(
 ) -> Outcome:
     """Apply one event whole, once per (API key, event id).
 
-    The event row is inserted first: a concurrent twin waits on the unique index and then
-    fails, finds the committed row and answers its stored answer (or a conflict when the body
-    differs). Any error rolls back everything, the event row included.
+    The member's account is locked first, then the event row is inserted (the order the
+    batch path, `loyalty.batch`, takes too, so the two cannot deadlock): a concurrent twin
+    waits on the lock or on the unique index and then fails, finds the committed row and
+    answers its stored answer (or a conflict when the body differs). Any error rolls back
+    everything, the event row included.
     """
     handler = HANDLERS[type]
     try:
         with transaction.atomic():
+            account = account_lock(member_id=member_id)
             event = Event.objects.create(
                 api_key=api_key, key=key, type=type, member_id=member_id, body_hash=digest
             )
-            account = account_lock(member_id=member_id)
             source = Source(api_key=api_key, event_id=event.pk)
             entries = handler(account, data=data, occurred_at=occurred_at, source=source)
             answer = {

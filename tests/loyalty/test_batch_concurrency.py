@@ -72,3 +72,29 @@ def test_batches_racing_for_the_same_ids_with_other_bodies(setup_program: str) -
     assert Order.objects.count() == 10 + 40
     assert PointEntry.objects.count() == 50
     assert ledger_mismatches() == []
+
+
+def test_single_events_and_a_batch_with_the_same_ids_at_once(setup_program: str) -> None:
+    members = [MemberFactory() for _ in range(5)]
+    events = [order(members[n % 5].number, f"e{n}", f"SO-{n}") for n in range(20)]
+
+    def send(i: int) -> list[int]:
+        client = client_for(setup_program)
+        if i == 0:
+            response = client.post("/api/v1/events/batch/", {"events": events}, format="json")
+            assert response.status_code == 200
+            return [r["status"] for r in response.json()["results"]]
+        statuses = []
+        for body in events[i - 1 :: 3]:
+            statuses.append(client.post("/api/v1/events/", body, format="json").status_code)
+        return statuses
+
+    results = run_threads(4, send)
+    assert set(results[0]) <= {200, 201}
+    assert {s for per_thread in results[1:] for s in per_thread} <= {200, 201}
+    created = results[0].count(201) + sum(per.count(201) for per in results[1:])
+    assert created == 20
+    assert Event.objects.count() == 20
+    assert sorted(Account.objects.values_list("balance", flat=True)) == [5] * 5
+    assert PointEntry.objects.count() == 20
+    assert ledger_mismatches() == []
