@@ -10,6 +10,11 @@ latencies. In the same run it measures the plain SQL one posting needs (lock the
 insert the entry, update the balance, commit) over one connection. Every loop is bounded;
 gunicorn is stopped and the database dropped at the end. Targets on 2 cores: >= 500 events/s
 single, >= 5,000 events/s batched. Set REDIS_URL to use Redis as the cache, as in production.
+
+Server: gunicorn --workers W --threads T (gthread, default 3 x 2 for 2 cores), production
+settings (DEBUG off), persistent database connections (DB_CONN_MAX_AGE=600) without the
+per-request `SELECT 1` health check (DB_CONN_HEALTH_CHECKS=false), log level WARNING. The
+client is raw http.client with keep-alive in `--clients` threads, bodies encoded beforehand.
 """
 
 from __future__ import annotations
