@@ -11,10 +11,11 @@ insert the entry, update the balance, commit) over one connection. Every loop is
 gunicorn is stopped and the database dropped at the end. Targets on 2 cores: >= 500 events/s
 single, >= 5,000 events/s batched. Set REDIS_URL to use Redis as the cache, as in production.
 
-Server: gunicorn --workers W --threads T (gthread, default 3 x 2 for 2 cores), production
-settings (DEBUG off), persistent database connections (DB_CONN_MAX_AGE=600) without the
-per-request `SELECT 1` health check (DB_CONN_HEALTH_CHECKS=false), log level WARNING. The
-client is raw http.client with keep-alive in `--clients` threads, bodies encoded beforehand.
+Server: gunicorn --workers W --threads T (gthread; default 2 x 4 on 2 cores: a process per
+core, threads to overlap the database waits), production settings (DEBUG off), persistent
+database connections (DB_CONN_MAX_AGE=600) without the per-request `SELECT 1` health check
+(DB_CONN_HEALTH_CHECKS=false), log level WARNING. The client is raw http.client with
+keep-alive in `--clients` threads, bodies encoded beforehand.
 """
 
 from __future__ import annotations
@@ -230,8 +231,8 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=2000, help="single-event requests")
     parser.add_argument("--batches", type=int, default=8, help="batches of 500")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)

@@ -448,12 +448,15 @@ def _write(
     deltas: dict[int, int] = defaultdict(int)
     for entry in entries:
         deltas[entry.member_id] += entry.points
-    changed = {m: d for m, d in deltas.items() if d}
-    if changed:
-        Account.objects.filter(member_id__in=changed).update(
+    by_delta: dict[int, list[int]] = defaultdict(list)  # few distinct changes: few WHENs
+    for member_id, delta in deltas.items():
+        if delta:
+            by_delta[delta].append(member_id)
+    if by_delta:
+        Account.objects.filter(member_id__in=[m for ms in by_delta.values() for m in ms]).update(
             balance=F("balance")
             + Case(
-                *[When(member_id=m, then=Value(d)) for m, d in changed.items()],
+                *[When(member_id__in=ms, then=Value(d)) for d, ms in by_delta.items()],
                 default=Value(0),
                 output_field=IntegerField(),
             )
