@@ -46,9 +46,9 @@ ERRORS = {
 
 def _member_or_404(number: Any, known: dict[str, int] | None = None) -> tuple[int, str]:
     number = str(number)
-    if known is not None:
-        found = known.get(number)
-    else:
+    if known is not None and number in known:
+        found: int | None = known[number]
+    else:  # not looked up beforehand (e.g. spelled otherwise before validation)
         pk = Member.objects.filter(number=number, is_active=True).values_list("pk", flat=True)
         found = pk.first()
     if found is None:

@@ -302,3 +302,15 @@ def test_one_event_runs_a_fixed_number_of_queries(
     with django_assert_num_queries(11):
         response = api_client.post("/api/v1/events/", received(member, "e2", "SO-2"), format="json")
     assert response.json()["points"] == 0
+
+
+def test_a_member_number_spelled_with_spaces_is_still_found(
+    api_client: APIClient, member: Member
+) -> None:
+    single = dict(received(member, "e1", "SO-1"), member=f" {member.number} ")
+    response = api_client.post("/api/v1/events/", single, format="json")
+    assert (response.status_code, response.json()["member"]) == (201, member.number)
+    in_batch = dict(received(member, "e2", "SO-2"), member=f"{member.number} ")
+    results = batch(api_client, [in_batch, received(member, "e3", "SO-3")])
+    assert [r["status"] for r in results] == [201, 201]
+    assert Event.objects.count() == 3
