@@ -93,6 +93,55 @@ def _cap_room(account: Account, rule: EarningRule, occurred_at: datetime) -> int
     return max(rule.cap - used, 0)
 
 
+def earn_reason(rule: EarningRule, *, granted: int, wanted: int, what: str) -> str:
+    """The reason of an earning by `rule`: the points for `what`, or the cap that cut them."""
+    if granted == wanted:
+        if granted == 1:
+            return _("1 point for %(what)s") % {"what": what}
+        return _("%(points)d points for %(what)s") % {"points": granted, "what": what}
+    if granted == 0:
+        return _("%(cap)s reached: 0 points") % {"cap": rule.cap_label}
+    return _("%(points)d points for %(what)s (%(cap)s reached)") % {
+        "points": granted,
+        "what": what,
+        "cap": rule.cap_label,
+    }
+
+
+def below_minimum_reason(number: str, min_amount: Decimal | None, currency: str) -> str:
+    return _("order %(number)s is below the minimum of %(min)s %(currency)s: 0 points") % {
+        "number": number,
+        "min": min_amount,
+        "currency": currency,
+    }
+
+
+def campaign_reason(points: int, campaign: Campaign, number: str) -> str:
+    return _("%(points)d bonus points: %(campaign)s (order %(order)s)") % {
+        "points": points,
+        "campaign": campaign.name,
+        "order": number,
+    }
+
+
+def campaign_bonus(campaign: Campaign, *, base: int, categories: list[str]) -> int:
+    """The bonus `campaign` adds to an order's `base` shopping points (tiers checked apart)."""
+    wanted = campaign.category_list
+    if wanted and not set(wanted) & set(categories):
+        return 0
+    if campaign.multiplier is not None:
+        return int((base * (campaign.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR))
+    return campaign.bonus_points or 0
+
+
+def category_bonus_what(n: int, occurred_at: datetime, number: str) -> str:
+    return _("%(n)d more categories on %(day)s (order %(number)s)") % {
+        "n": n,
+        "day": local_date(occurred_at).isoformat(),
+        "number": number,
+    }
+
+
 def _earn_by_rule(
     account: Account,
     rule: EarningRule,
@@ -107,24 +156,12 @@ def _earn_by_rule(
     recorded, with 0 points and the reason."""
     room = _cap_room(account, rule, occurred_at)
     granted = wanted if room is None else min(wanted, room)
-    if granted == wanted:
-        reason = _("%(points)d points for %(what)s") % {"points": granted, "what": what}
-        if granted == 1:
-            reason = _("1 point for %(what)s") % {"what": what}
-    elif granted == 0:
-        reason = _("%(cap)s reached: 0 points") % {"cap": rule.cap_label}
-    else:
-        reason = _("%(points)d points for %(what)s (%(cap)s reached)") % {
-            "points": granted,
-            "what": what,
-            "cap": rule.cap_label,
-        }
     return _credit(
         account,
         kind=Kind.EARN,
         points=granted,
         occurred_at=occurred_at,
-        reason=reason,
+        reason=earn_reason(rule, granted=granted, wanted=wanted, what=what),
         source=source,
         rule_id=rule.pk,
         order_id=order_id,
@@ -160,13 +197,7 @@ def _campaign_bonuses(
                 tier_id, tier_known = _member_tier_id(account), True
             if tier_id not in tier_ids:
                 continue
-        wanted = campaign.category_list
-        if wanted and not set(wanted) & set(order.categories):
-            continue
-        if campaign.multiplier is not None:
-            bonus = int((base * (campaign.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR))
-        else:
-            bonus = campaign.bonus_points or 0
+        bonus = campaign_bonus(campaign, base=base, categories=order.categories)
         if bonus <= 0:
             continue
         entries.append(
@@ -175,8 +206,7 @@ def _campaign_bonuses(
                 kind=Kind.EARN,
                 points=bonus,
                 occurred_at=occurred_at,
-                reason=_("%(points)d bonus points: %(campaign)s (order %(order)s)")
-                % {"points": bonus, "campaign": campaign.name, "order": order.number},
+                reason=campaign_reason(bonus, campaign, order.number),
                 source=source,
                 campaign_id=campaign.pk,
                 order_id=order.pk,
@@ -214,19 +244,20 @@ def order_receive(
     rule = rules.get(Rule.SHOPPING)
     min_amount = rule.min_amount if rule else None
     qualifies = rule is not None and (min_amount is None or amount >= min_amount)
-    prior_categories = _day_categories(account, occurred_at, min_amount) if qualifies else set()
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                number=number,
-                member_id=account.member_id,
-                amount=amount,
-                currency=spec["currency"],
-                categories=categories,
-                received_at=occurred_at,
-            )
-    except IntegrityError as exc:  # the unique order number decides
-        raise OrderExists(_("Order %(number)s was already received.") % {"number": number}) from exc
+    bonus_rule = rules.get(Rule.CATEGORY_BONUS)
+    # Without categories (or a bonus rule) the day's earlier categories cannot matter.
+    counts = qualifies and bool(categories) and bonus_rule is not None
+    prior_categories = _day_categories(account, occurred_at, min_amount) if counts else set()
+    # The unique order number decides; its IntegrityError rolls the event back and
+    # `event_ingest` answers `order_already_received` (no savepoint needed here).
+    order = Order.objects.create(
+        number=number,
+        member_id=account.member_id,
+        amount=amount,
+        currency=spec["currency"],
+        categories=categories,
+        received_at=occurred_at,
+    )
     entries: list[PointEntry] = []
     if rule is None:
         return entries
@@ -238,8 +269,7 @@ def order_receive(
                 kind=Kind.EARN,
                 points=0,
                 occurred_at=occurred_at,
-                reason=_("order %(number)s is below the minimum of %(min)s %(currency)s: 0 points")
-                % {"number": number, "min": min_amount, "currency": spec["currency"]},
+                reason=below_minimum_reason(number, min_amount, spec["currency"]),
                 source=source,
                 rule_id=rule.pk,
                 order_id=order.pk,
@@ -256,7 +286,6 @@ def order_receive(
         order_id=order.pk,
     )
     entries.append(shopping)
-    bonus_rule = rules.get(Rule.CATEGORY_BONUS)
     if bonus_rule is not None:
         before = max(len(prior_categories) - 1, 0)
         after = max(len(prior_categories | set(categories)) - 1, 0)
@@ -267,12 +296,7 @@ def order_receive(
                     bonus_rule,
                     wanted=(after - before) * bonus_rule.points,
                     occurred_at=occurred_at,
-                    what=_("%(n)d more categories on %(day)s (order %(number)s)")
-                    % {
-                        "n": after - before,
-                        "day": local_date(occurred_at).isoformat(),
-                        "number": number,
-                    },
+                    what=category_bonus_what(after - before, occurred_at, number),
                     source=source,
                     order_id=order.pk,
                 )
@@ -460,17 +484,19 @@ def event_ingest(
 ) -> Outcome:
     """Apply one event whole, once per (API key, event id).
 
-    The event row is inserted first: a concurrent twin waits on the unique index and then
-    fails, finds the committed row and answers its stored answer (or a conflict when the body
-    differs). Any error rolls back everything, the event row included.
+    The member's account is locked first, then the event row is inserted (the order the
+    batch path, `loyalty.batch`, takes too, so the two cannot deadlock): a concurrent twin
+    waits on the lock or on the unique index and then fails, finds the committed row and
+    answers its stored answer (or a conflict when the body differs). Any error rolls back
+    everything, the event row included.
     """
     handler = HANDLERS[type]
     try:
         with transaction.atomic():
+            account = account_lock(member_id=member_id)
             event = Event.objects.create(
                 api_key=api_key, key=key, type=type, member_id=member_id, body_hash=digest
             )
-            account = account_lock(member_id=member_id)
             source = Source(api_key=api_key, event_id=event.pk)
             entries = handler(account, data=data, occurred_at=occurred_at, source=source)
             answer = {
@@ -486,9 +512,15 @@ def event_ingest(
             Event.objects.filter(pk=event.pk).update(response=answer)
     except IntegrityError:
         existing = Event.objects.filter(api_key=api_key, key=key).first()
-        if existing is None:
-            raise
-        return _replay(existing, digest)
+        if existing is not None:
+            return _replay(existing, digest)
+        if type == "order.received":
+            number = data["order"]["number"]
+            if Order.objects.filter(number=number).exists():
+                raise OrderExists(
+                    _("Order %(number)s was already received.") % {"number": number}
+                ) from None
+        raise
     return Outcome(answer, True)
 
 

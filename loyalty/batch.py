@@ -1,0 +1,463 @@
+"""Receiving many orders at once: the batch path of `order.received` events.
+
+`orders_receive` applies a run of `order.received` events in one transaction and a constant
+number of statements, with the same rules and answers as `event_ingest` applied to each in turn:
+
+- every member of the run is locked in one `SELECT ... FOR UPDATE ORDER BY member_id`, so caps
+  and categories counted from the database stay exact while the run computes in memory;
+- an event id already received answers its stored answer (or `idempotency_conflict`), an order
+  number already received answers `order_already_received`; neither writes anything;
+- events, orders, entries, lots and allocations are inserted with one bulk INSERT each, and the
+  balances change in one `UPDATE ... SET balance = balance + CASE ...`.
+
+Locks come first, then the event rows (sorted by id), then the orders (sorted by number), as
+in `event_ingest`, so concurrent runs and single events cannot deadlock on each other.
+
+Each event is still applied whole or not at all: refused events write nothing, and if the
+database refuses the bulk write (a concurrent twin inserted the same event id or order number
+after our checks), the whole transaction rolls back and the run is applied event by event with
+`event_ingest`, whose own transaction and unique constraints decide each event alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Case, F, IntegerField, Value, When
+from django.utils.translation import gettext as _
+
+from .clock import day_bounds, local_date, month_bounds
+from .earning import (
+    IdempotencyConflict,
+    OrderExists,
+    Outcome,
+    below_minimum_reason,
+    campaign_bonus,
+    campaign_reason,
+    category_bonus_what,
+    earn_reason,
+    event_ingest,
+)
+from .models import (
+    Account,
+    Campaign,
+    EarningRule,
+    Event,
+    LotAllocation,
+    Order,
+    PointEntry,
+    PointLot,
+)
+from .selectors import base_tier
+from .services import LedgerError, lot_expiry
+
+if TYPE_CHECKING:
+    from members.models import ApiKey
+
+Kind = PointEntry.Kind
+Rule = EarningRule.Kind
+
+
+@dataclass(frozen=True)
+class Received:
+    """One validated `order.received` event of a batch."""
+
+    key: str
+    member_id: int
+    member_number: str
+    occurred_at: datetime
+    number: str
+    amount: Decimal
+    currency: str
+    categories: list[str]
+    digest: str
+
+    def data(self) -> dict[str, Any]:
+        """The event as `event_ingest` takes it (the fallback path)."""
+        return {
+            "order": {
+                "number": self.number,
+                "amount": self.amount,
+                "currency": self.currency,
+                "categories": self.categories,
+            }
+        }
+
+
+Result = Outcome | LedgerError
+
+
+def orders_receive(*, api_key: ApiKey, events: list[Received]) -> list[Result]:
+    """Apply `events` (distinct event ids) in order; one result per event, in order."""
+    if not events:
+        return []
+    try:
+        return _receive_run(api_key=api_key, events=events)
+    except (IntegrityError, OperationalError) as exc:
+        # A concurrent twin won a unique constraint after our checks (or, defensively, the
+        # database broke a deadlock): let each event's own transaction decide (replay,
+        # conflict or order_already_received).
+        if isinstance(exc, OperationalError) and not _deadlock(exc):
+            raise
+        return [_receive_one(api_key, e) for e in events]
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
+def _receive_one(api_key: ApiKey, event: Received) -> Result:
+    try:
+        return event_ingest(
+            api_key=api_key,
+            key=event.key,
+            type="order.received",
+            member_id=event.member_id,
+            member_number=event.member_number,
+            occurred_at=event.occurred_at,
+            data=event.data(),
+            digest=event.digest,
+        )
+    except LedgerError as exc:
+        return exc
+
+
+def _period_start(rule: EarningRule, day: date) -> datetime:
+    if rule.cap_period == EarningRule.Period.DAY:
+        return day_bounds(day)[0]
+    return month_bounds(day)[0]
+
+
+def _period_bounds(rule: EarningRule, day: date) -> tuple[datetime, datetime]:
+    if rule.cap_period == EarningRule.Period.DAY:
+        return day_bounds(day)
+    return month_bounds(day)
+
+
+def _cap_key(rule: EarningRule) -> str:
+    return f"group:{rule.cap_group}" if rule.cap_group else f"rule:{rule.pk}"
+
+
+class _Run:
+    """The in-memory state of a run: locked accounts, cap usage and each day's categories."""
+
+    def __init__(self, api_key: ApiKey, events: list[Received]) -> None:
+        self.api_key = api_key
+        self.events = events
+        self.all_rules = {r.pk: r for r in EarningRule.objects.all()}
+        active = {r.kind: r for r in self.all_rules.values() if r.active}
+        self.rule = active.get(Rule.SHOPPING)
+        self.bonus_rule = active.get(Rule.CATEGORY_BONUS)
+        self.capped = [r for r in (self.rule, self.bonus_rule) if r is not None and r.cap]
+        self.days = {e.key: local_date(e.occurred_at) for e in events}
+        self.used: dict[tuple[int, str, datetime], int] = defaultdict(int)
+        self.categories: dict[tuple[int, date], set[str]] = defaultdict(set)
+        self._campaigns: list[Campaign] | None = None
+        self._base_tier: tuple[int | None] | None = None
+
+    def lock_accounts(self) -> dict[int, Account]:
+        member_ids = sorted({e.member_id for e in self.events})
+        locked = Account.objects.select_for_update().filter(member_id__in=member_ids)
+        accounts = {a.member_id: a for a in locked.order_by("member_id")}
+        missing = [m for m in member_ids if m not in accounts]
+        if missing:  # members made outside member_create: open their accounts first
+            Account.objects.bulk_create(
+                [Account(member_id=m) for m in missing], ignore_conflicts=True
+            )
+            again = Account.objects.select_for_update().filter(member_id__in=missing)
+            accounts.update({a.member_id: a for a in again.order_by("member_id")})
+        return accounts
+
+    def load_usage(self, events: list[Received]) -> None:
+        """What the members already earned in each cap period and each day's categories."""
+        if not events:
+            return
+        member_ids = {e.member_id for e in events}
+        if self.capped:
+            bounds = [_period_bounds(r, self.days[e.key]) for r in self.capped for e in events]
+            start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
+            capped_ids = {
+                pk
+                for pk, other in self.all_rules.items()
+                for r in self.capped
+                if (other.cap_group == r.cap_group if r.cap_group else pk == r.pk)
+            }
+            rows = PointEntry.objects.filter(
+                member_id__in=member_ids,
+                kind=Kind.EARN,
+                rule_id__in=capped_ids,
+                occurred_at__gte=start,
+                occurred_at__lt=end,
+            ).values_list("member_id", "rule_id", "occurred_at", "points")
+            for member_id, rule_id, occurred_at, points in rows:
+                other = self.all_rules[rule_id]
+                day = local_date(occurred_at)
+                for r in self.capped:
+                    same = other.cap_group == r.cap_group if r.cap_group else rule_id == r.pk
+                    if same:
+                        self.used[(member_id, _cap_key(r), _period_start(r, day))] += points
+        if self.rule is not None and self.bonus_rule is not None:
+            days = [day_bounds(self.days[e.key]) for e in events]
+            orders = Order.objects.filter(
+                member_id__in=member_ids,
+                received_at__gte=min(d[0] for d in days),
+                received_at__lt=max(d[1] for d in days),
+                fraud=False,
+            )
+            if self.rule.min_amount is not None:
+                orders = orders.filter(amount__gte=self.rule.min_amount)
+            for member_id, received_at, listed in orders.values_list(
+                "member_id", "received_at", "categories"
+            ):
+                self.categories[(member_id, local_date(received_at))].update(listed)
+
+    def campaigns(self) -> list[Campaign]:
+        if self._campaigns is None:
+            days = list(self.days.values())
+            self._campaigns = list(
+                Campaign.objects.filter(
+                    active=True, starts_on__lte=max(days), ends_on__gte=min(days)
+                ).prefetch_related("tiers")
+            )
+        return self._campaigns
+
+    def tier_id(self, account: Account) -> int | None:
+        if account.tier_id is not None:
+            return account.tier_id
+        if self._base_tier is None:
+            tier = base_tier()
+            self._base_tier = (tier.pk if tier else None,)
+        return self._base_tier[0]
+
+    def room(self, rule: EarningRule, member_id: int, day: date) -> int | None:
+        if rule.cap is None:
+            return None
+        used = self.used[(member_id, _cap_key(rule), _period_start(rule, day))]
+        return max(rule.cap - used, 0)
+
+    def use(self, rule: EarningRule, member_id: int, day: date, points: int) -> None:
+        if rule.cap is not None:
+            self.used[(member_id, _cap_key(rule), _period_start(rule, day))] += points
+
+
+def _receive_run(*, api_key: ApiKey, events: list[Received]) -> list[Result]:
+    results: dict[str, Result] = {}
+    with transaction.atomic():
+        run = _Run(api_key, events)
+        accounts = run.lock_accounts()
+        by_key = {e.key: e for e in events}
+        stored = Event.objects.filter(api_key=api_key, key__in=list(by_key))
+        for key, digest, response in stored.values_list("key", "body_hash", "response"):
+            if digest != by_key[key].digest:
+                results[key] = IdempotencyConflict(
+                    _("Event %(key)s was already received with a different body.") % {"key": key}
+                )
+            else:
+                results[key] = Outcome(response, False)
+        fresh = [e for e in events if e.key not in results]
+        taken = set(
+            Order.objects.filter(number__in=[e.number for e in fresh]).values_list(
+                "number", flat=True
+            )
+        )
+        applied: list[Received] = []
+        for e in fresh:
+            if e.number in taken:
+                results[e.key] = OrderExists(
+                    _("Order %(number)s was already received.") % {"number": e.number}
+                )
+            else:
+                taken.add(e.number)  # a second event with this number in the run is refused
+                applied.append(e)
+        run.load_usage(applied)
+        plans = [_plan(run, accounts[e.member_id], e) for e in applied]
+        if applied:
+            _write(api_key, applied, plans)
+        for e, (_entries, answer) in zip(applied, plans, strict=True):
+            results[e.key] = Outcome(answer, True)
+    return [results[e.key] for e in events]
+
+
+_Entry = tuple[PointEntry, int]  # the entry (without ids yet) and the debt its lot repays
+
+
+def _credit(account: Account, run: _Run, event: Received, **fields: Any) -> _Entry:
+    points = fields["points"]
+    debt = max(-account.balance, 0)
+    entry = PointEntry(
+        member_id=event.member_id,
+        kind=Kind.EARN,
+        occurred_at=event.occurred_at,
+        qualifying_at=event.occurred_at,
+        api_key_id=run.api_key.pk,
+        **fields,
+    )
+    entry.reason = entry.reason[:255]
+    account.balance += points
+    return entry, min(points, debt) if points > 0 else 0
+
+
+def _plan(run: _Run, account: Account, e: Received) -> tuple[list[_Entry], dict[str, Any]]:
+    """The entries of one order and the answer, as `order_receive` makes them."""
+    day = run.days[e.key]
+    rule = run.rule
+    entries: list[_Entry] = []
+    min_amount = rule.min_amount if rule else None
+    prior = set(run.categories[(e.member_id, day)])
+    if min_amount is None or e.amount >= min_amount:
+        run.categories[(e.member_id, day)].update(e.categories)
+    if rule is not None:
+        qualifies = min_amount is None or e.amount >= min_amount
+        if not qualifies:
+            reason = below_minimum_reason(e.number, min_amount, e.currency)
+            entries.append(_credit(account, run, e, points=0, reason=reason, rule_id=rule.pk))
+        else:
+            entries.extend(_shopping(run, account, e, rule, day, prior))
+    answer = {
+        "id": e.key,
+        "type": "order.received",
+        "member": e.member_number,
+        "points": sum(entry.points for entry, _repay in entries),
+        "entries": [
+            {"points": entry.points, "kind": entry.kind, "reason": entry.reason}
+            for entry, _repay in entries
+        ],
+        "balance": account.balance,
+    }
+    return entries, answer
+
+
+def _by_rule(
+    run: _Run, account: Account, e: Received, rule: EarningRule, day: date, wanted: int, what: str
+) -> _Entry:
+    room = run.room(rule, e.member_id, day)
+    granted = wanted if room is None else min(wanted, room)
+    run.use(rule, e.member_id, day, granted)
+    reason = earn_reason(rule, granted=granted, wanted=wanted, what=what)
+    return _credit(account, run, e, points=granted, reason=reason, rule_id=rule.pk)
+
+
+def _shopping(
+    run: _Run, account: Account, e: Received, rule: EarningRule, day: date, prior: set[str]
+) -> list[_Entry]:
+    what = _("order %(number)s") % {"number": e.number}
+    shopping = _by_rule(run, account, e, rule, day, rule.points, what)
+    entries = [shopping]
+    bonus_rule = run.bonus_rule
+    if bonus_rule is not None:
+        before = max(len(prior) - 1, 0)
+        after = max(len(prior | set(e.categories)) - 1, 0)
+        if after > before:
+            what = category_bonus_what(after - before, e.occurred_at, e.number)
+            wanted = (after - before) * bonus_rule.points
+            entries.append(_by_rule(run, account, e, bonus_rule, day, wanted, what))
+    base = shopping[0].points
+    if base:
+        tier_known, tier_id = False, None
+        for campaign in run.campaigns():
+            if not campaign.starts_on <= day <= campaign.ends_on:
+                continue
+            tier_ids = {t.pk for t in campaign.tiers.all()}
+            if tier_ids:
+                if not tier_known:
+                    tier_id, tier_known = run.tier_id(account), True
+                if tier_id not in tier_ids:
+                    continue
+            bonus = campaign_bonus(campaign, base=base, categories=e.categories)
+            if bonus > 0:
+                reason = campaign_reason(bonus, campaign, e.number)
+                entries.append(
+                    _credit(account, run, e, points=bonus, reason=reason, campaign_id=campaign.pk)
+                )
+    return entries
+
+
+def _write(
+    api_key: ApiKey,
+    applied: list[Received],
+    plans: list[tuple[list[_Entry], dict[str, Any]]],
+) -> None:
+    """The run's rows, one bulk INSERT per table, and the balances in one UPDATE.
+
+    Events go in by event id and orders by order number, so that concurrent runs meet on the
+    unique indexes in one order and cannot deadlock there."""
+    answers = {e.key: answer for e, (_entries, answer) in zip(applied, plans, strict=True)}
+    events = Event.objects.bulk_create(
+        [
+            Event(
+                api_key_id=api_key.pk,
+                key=e.key,
+                type="order.received",
+                member_id=e.member_id,
+                body_hash=e.digest,
+                response=answers[e.key],
+            )
+            for e in sorted(applied, key=lambda e: e.key)
+        ]
+    )
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                number=e.number,
+                member_id=e.member_id,
+                amount=e.amount,
+                currency=e.currency,
+                categories=e.categories,
+                received_at=e.occurred_at,
+            )
+            for e in sorted(applied, key=lambda e: e.number)
+        ]
+    )
+    event_ids = {event.key: event.pk for event in events}
+    order_ids = {order.number: order.pk for order in orders}
+    entries: list[PointEntry] = []
+    repays: list[int] = []
+    for e, (planned, _answer) in zip(applied, plans, strict=True):
+        for entry, repay in planned:
+            entry.event_id = event_ids[e.key]
+            entry.order_id = order_ids[e.number]
+            entries.append(entry)
+            repays.append(repay)
+    if not entries:
+        return
+    PointEntry.objects.bulk_create(entries)
+    lots = []
+    for entry, repay in zip(entries, repays, strict=True):
+        if entry.points > 0:
+            lot = PointLot(
+                member_id=entry.member_id,
+                entry_id=entry.pk,
+                points=entry.points,
+                remaining=entry.points - repay,
+                expires_on=lot_expiry(local_date(entry.occurred_at)),
+            )
+            lots.append((lot, repay))
+    PointLot.objects.bulk_create([lot for lot, _repay in lots])
+    allocations = [
+        LotAllocation(lot_id=lot.pk, entry_id=lot.entry_id, points=-repay)
+        for lot, repay in lots
+        if repay
+    ]
+    if allocations:
+        LotAllocation.objects.bulk_create(allocations)
+    deltas: dict[int, int] = defaultdict(int)
+    for entry in entries:
+        deltas[entry.member_id] += entry.points
+    by_delta: dict[int, list[int]] = defaultdict(list)  # few distinct changes: few WHENs
+    for member_id, delta in deltas.items():
+        if delta:
+            by_delta[delta].append(member_id)
+    if by_delta:
+        Account.objects.filter(member_id__in=[m for ms in by_delta.values() for m in ms]).update(
+            balance=F("balance")
+            + Case(
+                *[When(member_id__in=ms, then=Value(d)) for d, ms in by_delta.items()],
+                default=Value(0),
+                output_field=IntegerField(),
+            )
+        )
