@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 MONEY_DIGITS = 12
@@ -158,6 +158,20 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return str(self.name)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().delete(*args, **kwargs)
+        transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
+        return result
+
+
+# The ladder as member pages read it (loyalty.selectors.cached_ladder): a handful of rows,
+# cached briefly and dropped whenever a tier is saved or deleted.
+LADDER_CACHE_KEY = "loyalty:ladder:v1"
 
 
 class TierFloor(models.Model):
