@@ -155,7 +155,7 @@ def notices_points_expiring(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> i
             member_id=member_id,
             kind=Kind.POINTS_EXPIRING,
             key=f"lot:{pk}",
-            params={"points": remaining, "on": expires_on.isoformat()},
+            params={"points": remaining, "on": expires_on.isoformat() if expires_on else ""},
             link=link,
         )
         for pk, member_id, remaining, expires_on in lots.iterator()
