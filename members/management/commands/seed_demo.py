@@ -124,7 +124,7 @@ class Command(BaseCommand):
 
         now = timezone.now()
         numbers = "\n".join(m.number for m in members)
-        specs = [
+        specs: list[tuple[str, str, dict[str, Any]]] = [
             ("demo-welcome", "Welcome gift", {"valid_days": 60}),
             ("demo-spring", "Spring sale", {"valid_days": 30}),
             ("demo-flash", "Flash voucher", {"valid_days": 7}),
