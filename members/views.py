@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from loyalty.earning import points_visit_award
+from loyalty.models import program_pinned
 from loyalty.selectors import program_overview
 
 from .adapters import remember_language
@@ -35,18 +36,21 @@ def _member(request: HttpRequest) -> Member:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    points_visit_award(member_id=member.pk)  # the daily visit point, once a program-local day
-    status = request_member_status(request)
-    verified = status.email_verified if status is not None else False
-    return render(
-        request,
-        "members/dashboard.html",
-        {
-            "member": member,
-            "email_verified": verified,
-            "completeness": profile_completeness(member, email_verified=verified),
-        },
-    )
+    # One snapshot of the program settings for the whole page: the cards ask for "today"
+    # and the program many times, each a cache round trip otherwise.
+    with program_pinned():
+        points_visit_award(member_id=member.pk)  # the daily visit point, once a local day
+        status = request_member_status(request)
+        verified = status.email_verified if status is not None else False
+        return render(
+            request,
+            "members/dashboard.html",
+            {
+                "member": member,
+                "email_verified": verified,
+                "completeness": profile_completeness(member, email_verified=verified),
+            },
+        )
 
 
 @login_required
