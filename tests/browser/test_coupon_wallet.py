@@ -58,7 +58,7 @@ def test_copy_a_coupon_code(live_server, browser, shoot) -> None:
         assert page.get_by_test_id("coupon-code").inner_text() == coupon.code
         button = page.get_by_role("button", name="Copy code")
         button.click()
-        assert page.get_by_role("button", name="Copied").is_visible()
+        page.get_by_role("button", name="Copied").wait_for(state="visible")  # async clipboard
         assert page.evaluate("navigator.clipboard.readText()") == coupon.code
         shoot(page, "coupon-wallet-copied")
 
@@ -68,7 +68,7 @@ def test_copy_a_coupon_code(live_server, browser, shoot) -> None:
         copy = page.get_by_role("button", name="Copy code")
         copy.focus()
         page.keyboard.press("Enter")
-        assert page.get_by_role("button", name="Copied").is_visible()
+        page.get_by_role("button", name="Copied").wait_for(state="visible")  # async clipboard
         assert page.evaluate("navigator.clipboard.readText()") == coupon.code
 
         page.set_viewport_size({"width": 375, "height": 812})
