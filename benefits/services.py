@@ -19,6 +19,7 @@ from loyalty.clock import day_bounds, program_today
 from loyalty.models import Tier
 from loyalty.selectors import base_tier, member_tier
 from members.models import ApiKey, Member
+from members.notices import notices_coupon_issued
 
 from .models import (
     Coupon,
@@ -107,6 +108,7 @@ def _insert_coupons(rows: list[Coupon]) -> list[int]:
 def _email_after_commit(coupon_ids: list[int]) -> None:
     if coupon_ids:
         transaction.on_commit(lambda: coupon_emails_send(coupon_ids=coupon_ids))
+        transaction.on_commit(lambda: notices_coupon_issued(coupon_ids=coupon_ids))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 MONEY_DIGITS = 12
@@ -159,16 +159,22 @@ class Tier(models.Model):
     def __str__(self) -> str:
         return str(self.name)
 
-    LADDER_CACHE_KEY = "loyalty:ladder:v1"
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
-        cache.delete(self.LADDER_CACHE_KEY)
+        # Now, and again after commit (a reader may have cached the old ladder meanwhile).
+        cache.delete(LADDER_CACHE_KEY)
+        transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         result = super().delete(*args, **kwargs)
-        cache.delete(self.LADDER_CACHE_KEY)
+        cache.delete(LADDER_CACHE_KEY)
+        transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
         return result
+
+
+# The ladder as member pages read it (loyalty.selectors.cached_ladder): a handful of rows,
+# cached briefly and dropped whenever a tier is saved or deleted.
+LADDER_CACHE_KEY = "loyalty:ladder:v1"
 
 
 class TierFloor(models.Model):

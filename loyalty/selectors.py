@@ -11,7 +11,17 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, Whe
 from django.db.models.functions import Coalesce
 
 from .clock import add_months, day_bounds, month_end, program_today
-from .models import Account, PointEntry, PointLot, Program, Tier, TierChange
+from .models import (
+    LADDER_CACHE_KEY,
+    Account,
+    Campaign,
+    EarningRule,
+    PointEntry,
+    PointLot,
+    Program,
+    Tier,
+    TierChange,
+)
 
 if TYPE_CHECKING:
     from members.models import Member
@@ -19,7 +29,7 @@ if TYPE_CHECKING:
 
 def base_tier() -> Tier | None:
     """The tier every member starts in (the one at 0 points)."""
-    return next((tier for tier in tier_ladder_cached() if tier.min_points == 0), None)
+    return next((tier for tier in cached_ladder() if tier.min_points == 0), None)
 
 
 def member_tier(member: Member) -> Tier | None:
@@ -38,15 +48,6 @@ def member_account(member: Member) -> Account | None:
         cached = (Account.objects.filter(member_id=member.pk).first(),)
         member.__dict__["_loyalty_account"] = cached
     return cached[0]
-
-
-def tier_ladder_cached() -> list[Tier]:
-    """The ladder for pages, from the cache (dropped whenever a tier is saved or deleted)."""
-    ladder = cache.get(Tier.LADDER_CACHE_KEY)
-    if ladder is None:
-        ladder = list(tier_ladder())
-        cache.set(Tier.LADDER_CACHE_KEY, ladder, 300)
-    return ladder
 
 
 def tier_ladder() -> QuerySet[Tier]:
@@ -180,10 +181,20 @@ class TierStatus:
         return self.needed_to_keep == 0
 
 
+def cached_ladder() -> list[Tier]:
+    """The ladder for member pages: from the cache (60 s, dropped when a tier is saved)."""
+    ladder = cache.get(LADDER_CACHE_KEY)
+    if ladder is None:
+        ladder = list(tier_ladder())
+        cache.set(LADDER_CACHE_KEY, ladder, 60)
+    return ladder
+
+
 def member_tier_status(member: Member) -> TierStatus:
-    """The member's tier and forecast in three queries (account, ladder, one aggregate)."""
+    """The member's tier and forecast in two queries (account, one aggregate) and the
+    cached ladder."""
     program = Program.load()
-    ladder = tier_ladder_cached()
+    ladder = cached_ladder()
     account = member_account(member)
     tier_id = account.tier_id if account is not None else None
     tier = next((t for t in ladder if t.pk == tier_id), None) or next(
@@ -235,4 +246,44 @@ def member_tier_status(member: Member) -> TierStatus:
             max(0, next_tier.min_points - projected) if next_tier is not None else None
         ),
         needed_to_keep=max(0, tier.min_points - projected) if tier is not None else 0,
+    )
+
+
+@dataclass(frozen=True)
+class ProgramOverview:
+    """What "How points work" shows: the live settings, rules, campaigns and ladder."""
+
+    program: Program
+    rules: list[EarningRule]
+    shared_caps: dict[str, list[str]]
+    campaigns: list[Campaign]
+    tiers: list[Tier]
+    example_expiry: date | None
+    today: date
+
+
+def program_overview() -> ProgramOverview:
+    """Three queries (rules, campaigns with their tiers, ladder) plus the cached program."""
+    from .services import lot_expiry
+
+    program = Program.load()
+    today = program_today()
+    rules = list(EarningRule.objects.filter(active=True).order_by("kind"))
+    shared: dict[str, list[str]] = {}
+    for rule in rules:
+        if rule.cap_group:
+            shared.setdefault(rule.cap_group, []).append(str(rule.name))
+    campaigns = list(
+        Campaign.objects.filter(active=True, ends_on__gte=today)
+        .order_by("starts_on", "pk")
+        .prefetch_related("tiers")[:20]
+    )
+    return ProgramOverview(
+        program=program,
+        rules=rules,
+        shared_caps={group: names for group, names in shared.items() if len(names) > 1},
+        campaigns=campaigns,
+        tiers=list(Tier.objects.order_by("rank")),
+        example_expiry=lot_expiry(today, program),
+        today=today,
     )

@@ -25,6 +25,8 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.notices import notices_tier_changed
+
 from .clock import add_months, day_bounds
 from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
@@ -406,6 +408,9 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     ).update(status=TierRun.Status.DONE, finished_at=timezone.now())
     if counts.moved_up:
         transaction.on_commit(lambda: _enqueue_levelup(chunk_id))
+    if counts.moved_up or counts.moved_down:
+        members = (chunk.first_member_id, chunk.end_member_id)
+        transaction.on_commit(lambda: notices_tier_changed(period=run.period, member_ids=members))
     return True
 
 

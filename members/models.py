@@ -163,3 +163,43 @@ def birthday_change_allowed(member: Member, today: date) -> bool:
     if member.birthday is None or member.birthday_set_on is None:
         return True
     return (today - member.birthday_set_on).days >= 365
+
+
+class Notice(models.Model):
+    """A message in the member's inbox: a coupon issued, a tier change, points expiring soon.
+
+    `key` names what the notice is about ("coupon:12", "tier:2026-10-01", "lot:345"); it is
+    unique per member, so each thing is announced at most once however often a job runs.
+    The text is rendered from `kind` and `params` in the reader's language (members.notices).
+    """
+
+    class Kind(models.TextChoices):
+        COUPON_ISSUED = "coupon_issued", _("Coupon issued")
+        TIER_CHANGED = "tier_changed", _("Tier changed")
+        POINTS_EXPIRING = "points_expiring", _("Points expiring soon")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="notices", verbose_name=_("member")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    key = models.CharField(_("about"), max_length=64)
+    params = models.JSONField(_("details"), default=dict, blank=True)
+    link = models.CharField(_("link"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        constraints = [
+            models.UniqueConstraint(fields=["member", "key"], name="notice_once_per_subject"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-created_at", "-id"], name="notice_member_inbox"),
+            models.Index(
+                fields=["member"], name="notice_member_unread", condition=models.Q(read_at=None)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} for member {self.member_id}"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 
-from .models import ApiKey, Member
+from .models import ApiKey, Member, Notice
 
 
 def member_by_number(number: str) -> Member | None:
@@ -28,3 +32,44 @@ def api_key_for(full_key: str) -> ApiKey | None:
     if not hmac.compare_digest(key.key_hash, ApiKey.hash_secret(full_key)):
         return None
     return key
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    email_verified: bool
+    unread_notices: int
+
+
+def member_status(member: Member) -> MemberStatus:
+    """Whether the member's email is verified and how many notices are unread: one query."""
+    unread = (
+        Notice.objects.filter(member=OuterRef("pk"), read_at__isnull=True)
+        .order_by()
+        .values("member")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    row = (
+        Member.objects.filter(pk=member.pk)
+        .annotate(
+            verified=Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)),
+            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+        )
+        .values_list("verified", "unread")
+        .first()
+    )
+    verified, count = row if row is not None else (False, 0)
+    return MemberStatus(email_verified=bool(verified), unread_notices=int(count))
+
+
+def request_member_status(request: HttpRequest) -> MemberStatus | None:
+    """`member_status` of the logged-in member, computed once per request (the header's
+    unread count and the dashboard share it); None for a visitor."""
+    user = getattr(request, "user", None)
+    if user is None or not isinstance(user, Member):
+        return None
+    cached = request.__dict__.get("_member_status")
+    if cached is None:
+        cached = member_status(user)
+        request.__dict__["_member_status"] = cached
+    return cached

@@ -7,16 +7,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from loyalty.earning import points_visit_award
+from loyalty.models import program_pinned
+from loyalty.selectors import program_overview
 
 from .adapters import remember_language
 from .api.errors import json_404, json_500
 from .forms import ProfileForm
-from .models import Member
-from .selectors import member_email_verified
+from .models import Member, Notice
+from .notices import notice_text, notices_mark_read
+from .selectors import request_member_status
 from .services import member_update_profile, profile_completeness
 
 
@@ -33,17 +36,21 @@ def _member(request: HttpRequest) -> Member:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    points_visit_award(member_id=member.pk)  # the daily visit point, once a program-local day
-    verified = member_email_verified(member)
-    return render(
-        request,
-        "members/dashboard.html",
-        {
-            "member": member,
-            "email_verified": verified,
-            "completeness": profile_completeness(member, email_verified=verified),
-        },
-    )
+    # One snapshot of the program settings for the whole page: the cards ask for "today"
+    # and the program many times, each a cache round trip otherwise.
+    with program_pinned():
+        points_visit_award(member_id=member.pk)  # the daily visit point, once a local day
+        status = request_member_status(request)
+        verified = status.email_verified if status is not None else False
+        return render(
+            request,
+            "members/dashboard.html",
+            {
+                "member": member,
+                "email_verified": verified,
+                "completeness": profile_completeness(member, email_verified=verified),
+            },
+        )
 
 
 @login_required
@@ -66,6 +73,39 @@ def profile(request: HttpRequest) -> HttpResponse:
     else:
         form = ProfileForm(member=member)
     return render(request, "members/profile.html", {"form": form, "member": member})
+
+
+def how_points_work(request: HttpRequest) -> HttpResponse:
+    """How points work, generated from the live program: nothing here is hard-coded text
+    about numbers. Public, in the member layout for a member."""
+    layout = "members/base_member.html" if request.user.is_authenticated else "base.html"
+    return render(
+        request,
+        "members/how_points_work.html",
+        {"layout": layout, "overview": program_overview()},
+    )
+
+
+INBOX_SIZE = 50
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The member's notices, newest first, unread ones marked; one query for the list."""
+    member = _member(request)
+    notices = list(Notice.objects.filter(member=member).order_by("-created_at", "-id")[:INBOX_SIZE])
+    items = [(notice, notice_text(notice)) for notice in notices]
+    return render(request, "members/inbox.html", {"items": items, "member": member})
+
+
+@login_required
+@require_POST
+def inbox_read(request: HttpRequest) -> HttpResponse:
+    """Mark one notice (`notice`) or every notice read, then back to the inbox."""
+    raw = request.POST.get("notice", "")
+    notice_id = int(raw) if raw.isdigit() else None
+    notices_mark_read(member_id=_member(request).pk, notice_id=notice_id)
+    return redirect("members:inbox")
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

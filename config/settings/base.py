@@ -262,6 +262,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "loyalty.tasks.tier_changes_apply_task",
         "schedule": crontab(minute=15),
     },
+    # Inbox: "points expiring within 30 days", once per lot (a unique key), so running it a
+    # few times a day only catches the program-local day change early in any time zone.
+    "members-notices-points-expiring": {
+        "task": "members.notices_points_expiring",
+        "schedule": crontab(minute=25, hour="*/6"),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------

@@ -1,30 +1,55 @@
-"""Create the demo staff user and demo member for `make run`. Passwords are printed once."""
+"""Create the demo for `make run`: a staff user, a member in each tier with a year of history,
+coupons in every state and inbox notices. Idempotent; passwords are printed once.
+
+Everything goes through the real services: the ledger (`points_award`, `points_redeem`), the
+monthly tier job for each past month end (`tiers_recalculate`, which also writes the tier
+notices), a staff coupon job (`coupon_issue_job_run`), the checkout's `coupon_redeem`,
+`coupons_void` and `coupons_expire`, and the expiry notices job.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from loyalty.clock import add_months, month_end, program_timezone, program_today
+from loyalty.models import Tier
+from loyalty.services import points_award, points_redeem
+from loyalty.tiers import tiers_recalculate
 from members.models import Member
-from members.services import member_create
+from members.notices import notices_points_expiring
+from members.services import api_key_create, member_create
 
 DEMO_STAFF = "admin@example.com"
 DEMO_MEMBER = "member@example.com"
+# One member per tier of the AliExpress ladder: (email, name, points earned per month).
+DEMO_TIER_MEMBERS = [
+    ("standard@example.com", "Sam Standard", 0),
+    ("silver@example.com", "Sofia Silver", 5),
+    ("gold@example.com", "Gao Gold", 25),
+    ("platinum@example.com", "Priya Platinum", 90),
+    ("diamond@example.com", "Diego Diamond", 200),
+]
+HISTORY_MONTHS = 12
+DEMO_CHUNK = 25  # points per ledger entry of the demo history
 
 
 class Command(BaseCommand):
-    help = "Create the demo staff user and demo member (once); print their passwords once."
+    help = "Create the demo accounts and their history (once); print their passwords once."
 
-    @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         site = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         created: list[tuple[str, str, str]] = []
-        if not Member.objects.filter(email=DEMO_STAFF).exists():
+        staff = Member.objects.filter(email=DEMO_STAFF).first()
+        if staff is None:
             password = secrets.token_urlsafe(12)
             staff = Member.objects.create_superuser(
                 email=DEMO_STAFF, password=password, name="Demo Admin"
@@ -33,11 +58,19 @@ class Command(BaseCommand):
             created.append((f"staff ({site}/admin/)", DEMO_STAFF, password))
         if not Member.objects.filter(email=DEMO_MEMBER).exists():
             password = secrets.token_urlsafe(12)
-            member = member_create(email=DEMO_MEMBER, password=password, name="Demo Member")
-            EmailAddress.objects.create(
-                user=member, email=member.email, verified=True, primary=True
-            )
+            _member(DEMO_MEMBER, "Demo Member", password, joined_on=program_today())
             created.append((f"member ({site}/me/)", DEMO_MEMBER, password))
+        new_history = []
+        joined = add_months(program_today(), -HISTORY_MONTHS)
+        for email, name, monthly in DEMO_TIER_MEMBERS:
+            if Member.objects.filter(email=email).exists():
+                continue
+            password = secrets.token_urlsafe(12)
+            member = _member(email, name, password, joined_on=joined)
+            new_history.append((member, monthly))
+            created.append((f"member ({site}/me/)", email, password))
+        if new_history:
+            self._history(new_history, staff)
         if not created:
             self.stdout.write(
                 "Demo accounts already exist (passwords were printed when they were created; "
@@ -47,3 +80,99 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo accounts created. Save these passwords:"))
         for role, email, password in created:
             self.stdout.write(f"  {role}: {email} / {password}")
+
+    def _history(self, members: list[tuple[Member, int]], staff: Member) -> None:
+        today = program_today()
+        zone = program_timezone()
+        for member, monthly in members:
+            for back in range(HISTORY_MONTHS, 0, -1):
+                day = add_months(today, -back) + timedelta(days=3)
+                at = datetime.combine(day, time(12), tzinfo=zone)
+                for n in range(0, monthly, DEMO_CHUNK):
+                    points = min(DEMO_CHUNK, monthly - n)
+                    points_award(
+                        member_id=member.pk,
+                        points=points,
+                        reason=f"{points} points for the orders of {day:%B %Y} (demo)",
+                        occurred_at=at + timedelta(minutes=n),
+                    )
+            if monthly:
+                points_redeem(
+                    member_id=member.pk, points=monthly, reason="points spent on a demo reward"
+                )
+        # The monthly tier job for each past month end, oldest first (a finished period is
+        # left alone, so this is safe on a database that already has runs).
+        if Tier.objects.exists():
+            for back in range(HISTORY_MONTHS, 0, -1):
+                tiers_recalculate(as_of=month_end(add_months(today, -back)))
+        notices_points_expiring(today=today)
+        self._coupons([m for m, _monthly in members], staff)
+        # ---------------------------------------------------------------------------------
+        # ISSUE 6 (benefit catalogue, events, brand of the week): add a demo event and a
+        # featured brand here, through their services, once those branches are merged.
+        # ---------------------------------------------------------------------------------
+
+    def _coupons(self, members: list[Member], staff: Member) -> None:
+        """Coupons in every state for each demo member: available, used, void, expired."""
+        from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
+        from benefits.services import (
+            coupon_issue_job_run,
+            coupon_redeem,
+            coupons_expire,
+            coupons_void,
+        )
+
+        now = timezone.now()
+        numbers = "\n".join(m.number for m in members)
+        specs: list[tuple[str, str, dict[str, Any]]] = [
+            ("demo-welcome", "Welcome gift", {"valid_days": 60}),
+            ("demo-spring", "Spring sale", {"valid_days": 30}),
+            ("demo-flash", "Flash voucher", {"valid_days": 7}),
+            (
+                "demo-last-season",
+                "Last season's voucher",
+                {
+                    "valid_days": None,
+                    "valid_from": now - timedelta(days=60),
+                    "valid_until": now - timedelta(days=30),
+                },
+            ),
+        ]
+        issued: dict[str, list[Coupon]] = {}
+        for code, name, validity in specs:
+            template, _created = CouponTemplate.objects.get_or_create(
+                code=code,
+                defaults={
+                    "name": name,
+                    "kind": CouponTemplate.Kind.AMOUNT_OFF,
+                    "value": Decimal("3.00"),
+                    "currency": "USD",
+                    "min_order": Decimal("10.00"),
+                    "occasion": Occasion.MANUAL,
+                    **validity,
+                },
+            )
+            with transaction.atomic():
+                job = CouponIssueJob.objects.create(
+                    template=template, reason="Demo", member_numbers=numbers, created_by=staff
+                )
+            coupon_issue_job_run(job_id=job.pk)
+            issued[code] = list(Coupon.objects.filter(job=job).select_related("member"))
+        api_key, _full = api_key_create(name="demo shop")
+        for n, coupon in enumerate(issued["demo-spring"]):
+            coupon_redeem(
+                api_key=api_key,
+                request_id=f"demo-{coupon.pk}",
+                code=coupon.code,
+                member_number=coupon.member.number,
+                order_number=f"DEMO-ORDER-{coupon.pk}-{n}",
+                order_amount=Decimal("25.00"),
+            )
+        coupons_void(coupon_ids=[c.pk for c in issued["demo-flash"]])
+        coupons_expire()
+
+
+def _member(email: str, name: str, password: str, *, joined_on: date) -> Member:
+    member = member_create(email=email, password=password, name=name, joined_on=joined_on)
+    EmailAddress.objects.create(user=member, email=member.email, verified=True, primary=True)
+    return member

@@ -1,0 +1,236 @@
+"""The member dashboard under gunicorn with PostgreSQL and Redis (sessions and cache).
+
+    .venv/bin/python bench/pages.py [--members N] [--requests R] [--clients C] [--workers W]
+
+Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+bench_pages), migrates it, loads the aliexpress preset, makes N members (default 2,000), each
+with a loyalty account, a short points history and a coupon, and logs every one of them in
+(a session in Redis: REDIS_URL, default redis://127.0.0.1:6379/6). It starts gunicorn on a
+free loopback port, lets every member open the dashboard once (the day's first view awards
+the visit point: timed and printed apart), then with C concurrent keep-alive connections
+(default 10) requests R dashboards (default 4,000) spread over all the members, and in the
+same run R requests of a bare Django view (/healthz: no database). Prints requests/s and
+p50/p99 for both. Targets on 2 cores: >= 150 requests/s with p99 <= 150 ms. Every loop is
+bounded; gunicorn is stopped, the sessions deleted and the database dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ingest import create_database, drop_database, free_port, pct, start_gunicorn  # noqa: E402
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_pages"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
+HISTORY = 5  # point entries per member
+
+
+def setup_django(env: dict[str, str], members: int) -> list[str]:
+    """Migrate, load the preset, make the members with history, log them in. Returns the
+    session keys."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from benefits.models import Coupon, CouponTemplate, Occasion
+    from loyalty.models import Account, PointEntry
+    from members.models import Member
+
+    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cache"
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # the manifest whitenoise reads
+    call_command("load_program", "aliexpress", verbosity=0)
+    Member.objects.bulk_create(
+        [
+            Member(email=f"page{n}@example.com", number=f"8{n:09d}", name=f"Member {n}")
+            for n in range(members)
+        ],
+        batch_size=1000,
+    )
+    rows = list(Member.objects.order_by("pk"))
+    now = timezone.now()
+    Account.objects.bulk_create(
+        [Account(member_id=m.pk, balance=5 * HISTORY) for m in rows], batch_size=1000
+    )
+    PointEntry.objects.bulk_create(
+        [
+            PointEntry(
+                member_id=m.pk,
+                kind="earn",
+                points=5,
+                occurred_at=now - timedelta(days=10 * i + 1),
+                qualifying_at=now - timedelta(days=10 * i + 1),
+                reason=f"5 points for order B-{m.pk}-{i}",
+            )
+            for m in rows
+            for i in range(HISTORY)
+        ],
+        batch_size=2000,
+    )
+    template = CouponTemplate.objects.create(
+        code="bench",
+        name="Bench coupon",
+        kind="amount_off",
+        value=5,
+        valid_days=30,
+        occasion=Occasion.MANUAL,
+    )
+    Coupon.objects.bulk_create(
+        [
+            Coupon(
+                member_id=m.pk,
+                template=template,
+                occasion=Occasion.MANUAL,
+                valid_from=now - timedelta(days=1),
+                valid_until=now + timedelta(days=3),
+                reason="bench",
+                issued_at=now,
+                code=f"BENCH-{m.pk:08d}",
+            )
+            for m in rows
+        ],
+        batch_size=1000,
+    )
+    keys = []
+    for member in rows:
+        session = SessionStore()
+        session[SESSION_KEY] = str(member.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = member.get_session_auth_hash()
+        session.create()
+        assert session.session_key is not None
+        keys.append(session.session_key)
+    connection.close()
+    return keys
+
+
+def delete_sessions(keys: list[str]) -> None:
+    from django.contrib.sessions.backends.cache import SessionStore
+
+    for key in keys:
+        SessionStore(session_key=key).delete()
+
+
+def run(port: int, clients: int, jobs: list[tuple[str, str]]) -> tuple[float, list[float], int]:
+    """GET every (path, session key) from `clients` keep-alive connections. Returns
+    (seconds, latencies, errors)."""
+    lock = threading.Lock()
+    queue = list(reversed(jobs))
+    latencies: list[float] = []
+    errors = [0]
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                path, session = queue.pop()
+            headers = {"Cookie": f"sessionid={session}"} if session else {}
+            started = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            elapsed = time.perf_counter() - started
+            ok = response.status == 200 and (not session or b'data-testid="tier-card"' in body)
+            with lock:
+                latencies.append(elapsed)
+                errors[0] += 0 if ok else 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started, latencies, errors[0]
+
+
+def report(label: str, count: int, seconds: float, latencies: list[float], errors: int) -> None:
+    print(
+        f"{label}: {count} requests in {seconds:.1f} s -> {count / seconds:,.0f} requests/s; "
+        f"p50 {pct(latencies, 0.5):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms; errors {errors}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    env: dict[str, Any] = {
+        "DATABASE_URL": url,
+        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    create_database(url)
+    gunicorn = None
+    keys: list[str] = []
+    try:
+        keys = setup_django(env, args.members)
+        port = free_port()
+        gunicorn = start_gunicorn(env, port, args.workers)
+        print(
+            f"{args.members} members logged in (Redis sessions), gunicorn {args.workers} "
+            f"workers x 2 threads, {args.clients} connections"
+        )
+        first = [("/me/", key) for key in keys]
+        seconds, lat, errors = run(port, args.clients, first)
+        report("dashboard, first view of the day (visit point)", len(first), seconds, lat, errors)
+
+        bare = [("/healthz", "")] * args.requests
+        seconds, lat, errors = run(port, args.clients, bare)
+        report("bare Django view (/healthz)             ", len(bare), seconds, lat, errors)
+
+        pages = [("/me/", keys[n % len(keys)]) for n in range(args.requests)]
+        seconds, lat, errors = run(port, args.clients, pages)
+        report("dashboard (/me/), logged in             ", len(pages), seconds, lat, errors)
+        print(
+            "targets: >= 150 requests/s, p99 <= 150 ms -> "
+            + ("met" if len(pages) / seconds >= 150 and pct(lat, 0.99) <= 150 else "NOT met")
+        )
+    finally:
+        if gunicorn is not None:
+            gunicorn.send_signal(signal.SIGTERM)
+            try:
+                gunicorn.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                gunicorn.kill()
+        if keys:
+            delete_sessions(keys)
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

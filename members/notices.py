@@ -1,0 +1,190 @@
+"""The member inbox: notices written after the coupon, tier and expiry code commits, and
+their emails in the member's language.
+
+Each notice is about one thing (`Notice.key`, unique per member): a rerun of any job that
+creates notices inserts nothing new and sends no second email. Creation is set-based
+(INSERT ... ON CONFLICT DO NOTHING); the rows really inserted are those stamped with this
+call's `created_at`, and only those are emailed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any
+
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_date
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .models import Notice
+
+Kind = Notice.Kind
+EXPIRY_NOTICE_DAYS = 30
+# A coupon already has its own email (benefits.services.coupon_emails_send): no second one.
+EMAILED_KINDS = frozenset({Kind.TIER_CHANGED, Kind.POINTS_EXPIRING})
+INSERT_BATCH = 1000
+
+
+def notice_text(notice: Notice) -> str:
+    """The notice's sentence in the active language."""
+    p: dict[str, Any] = notice.params or {}
+    if notice.kind == Kind.COUPON_ISSUED:
+        return _("A coupon was added to your wallet: %(name)s, code %(code)s.") % {
+            "name": p.get("name", ""),
+            "code": p.get("code", ""),
+        }
+    if notice.kind == Kind.TIER_CHANGED:
+        day = parse_date(p.get("effective_on", ""))
+        values = {
+            "to": p.get("to", ""),
+            "from": p.get("from", ""),
+            "day": date_format(day, "DATE_FORMAT") if day else "",
+        }
+        if p.get("direction") == "up":
+            return _("You moved up from %(from)s to %(to)s (effective %(day)s).") % values
+        return _("Your tier changed from %(from)s to %(to)s (effective %(day)s).") % values
+    if notice.kind == Kind.POINTS_EXPIRING:
+        day = parse_date(p.get("on", ""))
+        points = int(p.get("points", 0))
+        return ngettext(
+            "%(points)d point expires on %(day)s.",
+            "%(points)d points expire on %(day)s.",
+            points,
+        ) % {"points": points, "day": date_format(day, "DATE_FORMAT") if day else ""}
+    return str(notice.kind)
+
+
+def _insert(rows: list[Notice]) -> list[int]:
+    """Insert, skipping what each member was already told; the ids really inserted."""
+    if not rows:
+        return []
+    stamp = timezone.now()
+    for row in rows:
+        row.created_at = stamp
+    inserted: list[int] = []
+    for start in range(0, len(rows), INSERT_BATCH):
+        chunk = rows[start : start + INSERT_BATCH]
+        Notice.objects.bulk_create(chunk, ignore_conflicts=True)
+        inserted.extend(
+            Notice.objects.filter(
+                member_id__in={r.member_id for r in chunk},
+                key__in=[r.key for r in chunk],
+                created_at=stamp,
+            ).values_list("pk", flat=True)
+        )
+    return inserted
+
+
+def _email_after_commit(notice_ids: list[int]) -> None:
+    if notice_ids:
+        transaction.on_commit(lambda: notice_emails_send(notice_ids=notice_ids))
+
+
+@transaction.atomic
+def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
+    """A notice per coupon issued (the coupon's own email already told the member)."""
+    from benefits.models import Coupon
+
+    link = reverse("benefits:wallet")
+    coupons = Coupon.objects.filter(pk__in=list(coupon_ids)).values_list(
+        "pk", "member_id", "code", "template__name", "valid_until"
+    )
+    rows = [
+        Notice(
+            member_id=member_id,
+            kind=Kind.COUPON_ISSUED,
+            key=f"coupon:{pk}",
+            params={"code": code, "name": name, "valid_until": until.isoformat()},
+            link=link,
+        )
+        for pk, member_id, code, name, until in coupons
+    ]
+    return len(_insert(rows))
+
+
+@transaction.atomic
+def notices_tier_changed(*, period: date, member_ids: tuple[int, int] | None = None) -> int:
+    """A notice per tier change decided for `period` (optionally members [lo, hi)), emailed."""
+    from loyalty.models import TierChange
+
+    changes = TierChange.objects.filter(period=period)
+    if member_ids is not None:
+        changes = changes.filter(member_id__gte=member_ids[0], member_id__lt=member_ids[1])
+    link = reverse("loyalty:tier")
+    rows = [
+        Notice(
+            member_id=member_id,
+            kind=Kind.TIER_CHANGED,
+            key=f"tier:{period.isoformat()}",
+            params={
+                "from": from_name,
+                "to": to_name,
+                "direction": direction,
+                "effective_on": effective_on.isoformat(),
+            },
+            link=link,
+        )
+        for member_id, from_name, to_name, direction, effective_on in changes.values_list(
+            "member_id", "from_tier__name", "to_tier__name", "direction", "effective_on"
+        ).iterator()
+    ]
+    inserted = _insert(rows)
+    _email_after_commit(inserted)
+    return len(inserted)
+
+
+@transaction.atomic
+def notices_points_expiring(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> int:
+    """A notice per point lot that expires within `days` of `today` (program-local), once
+    per lot, emailed. Returns the number of notices created."""
+    from loyalty.models import PointLot
+
+    lots = PointLot.objects.filter(
+        remaining__gt=0, expires_on__gte=today, expires_on__lte=today + timedelta(days=days)
+    ).values_list("pk", "member_id", "remaining", "expires_on")
+    link = reverse("loyalty:points")
+    rows = [
+        Notice(
+            member_id=member_id,
+            kind=Kind.POINTS_EXPIRING,
+            key=f"lot:{pk}",
+            params={"points": remaining, "on": expires_on.isoformat() if expires_on else ""},
+            link=link,
+        )
+        for pk, member_id, remaining, expires_on in lots.iterator()
+    ]
+    inserted = _insert(rows)
+    _email_after_commit(inserted)
+    return len(inserted)
+
+
+def notices_mark_read(*, member_id: int, notice_id: int | None = None) -> int:
+    """Mark one notice (or all) of the member read; a guarded UPDATE, so it is idempotent."""
+    unread = Notice.objects.filter(member_id=member_id, read_at__isnull=True)
+    if notice_id is not None:
+        unread = unread.filter(pk=notice_id)
+    return unread.update(read_at=timezone.now())
+
+
+def notice_emails_send(*, notice_ids: list[int]) -> int:
+    """One email per notice of an emailed kind, in the member's language."""
+    notices = Notice.objects.filter(pk__in=notice_ids, kind__in=EMAILED_KINDS).select_related(
+        "member"
+    )
+    messages = []
+    for notice in notices:
+        with translation.override(notice.member.language):
+            context = {"notice": notice, "member": notice.member, "text": notice_text(notice)}
+            subject = render_to_string("members/email/notice_subject.txt", context)
+            body = render_to_string("members/email/notice.txt", context)
+        messages.append(EmailMessage(" ".join(subject.split()), body, to=[notice.member.email]))
+    if not messages:
+        return 0
+    return get_connection().send_messages(messages) or 0
