@@ -7,7 +7,18 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from .clock import add_months, day_bounds, month_end, program_today
@@ -45,9 +56,35 @@ def member_account(member: Member) -> Account | None:
     page share one query)."""
     cached = member.__dict__.get("_loyalty_account")
     if cached is None:
-        cached = (Account.objects.filter(member_id=member.pk).first(),)
+        cached = (_with_next_expiry(Account.objects.filter(member_id=member.pk)).first(),)
         member.__dict__["_loyalty_account"] = cached
     return cached[0]
+
+
+def _with_next_expiry(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """Annotate each account with its next expiry (`next_expiry_on`, `next_expiry_points`),
+    so a page gets the balance, the tier and the next expiry in one query."""
+    live = PointLot.objects.filter(
+        member_id=OuterRef("member_id"), remaining__gt=0, expires_on__isnull=False
+    )
+    next_on = live.order_by("expires_on").values("expires_on")[:1]
+    points_then = (
+        live.filter(expires_on=Subquery(next_on))
+        .values("member_id")
+        .annotate(total=Sum("remaining"))
+        .values("total")[:1]
+    )
+    return accounts.annotate(
+        next_expiry_on=Subquery(next_on), next_expiry_points=Subquery(points_then)
+    )
+
+
+def member_points_expiring(member: Member) -> tuple[int, date] | None:
+    """Like `points_expiring`, from the account already fetched for this member object."""
+    account = member_account(member)
+    if account is None or account.next_expiry_on is None:  # type: ignore[attr-defined]
+        return None
+    return account.next_expiry_points, account.next_expiry_on  # type: ignore[attr-defined]
 
 
 def tier_ladder() -> QuerySet[Tier]:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import template
 
-from loyalty.selectors import member_account, points_expiring
+from loyalty.selectors import member_account, member_points_expiring
 
 register = template.Library()
 
@@ -14,4 +14,4 @@ def points_summary(member: Any) -> dict[str, Any]:
     """The balance and the next expiry of a member, for the dashboard card."""
     account = member_account(member)
     balance = account.balance if account is not None else 0
-    return {"balance": balance, "expiring": points_expiring(member.pk)}
+    return {"balance": balance, "expiring": member_points_expiring(member)}
