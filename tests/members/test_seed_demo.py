@@ -10,7 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from benefits.models import Coupon
+from benefits.brands import week_start
+from benefits.models import Coupon, EventRsvp, FeaturedBrand, MemberEvent, SaleEarlyAccess
+from loyalty.clock import program_today
 from loyalty.models import Account, PointEntry, TierChange
 from members.models import Member, Notice
 
@@ -51,9 +53,31 @@ def test_seed_demo_shows_every_tier_and_coupon_state(
     assert TierChange.objects.filter(member=diamond, direction="up").exists()
     assert Notice.objects.filter(member=diamond, kind="tier_changed").exists()
     assert Notice.objects.filter(member=diamond, kind="coupon_issued").count() == 4
-    counts = (Member.objects.count(), PointEntry.objects.count(), Coupon.objects.count())
+    # The showcase: this week's brand with a discount per tier, an event the diamond member
+    # has answered, and a sale with early access.
+    featured = FeaturedBrand.objects.get(week_start=week_start(program_today()))
+    assert featured.brand.code == "northwind"
+    assert featured.discounts.count() == 4
+    event = MemberEvent.objects.get(title="Northwind preview night")
+    assert list(EventRsvp.objects.filter(event=event).values_list("member__email", flat=True)) == [
+        "diamond@example.com"
+    ]
+    assert SaleEarlyAccess.objects.filter(sale__title="Northwind winter sale").count() == 3
+    counts = (
+        Member.objects.count(),
+        PointEntry.objects.count(),
+        Coupon.objects.count(),
+        MemberEvent.objects.count(),
+        FeaturedBrand.objects.count(),
+    )
     again = StringIO()
     call_command("seed_demo", stdout=again)
     assert "already exist" in again.getvalue()
     assert " / " not in again.getvalue()
-    assert (Member.objects.count(), PointEntry.objects.count(), Coupon.objects.count()) == counts
+    assert (
+        Member.objects.count(),
+        PointEntry.objects.count(),
+        Coupon.objects.count(),
+        MemberEvent.objects.count(),
+        FeaturedBrand.objects.count(),
+    ) == counts

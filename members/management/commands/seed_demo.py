@@ -20,6 +20,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from benefits.brands import week_start
+from benefits.events import event_rsvp
+from benefits.models import (
+    Brand,
+    FeaturedBrand,
+    FeaturedBrandDiscount,
+    MemberEvent,
+    Sale,
+    SaleEarlyAccess,
+)
+from benefits.showcase import showcase_invalidate
 from loyalty.clock import add_months, month_end, program_timezone, program_today
 from loyalty.models import Tier
 from loyalty.services import points_award, points_redeem
@@ -39,6 +50,7 @@ DEMO_TIER_MEMBERS = [
     ("diamond@example.com", "Diego Diamond", 200),
 ]
 HISTORY_MONTHS = 12
+DEMO_EVENT = "Northwind preview night"
 DEMO_CHUNK = 25  # points per ledger entry of the demo history
 
 
@@ -69,6 +81,7 @@ class Command(BaseCommand):
             member = _member(email, name, password, joined_on=joined)
             new_history.append((member, monthly))
             created.append((f"member ({site}/me/)", email, password))
+        self._showcase()  # before the history: the diamond member answers the demo event
         if new_history:
             self._history(new_history, staff)
         if not created:
@@ -107,10 +120,60 @@ class Command(BaseCommand):
                 tiers_recalculate(as_of=month_end(add_months(today, -back)))
         notices_points_expiring(today=today)
         self._coupons([m for m, _monthly in members], staff)
-        # ---------------------------------------------------------------------------------
-        # ISSUE 6 (benefit catalogue, events, brand of the week): add a demo event and a
-        # featured brand here, through their services, once those branches are merged.
-        # ---------------------------------------------------------------------------------
+        # The diamond member has already answered the demo event.
+        diamond = next((m for m, _monthly in members if m.email.startswith("diamond@")), None)
+        event = MemberEvent.objects.filter(title=DEMO_EVENT).first()
+        if diamond is not None and event is not None:
+            event_rsvp(event_id=event.pk, member=diamond)
+
+    def _showcase(self) -> None:
+        """A brand of the week (extra discount per tier), a member event and a sale with early
+        access, as staff would set them up in the admin. Created once."""
+        if Brand.objects.filter(code="northwind").exists():
+            return
+        now = timezone.now()
+        today = program_today()
+        tiers = {t.code: t for t in Tier.objects.all()}
+        brand = Brand.objects.create(
+            code="northwind",
+            name="Northwind Outdoor",
+            description="Jackets, boots and tents for every season.",
+            categories="shoes, outdoor, bags",
+        )
+        Brand.objects.create(code="lumen", name="Lumen Home", categories="home, kitchen")
+        featured = FeaturedBrand.objects.create(
+            brand=brand,
+            week_start=week_start(today),
+            headline="Trail season: extra off for members",
+        )
+        for code, percent in (("silver", 3), ("gold", 5), ("platinum", 8), ("diamond", 10)):
+            if code in tiers:
+                FeaturedBrandDiscount.objects.create(
+                    featured=featured, tier=tiers[code], percent=Decimal(percent)
+                )
+        event = MemberEvent.objects.create(
+            title=DEMO_EVENT,
+            description="An evening with Northwind's designers: see next season's range first.",
+            starts_at=now + timedelta(days=14),
+            place="Northwind flagship store, 1 Harbour Road",
+            host_brand=brand,
+            capacity=20,
+            rsvp_deadline=now + timedelta(days=12),
+        )
+        event.eligible_tiers.set(
+            [t for c, t in tiers.items() if c in ("gold", "platinum", "diamond")]
+        )
+        sale = Sale.objects.create(
+            title="Northwind winter sale",
+            description="Up to 40% off jackets and boots.",
+            brand=brand,
+            public_start_at=now + timedelta(hours=30),
+            ends_at=now + timedelta(days=7),
+        )
+        for code, hours in (("gold", 24), ("platinum", 36), ("diamond", 48)):
+            if code in tiers:
+                SaleEarlyAccess.objects.create(sale=sale, tier=tiers[code], hours=hours)
+        showcase_invalidate()
 
     def _coupons(self, members: list[Member], staff: Member) -> None:
         """Coupons in every state for each demo member: available, used, void, expired."""
