@@ -21,11 +21,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .clock import add_months, day_bounds
+from .clock import add_months, day_bounds, program_today
 from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
 DEFAULT_CHUNK_SIZE = 250_000
@@ -158,7 +158,9 @@ def _eval_ctes(ladder: Sequence[Rung]) -> str:
         SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
                {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
                {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
-               fl.floor_rank
+               CASE WHEN a.tier_effective_on > %(as_of)s
+                         AND COALESCE(fl.floor_rank, -1) < {_tier_rank_sql("a.tier_id", ladder)}
+                    THEN {_tier_rank_sql("a.tier_id", ladder)} ELSE fl.floor_rank END AS floor_rank
         FROM {account} a
         LEFT JOIN q ON q.member_id = a.member_id
         LEFT JOIN floors fl ON fl.member_id = a.member_id
@@ -181,12 +183,12 @@ def _eval_ctes(ladder: Sequence[Rung]) -> str:
 def _insert_changes_sql(source: str) -> str:
     return f"""
         INSERT INTO {_t(TierChange)} (member_id, period, from_tier_id, to_tier_id, direction,
-                                      qualifying_points, effective_on, applied, created_at)
+                                      kind, qualifying_points, effective_on, applied, created_at)
         SELECT member_id, %(period)s, from_tier_id, to_tier_id,
-               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END,
+               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END, 'evaluation',
                pts, %(eff)s, %(applied)s, %(now)s
         FROM {source} WHERE member_id IS NOT NULL
-        ON CONFLICT (member_id, period) DO NOTHING
+        ON CONFLICT (member_id, period) WHERE kind = 'evaluation' DO NOTHING
     """  # noqa: S608 (names from model metadata)
 
 
@@ -290,9 +292,14 @@ def _require_base_tier() -> None:
 @transaction.atomic
 def tier_changes_apply(*, as_of: date) -> int:
     """Make the pending tier changes effective on or before `as_of` (set-based; idempotent).
-    Returns the number of accounts changed."""
+    Returns the number of accounts changed.
+
+    A change applies only to an account still in the tier it was decided from: an instant
+    upgrade since the evaluation (a higher tier, see `tier_instant_upgrade`) settles it. The
+    guard is on the account row, so it is re-checked under that row's lock."""
     change, account = _t(TierChange), _t(Account)
     day = connection.ops.adapt_datefield_value(as_of)
+    base = Tier.objects.filter(min_points=0).values_list("pk", flat=True).first() or 0
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -303,8 +310,9 @@ def tier_changes_apply(*, as_of: date) -> int:
               AND c.period = (SELECT MAX(c2.period) FROM {change} c2
                               WHERE c2.member_id = c.member_id AND c2.applied = %s
                                 AND c2.effective_on <= %s)
+              AND COALESCE({account}.tier_id, %s) = c.from_tier_id
             """,  # noqa: S608 (names from model metadata)
-            [False, day, False, day],
+            [False, day, False, day, int(base)],
         )
         changed = cursor.rowcount
     TierChange.objects.filter(applied=False, effective_on__lte=as_of).update(applied=True)
@@ -496,6 +504,127 @@ def tiers_recalculate(
             progress(_result(run))
     run.refresh_from_db()
     return _result(run)
+
+
+# --- Instant upgrade ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _InstantUpgradeJob:
+    """The after-commit callback queuing one member's instant-upgrade check (equal per
+    member, so a transaction queues it once however many earnings it posts)."""
+
+    member_id: int
+
+    def __call__(self) -> None:
+        from .tasks import tier_instant_upgrade_task
+
+        tier_instant_upgrade_task.delay(self.member_id)
+
+
+def tiers_instant_upgrade_schedule(*, member_id: int) -> None:
+    """Called by the ledger when it posts an earning: with `Program.instant_upgrade` on, the
+    member's tier is checked by a Celery task after the transaction commits (once per
+    member and transaction); with it off, nothing happens."""
+    if not Program.load().instant_upgrade:
+        return
+    job = _InstantUpgradeJob(member_id)
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        func == job for _sids, func, _robust in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(job)
+
+
+@transaction.atomic
+def tier_instant_upgrade(*, member_id: int) -> TierChange | None:
+    """Promote the member at once if their live qualifying points (the job's window, ending
+    with today in the program's time zone) or an active floor reach a tier above the one
+    they hold or were already promoted to by an evaluation (a pending change). Never
+    demotes. Returns the change recorded, None when nothing changed (so safe to run twice).
+
+    Serialised with the monthly job: the pending chunk covering the member is locked first
+    (the job locks it before evaluating), then the account, as the ledger does."""
+    program = Program.load()
+    if not program.instant_upgrade:
+        return None
+    ladder = _ladder()
+    if not ladder:
+        return None
+    list(
+        TierRunChunk.objects.select_for_update(of=("self",))
+        .filter(
+            run__status=TierRun.Status.RUNNING,
+            done=False,
+            first_member_id__lte=member_id,
+            end_member_id__gt=member_id,
+        )
+        .values_list("pk", flat=True)
+    )
+    account = Account.objects.select_for_update().filter(member_id=member_id).first()
+    if account is None:
+        return None
+    today = program_today()
+    start, end = evaluation_window(today, program)
+    points = (
+        PointEntry.objects.filter(
+            member_id=member_id,
+            qualifying_at__gte=start,
+            qualifying_at__lt=end,
+            occurred_at__lt=end,
+        ).aggregate(total=Sum("points"))["total"]
+        or 0
+    )
+    rank_of = {pk: rank for pk, rank, _points in ladder}
+    tier_of = {rank: pk for pk, rank, _points in ladder}
+    base_pk = next(pk for pk, _rank, min_points in ladder if min_points == 0)
+    earned = max(rank for _pk, rank, min_points in ladder if min_points <= max(points, 0))
+    floors = TierFloor.objects.filter(member_id=member_id, until__gte=today).values_list(
+        "tier_id", flat=True
+    )
+    target = max([earned, *(rank_of[pk] for pk in floors)])
+    from_pk = account.tier_id or base_pk
+    pending = TierChange.objects.filter(member_id=member_id, applied=False).values_list(
+        "to_tier_id", flat=True
+    )
+    decided = max([rank_of[from_pk], *(rank_of[pk] for pk in pending)])
+    if target <= decided:
+        return None
+    change = TierChange.objects.create(
+        member_id=member_id,
+        kind=TierChange.Kind.INSTANT,
+        period=today,
+        from_tier_id=from_pk,
+        to_tier_id=tier_of[target],
+        direction=TierChange.Direction.UP,
+        qualifying_points=points,
+        effective_on=today,
+        applied=True,
+        created_at=timezone.now(),
+    )
+    Account.objects.filter(pk=account.pk).update(
+        tier_id=tier_of[target],
+        tier_effective_on=today,
+        qualifying_points=points,
+        evaluated_on=today,
+    )
+    transaction.on_commit(lambda: _enqueue_instant_levelup(change.pk))
+    return change
+
+
+def _enqueue_instant_levelup(change_id: int) -> None:
+    from .tasks import tier_instant_levelup_task
+
+    tier_instant_levelup_task.delay(change_id)
+
+
+def tier_instant_levelup_issue(*, change_id: int) -> None:
+    """Call the benefits hook for an instant promotion (the hook is idempotent)."""
+    from benefits.services import levelup_reward_issue
+
+    change = TierChange.objects.get(pk=change_id, kind=TierChange.Kind.INSTANT)
+    levelup_reward_issue(
+        member_id=change.member_id, tier_id=change.to_tier_id, period=change.period
+    )
 
 
 # --- What if ------------------------------------------------------------------------------
