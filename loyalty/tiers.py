@@ -143,7 +143,13 @@ def qualifying_sql(member_filter: str) -> str:
 
 def _eval_ctes(ladder: Sequence[Rung]) -> str:
     """CTEs evaluating one member-id range (params lo, hi, start, end, as_of). `moved` holds
-    the members whose tier changes; `r` every account of the range."""
+    the members whose tier changes, `counted` the number of accounts in the range.
+
+    The rank a member ends with is the earned one, raised to their highest active floor and,
+    when their tier took effect after `as_of` (an instant upgrade since that date), to the
+    tier they hold: an evaluation never undoes a later promotion."""
+    if connection.vendor == "postgresql":
+        return _eval_ctes_postgresql(ladder)
     tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
     in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
     return f"""
@@ -154,18 +160,31 @@ def _eval_ctes(ladder: Sequence[Rung]) -> str:
         WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
         GROUP BY f.member_id
     ),
-    e AS (
+    s AS (
         SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
                {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
                {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
-               CASE WHEN a.tier_effective_on > %(as_of)s
-                         AND COALESCE(fl.floor_rank, -1) < {_tier_rank_sql("a.tier_id", ladder)}
-                    THEN {_tier_rank_sql("a.tier_id", ladder)} ELSE fl.floor_rank END AS floor_rank
+               a.tier_effective_on AS te
         FROM {account} a
         LEFT JOIN q ON q.member_id = a.member_id
-        LEFT JOIN floors fl ON fl.member_id = a.member_id
         WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
     ),
+    counted AS (SELECT COUNT(*) AS n FROM s),
+    e AS (
+        SELECT c.member_id, c.pts, c.from_rank, c.earned_rank, {_raised_floor_sql()}
+        FROM s c LEFT JOIN floors fl ON fl.member_id = c.member_id
+    ),
+    {_moved_ctes(ladder)}
+    """  # noqa: S608 (names from model metadata, integers from the ladder)
+
+
+def _raised_floor_sql() -> str:
+    return """CASE WHEN c.te > %(as_of)s AND COALESCE(fl.floor_rank, -1) < c.from_rank
+                   THEN c.from_rank ELSE fl.floor_rank END AS floor_rank"""
+
+
+def _moved_ctes(ladder: Sequence[Rung]) -> str:
+    return f"""
     r AS (
         SELECT member_id, pts, from_rank,
                CASE WHEN floor_rank > earned_rank THEN floor_rank ELSE earned_rank END AS to_rank
@@ -176,7 +195,52 @@ def _eval_ctes(ladder: Sequence[Rung]) -> str:
                {_rank_tier_sql("from_rank", ladder)} AS from_tier_id,
                {_rank_tier_sql("to_rank", ladder)} AS to_tier_id
         FROM r WHERE to_rank <> from_rank
+    )"""  # noqa: S608 (integers from the ladder)
+
+
+def _eval_ctes_postgresql(ladder: Sequence[Rung]) -> str:
+    """The same evaluation in one pass: the grouped aggregate over the covering index,
+    merge-joined to the range's accounts, feeds one aggregate that counts the accounts and
+    keeps, in arrays, only the candidates (earned rank differs from the tier held, or an
+    active floor: a hashed lookup). Floors and the rest apply to those few rows only."""
+    tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
+    in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
+    arrays = ", ".join(
+        f"array_agg({column}) FILTER (WHERE candidate) AS {column}s"
+        for column in ("member_id", "pts", "from_rank", "earned_rank", "te")
     )
+    return f"""
+    q AS ({qualifying_sql(in_range)}),
+    floors AS MATERIALIZED (
+        SELECT f.member_id, MAX(ft.rank) AS floor_rank
+        FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
+        WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
+        GROUP BY f.member_id
+    ),
+    s AS (
+        SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
+               {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
+               {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
+               a.tier_effective_on AS te
+        FROM {account} a
+        LEFT JOIN q ON q.member_id = a.member_id
+        WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
+    ),
+    c AS (
+        SELECT *, (earned_rank <> from_rank
+                   OR member_id IN (SELECT member_id FROM floors)) AS candidate
+        FROM s
+    ),
+    agg AS MATERIALIZED (SELECT COUNT(*) AS n, {arrays} FROM c),
+    counted AS (SELECT n FROM agg),
+    e AS (
+        SELECT c.member_id, c.pts, c.from_rank, c.earned_rank, {_raised_floor_sql()}
+        FROM agg CROSS JOIN LATERAL unnest(
+            agg.member_ids, agg.ptss, agg.from_ranks, agg.earned_ranks, agg.tes
+        ) AS c(member_id, pts, from_rank, earned_rank, te)
+        LEFT JOIN floors fl ON fl.member_id = c.member_id
+    ),
+    {_moved_ctes(ladder)}
     """  # noqa: S608 (names from model metadata, integers from the ladder)
 
 
@@ -240,33 +304,40 @@ def _params(
     return params
 
 
-_COUNTS = """
-    (SELECT COUNT(*) FROM r),
-    (SELECT COUNT(*) FROM moved WHERE to_rank > from_rank),
-    (SELECT COUNT(*) FROM moved WHERE to_rank < from_rank)
-"""
+# The job's session settings on PostgreSQL (SET LOCAL: the chunk's transaction only). Both
+# sides of the evaluation's join come sorted by member id, so a merge join beats hashing a
+# range's accounts; JIT compiles ~60 functions per chunk for nothing (the plan is a simple
+# stream); the materialised evaluation of a 250k-id range fits in memory (4MB spills to disk);
+# and the chunk is one serial stream (Celery fans the chunks out, one per worker).
+# bench/recalc.py times the bare aggregate under the same settings.
+JOB_SESSION_SETTINGS = {
+    "enable_hashjoin": "off",
+    "jit": "off",
+    "work_mem": "64MB",
+    "max_parallel_workers_per_gather": "0",
+}
+
+
+def _job_session(cursor: Any) -> None:
+    if connection.vendor == "postgresql":
+        for name, value in JOB_SESSION_SETTINGS.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Counts:
-    """Evaluate one member-id range and, with `write`, record its moves: one statement on
-    PostgreSQL (data-modifying CTEs), a temp table and two statements elsewhere."""
+    """Evaluate one member-id range and, with `write`, record its moves.
+
+    One read-only statement (a single pass: the grouped aggregate over the covering index,
+    merge-joined to the range's accounts) keeps only the members who move, plus a count row,
+    in a temp table; the writes then touch only those rows (a nested loop over the account's
+    primary key, not a second pass over the range)."""
     ctes = _eval_ctes(_ladder())
-    if connection.vendor == "postgresql":
-        # Both sides come sorted by member id: a merge join beats hashing a range's accounts.
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        writes = ""
-        if write:
-            writes = f""",
-                ins AS ({_insert_changes_sql("moved")}),
-                upd AS ({_update_accounts_sql("moved")})"""
-        cursor.execute(f"WITH {ctes}{writes} SELECT {_COUNTS}", params)
-        processed, up, down = cursor.fetchone()
-        return Counts(int(processed), int(up), int(down))
+    _job_session(cursor)
     cursor.execute(f"DROP TABLE IF EXISTS {_EVAL_TABLE}")
     cursor.execute(
         f"""CREATE TEMP TABLE {_EVAL_TABLE} AS WITH {ctes}
         SELECT member_id, pts, from_rank, to_rank, from_tier_id, to_tier_id FROM moved
-        UNION ALL SELECT NULL, COUNT(*), NULL, NULL, NULL, NULL FROM r""",  # noqa: S608
+        UNION ALL SELECT NULL, n, NULL, NULL, NULL, NULL FROM counted""",  # noqa: S608
         params,
     )
     cursor.execute(
@@ -276,7 +347,10 @@ def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Coun
             FROM {_EVAL_TABLE}"""  # noqa: S608 (a constant table name)
     )
     processed, up, down = cursor.fetchone()
-    if write:
+    if write and (up or down):
+        if connection.vendor == "postgresql":  # a few rows: probe the accounts' pkey
+            cursor.execute(f"ANALYZE {_EVAL_TABLE}")
+            cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
         cursor.execute(_insert_changes_sql(_EVAL_TABLE), params)
         cursor.execute(_update_accounts_sql(_EVAL_TABLE), params)
     cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
