@@ -288,3 +288,52 @@ def test_concurrent_checks_promote_once(
         (members[1].pk, "platinum"),
     ]
     assert account(members[2]).tier_id is None
+
+
+def test_tier_page_shows_the_instant_upgrade(
+    ladder: Any, instant: Program, account_member: Any, today: Any, client: Any
+) -> None:
+    today(date(2026, 11, 15))
+    member = account_member()
+    earn(member, 150, at(2026, 11, 10))
+    assert tier_instant_upgrade(member_id=member.pk) is not None
+    client.force_login(member)
+    html = " ".join(client.get("/me/tier/").content.decode().split())
+    assert "<td>Instant upgrade on Nov. 15, 2026</td>" in html
+    assert "<td>150</td>" in html
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_job_chunk_waits_for_an_instant_upgrade_in_its_range(
+    ladder: Any, instant: Program, account_member: Any, today: Any
+) -> None:
+    member = account_member()
+    earn(member, 150, at(2026, 11, 10))
+    today(date(2026, 12, 1))
+    run = tiers.tier_run_start(as_of=date(2026, 11, 30))
+    chunk_id = run.chunks.get().pk
+    errors: list[BaseException] = []
+
+    def process() -> None:
+        try:
+            tiers.tier_run_chunk_process(chunk_id=chunk_id)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=process)
+    with transaction.atomic():
+        change = tier_instant_upgrade(member_id=member.pk)  # holds the chunk and account locks
+        assert change is not None
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # the chunk waits: it must not evaluate the old tier
+    thread.join()
+    assert errors == []
+    # the job saw the promotion: no second promotion of the member, counted unchanged
+    assert list(TierChange.objects.values_list("kind", "to_tier__code")) == [("instant", "gold")]
+    run.refresh_from_db()
+    assert (run.status, run.moved_up, run.moved_down, run.unchanged) == ("done", 0, 0, 1)
+    assert account(member).tier == ladder["gold"]
