@@ -201,14 +201,10 @@ def _moved_ctes(ladder: Sequence[Rung]) -> str:
 def _eval_ctes_postgresql(ladder: Sequence[Rung]) -> str:
     """The same evaluation in one pass: the grouped aggregate over the covering index,
     merge-joined to the range's accounts, feeds one aggregate that counts the accounts and
-    keeps, in arrays, only the candidates (earned rank differs from the tier held, or an
+    keeps, in one array, only the candidates (earned rank differs from the tier held, or an
     active floor: a hashed lookup). Floors and the rest apply to those few rows only."""
     tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
     in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
-    arrays = ", ".join(
-        f"array_agg({column}) FILTER (WHERE candidate) AS {column}s"
-        for column in ("member_id", "pts", "from_rank", "earned_rank", "te")
-    )
     return f"""
     q AS ({qualifying_sql(in_range)}),
     floors AS MATERIALIZED (
@@ -226,18 +222,19 @@ def _eval_ctes_postgresql(ladder: Sequence[Rung]) -> str:
         LEFT JOIN q ON q.member_id = a.member_id
         WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
     ),
-    c AS (
-        SELECT *, (earned_rank <> from_rank
-                   OR member_id IN (SELECT member_id FROM floors)) AS candidate
+    agg AS MATERIALIZED (
+        SELECT COUNT(*) AS n,
+               array_agg(ROW(member_id::bigint, pts::bigint, from_rank::integer,
+                             earned_rank::integer, te::date))
+                   FILTER (WHERE earned_rank <> from_rank
+                           OR member_id IN (SELECT member_id FROM floors)) AS candidates
         FROM s
     ),
-    agg AS MATERIALIZED (SELECT COUNT(*) AS n, {arrays} FROM c),
     counted AS (SELECT n FROM agg),
     e AS (
         SELECT c.member_id, c.pts, c.from_rank, c.earned_rank, {_raised_floor_sql()}
-        FROM agg CROSS JOIN LATERAL unnest(
-            agg.member_ids, agg.ptss, agg.from_ranks, agg.earned_ranks, agg.tes
-        ) AS c(member_id, pts, from_rank, earned_rank, te)
+        FROM agg CROSS JOIN LATERAL unnest(agg.candidates)
+            AS c(member_id bigint, pts bigint, from_rank integer, earned_rank integer, te date)
         LEFT JOIN floors fl ON fl.member_id = c.member_id
     ),
     {_moved_ctes(ladder)}
@@ -307,13 +304,11 @@ def _params(
 # The job's session settings on PostgreSQL (SET LOCAL: the chunk's transaction only). Both
 # sides of the evaluation's join come sorted by member id, so a merge join beats hashing a
 # range's accounts; JIT compiles ~60 functions per chunk for nothing (the plan is a simple
-# stream); the materialised evaluation of a 250k-id range fits in memory (4MB spills to disk);
-# and the chunk is one serial stream (Celery fans the chunks out, one per worker).
-# bench/recalc.py times the bare aggregate under the same settings.
+# stream); and the chunk is one serial stream (Celery fans the chunks out, one per worker; the
+# bare aggregate of bench/recalc.py is planned serial too).
 JOB_SESSION_SETTINGS = {
     "enable_hashjoin": "off",
     "jit": "off",
-    "work_mem": "64MB",
     "max_parallel_workers_per_gather": "0",
 }
 
