@@ -78,7 +78,7 @@ def main() -> None:
 
 def _run(members: int, entries: int, chunk_size: int) -> None:
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     from loyalty.models import Program
     from loyalty.presets import tiers as tier_preset
@@ -161,21 +161,30 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
     as_of = date(2026, 10, 31)
     start, end = evaluation_window(as_of, program)
 
-    def aggregate() -> tuple[float, int]:
+    bare_sql = """
+        SELECT COUNT(*), SUM(pts) FROM (
+            SELECT member_id, SUM(points) AS pts FROM loyalty_pointentry
+            WHERE qualifying_at >= %s AND qualifying_at < %s AND occurred_at < %s
+            GROUP BY member_id
+        ) q
+    """
+
+    def aggregate(serial: bool = False) -> tuple[float, int]:
+        """The bare aggregate at the server's default settings (`serial`: with no parallel
+        workers, as the job's chunk statements run)."""
         started = time.perf_counter()
-        with connection.cursor() as cur:
-            cur.execute(
-                """
-                SELECT COUNT(*), SUM(pts) FROM (
-                    SELECT member_id, SUM(points) AS pts FROM loyalty_pointentry
-                    WHERE qualifying_at >= %s AND qualifying_at < %s AND occurred_at < %s
-                    GROUP BY member_id
-                ) q
-                """,
-                [start, end, end],
-            )
+        with transaction.atomic(), connection.cursor() as cur:
+            if serial:
+                cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cur.execute(bare_sql, [start, end, end])
             grouped, _total = cur.fetchone()
         return time.perf_counter() - started, grouped
+
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN " + bare_sql, [start, end, end])
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    workers = plan.split("Workers Planned: ")[1].split()[0] if "Workers Planned" in plan else "0"
+    print(f"bare aggregate plan: {workers} parallel workers planned at default settings")
 
     # The machine may be shared: the aggregate is timed before and after the recalculation
     # (both with warm caches) and the mean is used.
@@ -197,6 +206,9 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
         f"{before:.2f} s before, {after:.2f} s after)"
     )
     print(f"ratio: {recalc / bare:.2f}x (target <= 2x)")
+    aggregate(serial=True)
+    serial, _grouped = aggregate(serial=True)
+    print(f"bare aggregate without parallel workers: {serial:.2f} s; ratio {recalc / serial:.2f}x")
 
     # The rerun: snapshot the accounts, run October again, count the rows that differ.
     with connection.cursor() as cur:

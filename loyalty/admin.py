@@ -169,11 +169,12 @@ class TierChangeAdmin(admin.ModelAdmin[TierChange]):
         "from_tier",
         "to_tier",
         "direction",
+        "kind",
         "qualifying_points",
         "effective_on",
         "applied",
     )
-    list_filter = ("period", "direction", "applied", "to_tier")
+    list_filter = ("period", "direction", "kind", "applied", "to_tier")
     search_fields = ("member__email", "=member__number")
     list_select_related = ("member", "from_tier", "to_tier")
     date_hierarchy = "period"

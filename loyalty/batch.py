@@ -55,6 +55,7 @@ from .models import (
 )
 from .selectors import base_tier
 from .services import LedgerError, lot_expiry
+from .tiers import tiers_instant_upgrade_schedule
 
 if TYPE_CHECKING:
     from members.models import ApiKey
@@ -438,6 +439,9 @@ def _write(
             )
             lots.append((lot, repay))
     PointLot.objects.bulk_create([lot for lot, _repay in lots])
+    # As the one-by-one path does: a tier check after commit (a no-op unless switched on).
+    for member_id in sorted({lot.member_id for lot, _repay in lots}):
+        tiers_instant_upgrade_schedule(member_id=member_id)
     allocations = [
         LotAllocation(lot_id=lot.pk, entry_id=lot.entry_id, points=-repay)
         for lot, repay in lots

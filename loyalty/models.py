@@ -266,11 +266,21 @@ class TierRunChunk(models.Model):
 
 
 class TierChange(models.Model):
-    """A member's tier change decided by the evaluation of `period`: at most one per period."""
+    """A member's tier change.
+
+    `evaluation`: decided by the monthly evaluation of `period` (the first day of the evaluated
+    month): at most one per member and period. `instant`: a promotion between evaluations
+    (`Program.instant_upgrade`); its `period` is the program-local day of the promotion, and a
+    member reaches a given tier instantly at most once a day.
+    """
 
     class Direction(models.TextChoices):
         UP = "up", _("Promotion")
         DOWN = "down", _("Demotion")
+
+    class Kind(models.TextChoices):
+        EVALUATION = "evaluation", _("Monthly evaluation")
+        INSTANT = "instant", _("Instant upgrade")
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -286,6 +296,9 @@ class TierChange(models.Model):
         Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("to")
     )
     direction = models.CharField(_("direction"), max_length=4, choices=Direction.choices)
+    kind = models.CharField(
+        _("decided by"), max_length=10, choices=Kind.choices, default=Kind.EVALUATION
+    )
     qualifying_points = models.IntegerField(_("qualifying points"))
     effective_on = models.DateField(_("effective on"))
     applied = models.BooleanField(_("applied"), default=False)
@@ -296,7 +309,16 @@ class TierChange(models.Model):
         verbose_name_plural = _("tier changes")
         ordering: ClassVar[list[str]] = ["-period"]
         constraints = [
-            models.UniqueConstraint(fields=["member", "period"], name="tierchange_once_per_period")
+            models.UniqueConstraint(
+                fields=["member", "period"],
+                condition=models.Q(kind="evaluation"),
+                name="tierchange_once_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["member", "period", "to_tier"],
+                condition=models.Q(kind="instant"),
+                name="tierchange_instant_once_a_day",
+            ),
         ]
         indexes = [
             models.Index(

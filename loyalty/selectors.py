@@ -187,7 +187,7 @@ def member_tier_history(member: Member) -> QuerySet[TierChange]:
     return (
         TierChange.objects.filter(member=member)
         .select_related("from_tier", "to_tier")
-        .order_by("-period")
+        .order_by("-period", "-created_at", "-pk")
     )
 
 

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from .clock import add_months, local_date, program_today
 from .models import Account, LotAllocation, PointEntry, PointLot, Program
+from .tiers import tiers_instant_upgrade_schedule
 
 if TYPE_CHECKING:
     from members.models import ApiKey
@@ -178,6 +179,8 @@ def _credit(
         order_id=order_id,
     )
     if points > 0:
+        if kind == Kind.EARN:  # once per member and transaction; a no-op unless switched on
+            tiers_instant_upgrade_schedule(member_id=account.member_id)
         repay = min(points, debt)
         lot = PointLot.objects.create(
             member_id=account.member_id,

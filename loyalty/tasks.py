@@ -42,3 +42,16 @@ def tier_changes_apply_task(as_of: str | None = None) -> int:
     """Beat (hourly): make delayed tier changes effective once their day has come."""
     day = date.fromisoformat(as_of) if as_of else program_today()
     return tiers.tier_changes_apply(as_of=day)
+
+
+@shared_task
+def tier_instant_upgrade_task(member_id: int) -> int | None:
+    """Queued after an earning commits (instant upgrade on): promote the member at once if
+    their live points reach a higher tier. Safe to run twice."""
+    change = tiers.tier_instant_upgrade(member_id=member_id)
+    return change.pk if change is not None else None
+
+
+@shared_task
+def tier_instant_levelup_task(change_id: int) -> None:
+    tiers.tier_instant_levelup_issue(change_id=change_id)

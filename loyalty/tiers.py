@@ -21,13 +21,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.notices import notices_tier_changed
 
-from .clock import add_months, day_bounds
+from .clock import add_months, day_bounds, program_today
 from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
 DEFAULT_CHUNK_SIZE = 250_000
@@ -145,7 +145,13 @@ def qualifying_sql(member_filter: str) -> str:
 
 def _eval_ctes(ladder: Sequence[Rung]) -> str:
     """CTEs evaluating one member-id range (params lo, hi, start, end, as_of). `moved` holds
-    the members whose tier changes; `r` every account of the range."""
+    the members whose tier changes, `counted` the number of accounts in the range.
+
+    The rank a member ends with is the earned one, raised to their highest active floor and,
+    when their tier took effect after `as_of` (an instant upgrade since that date), to the
+    tier they hold: an evaluation never undoes a later promotion."""
+    if connection.vendor == "postgresql":
+        return _eval_ctes_postgresql(ladder)
     tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
     in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
     return f"""
@@ -156,16 +162,31 @@ def _eval_ctes(ladder: Sequence[Rung]) -> str:
         WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
         GROUP BY f.member_id
     ),
-    e AS (
+    s AS (
         SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
                {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
                {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
-               fl.floor_rank
+               a.tier_effective_on AS te
         FROM {account} a
         LEFT JOIN q ON q.member_id = a.member_id
-        LEFT JOIN floors fl ON fl.member_id = a.member_id
         WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
     ),
+    counted AS (SELECT COUNT(*) AS n FROM s),
+    e AS (
+        SELECT c.member_id, c.pts, c.from_rank, c.earned_rank, {_raised_floor_sql()}
+        FROM s c LEFT JOIN floors fl ON fl.member_id = c.member_id
+    ),
+    {_moved_ctes(ladder)}
+    """  # noqa: S608 (names from model metadata, integers from the ladder)
+
+
+def _raised_floor_sql() -> str:
+    return """CASE WHEN c.te > %(as_of)s AND COALESCE(fl.floor_rank, -1) < c.from_rank
+                   THEN c.from_rank ELSE fl.floor_rank END AS floor_rank"""
+
+
+def _moved_ctes(ladder: Sequence[Rung]) -> str:
+    return f"""
     r AS (
         SELECT member_id, pts, from_rank,
                CASE WHEN floor_rank > earned_rank THEN floor_rank ELSE earned_rank END AS to_rank
@@ -176,19 +197,61 @@ def _eval_ctes(ladder: Sequence[Rung]) -> str:
                {_rank_tier_sql("from_rank", ladder)} AS from_tier_id,
                {_rank_tier_sql("to_rank", ladder)} AS to_tier_id
         FROM r WHERE to_rank <> from_rank
-    )
+    )"""  # noqa: S608 (integers from the ladder)
+
+
+def _eval_ctes_postgresql(ladder: Sequence[Rung]) -> str:
+    """The same evaluation in one pass: the grouped aggregate over the covering index,
+    merge-joined to the range's accounts, feeds one aggregate that counts the accounts and
+    keeps, in one array, only the candidates (earned rank differs from the tier held, or an
+    active floor: a hashed lookup). Floors and the rest apply to those few rows only."""
+    tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
+    in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
+    return f"""
+    q AS ({qualifying_sql(in_range)}),
+    floors AS MATERIALIZED (
+        SELECT f.member_id, MAX(ft.rank) AS floor_rank
+        FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
+        WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
+        GROUP BY f.member_id
+    ),
+    s AS (
+        SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
+               {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
+               {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
+               a.tier_effective_on AS te
+        FROM {account} a
+        LEFT JOIN q ON q.member_id = a.member_id
+        WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
+    ),
+    agg AS MATERIALIZED (
+        SELECT COUNT(*) AS n,
+               array_agg(ROW(member_id::bigint, pts::bigint, from_rank::integer,
+                             earned_rank::integer, te::date))
+                   FILTER (WHERE earned_rank <> from_rank
+                           OR member_id IN (SELECT member_id FROM floors)) AS candidates
+        FROM s
+    ),
+    counted AS (SELECT n FROM agg),
+    e AS (
+        SELECT c.member_id, c.pts, c.from_rank, c.earned_rank, {_raised_floor_sql()}
+        FROM agg CROSS JOIN LATERAL unnest(agg.candidates)
+            AS c(member_id bigint, pts bigint, from_rank integer, earned_rank integer, te date)
+        LEFT JOIN floors fl ON fl.member_id = c.member_id
+    ),
+    {_moved_ctes(ladder)}
     """  # noqa: S608 (names from model metadata, integers from the ladder)
 
 
 def _insert_changes_sql(source: str) -> str:
     return f"""
         INSERT INTO {_t(TierChange)} (member_id, period, from_tier_id, to_tier_id, direction,
-                                      qualifying_points, effective_on, applied, created_at)
+                                      kind, qualifying_points, effective_on, applied, created_at)
         SELECT member_id, %(period)s, from_tier_id, to_tier_id,
-               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END,
+               CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END, 'evaluation',
                pts, %(eff)s, %(applied)s, %(now)s
         FROM {source} WHERE member_id IS NOT NULL
-        ON CONFLICT (member_id, period) DO NOTHING
+        ON CONFLICT (member_id, period) WHERE kind = 'evaluation' DO NOTHING
     """  # noqa: S608 (names from model metadata)
 
 
@@ -240,33 +303,38 @@ def _params(
     return params
 
 
-_COUNTS = """
-    (SELECT COUNT(*) FROM r),
-    (SELECT COUNT(*) FROM moved WHERE to_rank > from_rank),
-    (SELECT COUNT(*) FROM moved WHERE to_rank < from_rank)
-"""
+# The job's session settings on PostgreSQL (SET LOCAL: the chunk's transaction only). Both
+# sides of the evaluation's join come sorted by member id, so a merge join beats hashing a
+# range's accounts; JIT compiles ~60 functions per chunk for nothing (the plan is a simple
+# stream); and the chunk is one serial stream (Celery fans the chunks out, one per worker; the
+# bare aggregate of bench/recalc.py is planned serial too).
+JOB_SESSION_SETTINGS = {
+    "enable_hashjoin": "off",
+    "jit": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+
+
+def _job_session(cursor: Any) -> None:
+    if connection.vendor == "postgresql":
+        for name, value in JOB_SESSION_SETTINGS.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Counts:
-    """Evaluate one member-id range and, with `write`, record its moves: one statement on
-    PostgreSQL (data-modifying CTEs), a temp table and two statements elsewhere."""
+    """Evaluate one member-id range and, with `write`, record its moves.
+
+    One read-only statement (a single pass: the grouped aggregate over the covering index,
+    merge-joined to the range's accounts) keeps only the members who move, plus a count row,
+    in a temp table; the writes then touch only those rows (a nested loop over the account's
+    primary key, not a second pass over the range)."""
     ctes = _eval_ctes(_ladder())
-    if connection.vendor == "postgresql":
-        # Both sides come sorted by member id: a merge join beats hashing a range's accounts.
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        writes = ""
-        if write:
-            writes = f""",
-                ins AS ({_insert_changes_sql("moved")}),
-                upd AS ({_update_accounts_sql("moved")})"""
-        cursor.execute(f"WITH {ctes}{writes} SELECT {_COUNTS}", params)
-        processed, up, down = cursor.fetchone()
-        return Counts(int(processed), int(up), int(down))
+    _job_session(cursor)
     cursor.execute(f"DROP TABLE IF EXISTS {_EVAL_TABLE}")
     cursor.execute(
         f"""CREATE TEMP TABLE {_EVAL_TABLE} AS WITH {ctes}
         SELECT member_id, pts, from_rank, to_rank, from_tier_id, to_tier_id FROM moved
-        UNION ALL SELECT NULL, COUNT(*), NULL, NULL, NULL, NULL FROM r""",  # noqa: S608
+        UNION ALL SELECT NULL, n, NULL, NULL, NULL, NULL FROM counted""",  # noqa: S608
         params,
     )
     cursor.execute(
@@ -276,7 +344,10 @@ def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Coun
             FROM {_EVAL_TABLE}"""  # noqa: S608 (a constant table name)
     )
     processed, up, down = cursor.fetchone()
-    if write:
+    if write and (up or down):
+        if connection.vendor == "postgresql":  # a few rows: probe the accounts' pkey
+            cursor.execute(f"ANALYZE {_EVAL_TABLE}")
+            cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
         cursor.execute(_insert_changes_sql(_EVAL_TABLE), params)
         cursor.execute(_update_accounts_sql(_EVAL_TABLE), params)
     cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
@@ -292,9 +363,14 @@ def _require_base_tier() -> None:
 @transaction.atomic
 def tier_changes_apply(*, as_of: date) -> int:
     """Make the pending tier changes effective on or before `as_of` (set-based; idempotent).
-    Returns the number of accounts changed."""
+    Returns the number of accounts changed.
+
+    A change applies only to an account still in the tier it was decided from: an instant
+    upgrade since the evaluation (a higher tier, see `tier_instant_upgrade`) settles it. The
+    guard is on the account row, so it is re-checked under that row's lock."""
     change, account = _t(TierChange), _t(Account)
     day = connection.ops.adapt_datefield_value(as_of)
+    base = Tier.objects.filter(min_points=0).values_list("pk", flat=True).first() or 0
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -305,8 +381,9 @@ def tier_changes_apply(*, as_of: date) -> int:
               AND c.period = (SELECT MAX(c2.period) FROM {change} c2
                               WHERE c2.member_id = c.member_id AND c2.applied = %s
                                 AND c2.effective_on <= %s)
+              AND COALESCE({account}.tier_id, %s) = c.from_tier_id
             """,  # noqa: S608 (names from model metadata)
-            [False, day, False, day],
+            [False, day, False, day, int(base)],
         )
         changed = cursor.rowcount
     TierChange.objects.filter(applied=False, effective_on__lte=as_of).update(applied=True)
@@ -501,6 +578,130 @@ def tiers_recalculate(
             progress(_result(run))
     run.refresh_from_db()
     return _result(run)
+
+
+# --- Instant upgrade ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _InstantUpgradeJob:
+    """The after-commit callback queuing one member's instant-upgrade check (equal per
+    member, so a transaction queues it once however many earnings it posts)."""
+
+    member_id: int
+
+    def __call__(self) -> None:
+        from .tasks import tier_instant_upgrade_task
+
+        tier_instant_upgrade_task.delay(self.member_id)
+
+
+def tiers_instant_upgrade_schedule(*, member_id: int) -> None:
+    """Called by the ledger when it posts an earning: with `Program.instant_upgrade` on, the
+    member's tier is checked by a Celery task after the transaction commits (once per
+    member and transaction); with it off, nothing happens."""
+    if not Program.load().instant_upgrade:
+        return
+    job = _InstantUpgradeJob(member_id)
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        func == job for _sids, func, _robust in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(job)
+
+
+@transaction.atomic
+def tier_instant_upgrade(*, member_id: int) -> TierChange | None:
+    """Promote the member at once if their live qualifying points (the job's window, ending
+    with today in the program's time zone) or an active floor reach a tier above the one
+    they hold or were already promoted to by an evaluation (a pending change). Never
+    demotes. Returns the change recorded, None when nothing changed (so safe to run twice).
+
+    Serialised with the monthly job: the pending chunk covering the member is locked first
+    (the job locks it before evaluating), then the account, as the ledger does."""
+    program = Program.load()
+    if not program.instant_upgrade:
+        return None
+    ladder = _ladder()
+    if not ladder:
+        return None
+    list(
+        TierRunChunk.objects.select_for_update(of=("self",))
+        .filter(
+            run__status=TierRun.Status.RUNNING,
+            done=False,
+            first_member_id__lte=member_id,
+            end_member_id__gt=member_id,
+        )
+        .values_list("pk", flat=True)
+    )
+    account = Account.objects.select_for_update().filter(member_id=member_id).first()
+    if account is None:
+        return None
+    today = program_today()
+    start, end = evaluation_window(today, program)
+    points = (
+        PointEntry.objects.filter(
+            member_id=member_id,
+            qualifying_at__gte=start,
+            qualifying_at__lt=end,
+            occurred_at__lt=end,
+        ).aggregate(total=Sum("points"))["total"]
+        or 0
+    )
+    rank_of = {pk: rank for pk, rank, _points in ladder}
+    tier_of = {rank: pk for pk, rank, _points in ladder}
+    base_pk = next(pk for pk, _rank, min_points in ladder if min_points == 0)
+    earned = max(rank for _pk, rank, min_points in ladder if min_points <= max(points, 0))
+    floors = TierFloor.objects.filter(member_id=member_id, until__gte=today).values_list(
+        "tier_id", flat=True
+    )
+    target = max([earned, *(rank_of[pk] for pk in floors)])
+    from_pk = account.tier_id or base_pk
+    pending = TierChange.objects.filter(member_id=member_id, applied=False).values_list(
+        "to_tier_id", flat=True
+    )
+    decided = max([rank_of[from_pk], *(rank_of[pk] for pk in pending)])
+    if target <= decided:
+        return None
+    change = TierChange.objects.create(
+        member_id=member_id,
+        kind=TierChange.Kind.INSTANT,
+        period=today,
+        from_tier_id=from_pk,
+        to_tier_id=tier_of[target],
+        direction=TierChange.Direction.UP,
+        qualifying_points=points,
+        effective_on=today,
+        applied=True,
+        created_at=timezone.now(),
+    )
+    Account.objects.filter(pk=account.pk).update(
+        tier_id=tier_of[target],
+        tier_effective_on=today,
+        qualifying_points=points,
+        evaluated_on=today,
+    )
+    transaction.on_commit(lambda: _enqueue_instant_levelup(change.pk))
+    transaction.on_commit(
+        lambda: notices_tier_changed(period=change.period, member_ids=(member_id, member_id + 1))
+    )
+    return change
+
+
+def _enqueue_instant_levelup(change_id: int) -> None:
+    from .tasks import tier_instant_levelup_task
+
+    tier_instant_levelup_task.delay(change_id)
+
+
+def tier_instant_levelup_issue(*, change_id: int) -> None:
+    """Call the benefits hook for an instant promotion (the hook is idempotent)."""
+    from benefits.services import levelup_reward_issue
+
+    change = TierChange.objects.get(pk=change_id, kind=TierChange.Kind.INSTANT)
+    levelup_reward_issue(
+        member_id=change.member_id, tier_id=change.to_tier_id, period=change.period
+    )
 
 
 # --- What if ------------------------------------------------------------------------------
