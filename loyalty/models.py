@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 MONEY_DIGITS = 12
@@ -568,9 +569,13 @@ class EarningRule(models.Model):
 
     @property
     def cap_label(self) -> str:
-        period = _("daily") if self.cap_period == self.Period.DAY else _("monthly")
         subject = self.cap_group or self.name.lower()
-        return f"{period} {subject} cap of {self.cap}"
+        if self.cap_period == self.Period.DAY:
+            return gettext("daily %(subject)s cap of %(cap)d") % {
+                "subject": subject,
+                "cap": self.cap,
+            }
+        return gettext("monthly %(subject)s cap of %(cap)d") % {"subject": subject, "cap": self.cap}
 
 
 class Campaign(models.Model):

@@ -99,7 +99,8 @@ def test_on_an_earning_promotes_at_once_with_history_and_reward(
                 member_id=member.pk, points=points, reason="order", occurred_at=at(2026, 11, 15)
             )
         assert len(callbacks) == 0
-    assert len(callbacks) == 2  # the upgrade check, then (after its commit) the reward
+    # The upgrade check; after its commit the reward and the inbox notice (which emails).
+    assert len(callbacks) == 4
 
     acc = account(member)
     assert (acc.tier, acc.tier_effective_on, acc.qualifying_points, acc.evaluated_on) == (
