@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
@@ -200,7 +201,7 @@ def main() -> None:
     try:
         keys = setup_django(env, args.members)
         port = free_port()
-        gunicorn = start_gunicorn(env, port, args.workers)
+        gunicorn = start_gunicorn(env, port, args.workers, args.threads)
         print(
             f"{args.members} members logged in (Redis sessions), gunicorn {args.workers} "
             f"workers x 2 threads, {args.clients} connections"
