@@ -13,7 +13,7 @@ help:
 	@echo "make run    - set up and serve the portal with a demo, a Celery worker and beat"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff (lint + format check), mypy, makemigrations --check"
-	@echo "make bench  - benchmarks (needs DATABASE_URL and REDIS_URL)"
+	@echo "make bench  - benchmarks against the local PostgreSQL and Redis (docs/benchmarks.md)"
 
 $(STAMP): requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
