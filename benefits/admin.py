@@ -365,11 +365,22 @@ class BenefitAdmin(admin.ModelAdmin[Benefit]):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin[Reward]):
-    list_display = ("name", "kind", "points", "stock", "coupon_template", "position", "active")
+class RewardAdmin(DropsShowcase, admin.ModelAdmin[Reward]):
+    """Rewards; saving or deleting one drops the dashboard snapshot (recommendations)."""
+
+    list_display = (
+        "name",
+        "kind",
+        "points",
+        "stock",
+        "categories",
+        "coupon_template",
+        "position",
+        "active",
+    )
     list_editable = ("stock", "position", "active")
     list_filter = ("kind", "active")
-    search_fields = ("name",)
+    search_fields = ("name", "categories")
     filter_horizontal = ("eligible_tiers",)
     list_select_related = ("coupon_template",)
 

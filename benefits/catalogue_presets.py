@@ -18,6 +18,7 @@ from django.db import transaction
 from loyalty.models import Program, Tier
 
 from .models import Benefit, CouponTemplate, Occasion, Reward, TierBenefit
+from .showcase import showcase_invalidate
 
 SILVER_UP = ["silver", "gold", "platinum", "diamond"]
 GOLD_UP = ["gold", "platinum", "diamond"]
@@ -161,6 +162,7 @@ REWARDS: list[dict[str, Any]] = [
         "kind": Reward.Kind.COUPON,
         "points": 500,
         "description": "A 5.00 coupon on orders of 20.00 or more, valid for 30 days.",
+        "categories": "",  # for every shopper: offered by affordability
     },
     {
         "name": "Member tote bag",
@@ -168,6 +170,7 @@ REWARDS: list[dict[str, Any]] = [
         "points": 1500,
         "stock": 50,
         "description": "Shipped with your next order.",
+        "categories": "bags",
         "tiers": GOLD_UP,
     },
 ]
@@ -238,10 +241,12 @@ def _load_rewards(created: list[str]) -> None:
             description=reward_spec["description"],
             coupon_template=template if is_coupon else None,
             stock=reward_spec.get("stock"),
+            categories=reward_spec.get("categories", ""),  # only on create: admin edits stay
         )
         if reward_spec.get("tiers"):
             reward.eligible_tiers.set(Tier.objects.filter(code__in=reward_spec["tiers"]))
         created.append(f"reward {reward.name}")
+        transaction.on_commit(showcase_invalidate)  # the dashboard recommends it at once
 
 
 @transaction.atomic

@@ -837,6 +837,15 @@ class Reward(models.Model):
         verbose_name=_("only tiers"),
         help_text=_("Empty: every tier."),
     )
+    categories = models.CharField(
+        _("categories"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Comma-separated, as the shop names them (e.g. shoes, bags): members who bought "
+            "these see the reward recommended."
+        ),
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -867,6 +876,10 @@ class Reward(models.Model):
 
     def __str__(self) -> str:
         return str(self.name)
+
+    @property
+    def category_list(self) -> list[str]:
+        return split_categories(self.categories)
 
     def clean(self) -> None:
         super().clean()

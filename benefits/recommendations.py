@@ -1,13 +1,15 @@
-"""'Recommended for you': brands and events ranked by the categories of the member's received
-orders in the last 90 days, each with its reason. There is no reward model on main yet, so
-rewards are not ranked here (add them beside brands when the reward shop lands).
+"""'Recommended for you': brands, rewards and events ranked by the categories of the member's
+received orders in the last 90 days, each with its reason.
 
 Ranking (deterministic): a category weighs the number of the member's recent orders that
 contain it (orders flagged as fraud or returned in full do not count); an item scores the sum
 of the weights of its categories (an event: its host brand's) and gives its heaviest category
-as the reason; ties go by name (brands) or start (events), then id. Members with no history,
-or too few matches, get the defaults: the brand of the week, other brands by name, the
-soonest events. Costs one query (the orders); the catalogue comes from the showcase snapshot.
+as the reason; ties go by name (brands), points price (rewards) or start (events), then id.
+Only rewards that are active, in stock and open to the member's tier are offered. Members with
+no history, or too few matches, get the defaults: the brand of the week, other brands by name;
+the rewards they can afford with their balance, cheapest first; the soonest events. Costs one
+query (the orders); the catalogue (rewards included) comes from the showcase snapshot, and the
+balance and tier from the account row the dashboard's points card already fetched.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from loyalty.models import Order
 from loyalty.selectors import account_state
 from members.models import Member
 
-from .models import Brand, MemberEvent
+from .models import Brand, MemberEvent, Reward
 from .showcase import Showcase, showcase
 
 WINDOW_DAYS = 90
@@ -34,8 +36,8 @@ PER_KIND = 3
 
 @dataclass(frozen=True)
 class Recommendation:
-    kind: str  # "brand" or "event"
-    item: Brand | MemberEvent
+    kind: str  # "brand", "reward" or "event"
+    item: Brand | Reward | MemberEvent
     reason: str
     score: int
 
@@ -43,11 +45,12 @@ class Recommendation:
 @dataclass
 class Recommendations:
     brands: list[Recommendation] = field(default_factory=list)
+    rewards: list[Recommendation] = field(default_factory=list)
     events: list[Recommendation] = field(default_factory=list)
     personal: bool = False  # at least one item is ranked by the member's orders
 
     def __bool__(self) -> bool:
-        return bool(self.brands or self.events)
+        return bool(self.brands or self.rewards or self.events)
 
 
 def category_weights(member_id: int, now: datetime) -> Counter[str]:
@@ -79,8 +82,43 @@ def _because(category: str) -> str:
     return _("because you bought %(category)s") % {"category": category}
 
 
+def _rank_rewards(
+    snapshot: Showcase, tier_id: int | None, balance: int, weights: Counter[str]
+) -> list[Recommendation]:
+    """Rewards the member may take now (active, in stock, their tier): by their categories,
+    then the ones they can afford, cheapest first."""
+    offered = [
+        r
+        for r in sorted(snapshot.rewards, key=lambda r: (r.points, r.pk))
+        if r.active
+        and (r.stock is None or r.stock > 0)
+        and (not snapshot.reward_tier_ids(r) or tier_id in snapshot.reward_tier_ids(r))
+    ]
+    scored = []
+    for reward in offered:
+        score, why = _match(reward.category_list, weights)
+        if why is not None:
+            scored.append((-score, reward.points, reward.pk, reward, why))
+    picked = [
+        Recommendation("reward", reward, _because(why), -s)
+        for s, _p, _pk, reward, why in sorted(scored, key=lambda r: r[:3])[:PER_KIND]
+    ]
+    chosen = {r.item.pk for r in picked}
+    for reward in offered:
+        if len(picked) >= PER_KIND:
+            break
+        if reward.pk not in chosen and reward.points <= balance:
+            picked.append(Recommendation("reward", reward, _("You can afford this"), 0))
+    return picked
+
+
 def rank(
-    snapshot: Showcase, tier_id: int | None, weights: Counter[str], now: datetime
+    snapshot: Showcase,
+    tier_id: int | None,
+    weights: Counter[str],
+    now: datetime,
+    *,
+    balance: int = 0,
 ) -> Recommendations:
     """The ranking itself: no query."""
     result = Recommendations()
@@ -106,6 +144,8 @@ def rank(
         reason = _("Brand of the week") if is_featured else _("Something new to discover")
         result.brands.append(Recommendation("brand", brand, reason, 0))
 
+    result.rewards = _rank_rewards(snapshot, tier_id, balance, weights)
+
     open_events = [
         e
         for e in snapshot.events
@@ -127,14 +167,15 @@ def rank(
             break
         if event.pk not in taken:
             result.events.append(Recommendation("event", event, _("Coming up soon"), 0))
-    result.personal = any(r.score for r in result.brands + result.events)
+    result.personal = any(r.score for r in result.brands + result.rewards + result.events)
     return result
 
 
 def recommendations_for(member: Member, now: datetime | None = None) -> Recommendations:
     """The member's recommendations: one query (their recent orders) beyond the snapshot and
-    their tier (shared with the dashboard's points card)."""
+    their balance and tier (shared with the dashboard's points card)."""
     now = now or timezone.now()
     snapshot = showcase()
-    tier_id = account_state(member)[1] or snapshot.base_tier_id
-    return rank(snapshot, tier_id, category_weights(member.pk, now), now)
+    balance, tier_id = account_state(member)
+    tier_id = tier_id or snapshot.base_tier_id
+    return rank(snapshot, tier_id, category_weights(member.pk, now), now, balance=balance)

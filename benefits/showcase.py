@@ -1,10 +1,10 @@
 """What the dashboard shows every member alike — this week's featured brand, live sales with
-their early access, active brands, upcoming events — as one cached snapshot.
+their early access, active brands, upcoming events, active rewards — as one cached snapshot.
 
 The dashboard's cards then cost no query of their own beyond the member's own data (their
 tier, shared with the points card, and their recent orders). The snapshot lives 60 seconds
 (like the program settings) and the admin drops it when staff save a brand, a featured week,
-an event or a sale. Times are compared at render time, so a sale opens on the second.
+an event, a sale or a reward. Times are compared at render time, so a sale opens on the second.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from loyalty.clock import program_today
 from loyalty.selectors import base_tier
 
 from .brands import featured_week, week_start
-from .models import Brand, FeaturedBrand, MemberEvent, Sale, SaleEarlyAccess
+from .models import Brand, FeaturedBrand, MemberEvent, Reward, Sale, SaleEarlyAccess
 
-CACHE_KEY = "benefits:showcase:v1"
+CACHE_KEY = "benefits:showcase:v2"  # v2: with rewards
 CACHE_SECONDS = 60
 
 
@@ -34,9 +34,14 @@ class Showcase:
     sales: list[Sale] = field(default_factory=list)
     brands: list[Brand] = field(default_factory=list)
     events: list[MemberEvent] = field(default_factory=list)
+    rewards: list[Reward] = field(default_factory=list)
 
     def event_tier_ids(self, event: MemberEvent) -> set[int]:
         return {tier.pk for tier in event.eligible_tiers.all()}
+
+    def reward_tier_ids(self, reward: Reward) -> set[int]:
+        """The tiers that may take the reward (empty: every tier)."""
+        return {tier.pk for tier in reward.eligible_tiers.all()}
 
     def early_hours(self, sale: Sale, tier_id: int | None) -> int | None:
         for access in sale.early_access.all():
@@ -63,6 +68,11 @@ def _build(today: date, now: datetime) -> Showcase:
             .select_related("host_brand")
             .prefetch_related("eligible_tiers")
             .order_by("starts_at", "pk")
+        ),
+        rewards=list(
+            Reward.objects.filter(active=True)
+            .prefetch_related("eligible_tiers")
+            .order_by("points", "pk")
         ),
     )
 
