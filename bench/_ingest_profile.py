@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import DEFAULT_URL, create_database, drop_database  # noqa: E402
+from bench._db import bench_url, create_database, drop_database  # noqa: E402
 
 MEMBERS = 1000
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--cprofile", action="store_true", help="print the top functions")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    url = bench_url("bench_ingest")
     os.environ.update(
         {
             "DATABASE_URL": url,

@@ -19,20 +19,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_events"
-
-
-def admin_connection(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    return psycopg.connect(admin_url, autocommit=True), parts.path.lstrip("/")
+from _db import bench_url, create_database, drop_database  # noqa: E402
 
 
 def main() -> None:
@@ -41,12 +32,8 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=200)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    if not url.startswith("postgres"):
-        sys.exit("bench/events.py needs PostgreSQL (DATABASE_URL=postgres://...)")
-    admin, name = admin_connection(url)
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.execute(f'CREATE DATABASE "{name}"')
+    url = bench_url("bench_events")
+    create_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     os.environ.pop("REDIS_URL", None)
@@ -56,8 +43,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        drop_database(url)
 
 
 def in_threads(count: int, items: list, work) -> float:  # type: ignore[no-untyped-def,type-arg]

@@ -33,34 +33,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_ingest"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _db import bench_url, create_database, drop_database  # noqa: E402
+
 BATCH = 500
 MEMBERS = 2000
-
-
-def admin_connection(url: str) -> Any:
-    import psycopg
-
-    parsed = urlparse(url)
-    admin = parsed._replace(path="/postgres").geturl()
-    return psycopg.connect(admin, autocommit=True)
-
-
-def create_database(url: str) -> None:
-    name = urlparse(url).path.lstrip("/")
-    with admin_connection(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(url: str) -> None:
-    name = urlparse(url).path.lstrip("/")
-    with admin_connection(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:
@@ -235,7 +216,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    url = bench_url("bench_ingest")
     env = {
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",

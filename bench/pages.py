@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import create_database, drop_database, free_port, pct, start_gunicorn  # noqa: E402
+from _db import bench_url, create_database, drop_database  # noqa: E402
+from ingest import free_port, pct, start_gunicorn  # noqa: E402
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_pages"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
 HISTORY = 5  # point entries per member
 
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", DEFAULT_URL)
+    url = bench_url("bench_pages")
     env: dict[str, Any] = {
         "DATABASE_URL": url,
         "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),

@@ -30,7 +30,7 @@ DB_NAME = "bench_recalc"
 
 
 def _urls() -> tuple[str, str]:
-    base = os.environ.get("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     parts = urlsplit(base)
     if not parts.scheme.startswith("postgres"):
         sys.exit("bench/recalc.py needs PostgreSQL (DATABASE_URL=postgres://...)")

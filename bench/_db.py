@@ -1,0 +1,44 @@
+"""Scratch PostgreSQL databases for the benchmarks.
+
+A benchmark always works in a database of its own name (bench_<name>) on the server that
+DATABASE_URL points at (default: the local PostgreSQL), and drops it when done. It never uses
+the database named in DATABASE_URL itself, so `make bench` cannot touch real data.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def bench_url(name: str) -> str:
+    """The URL of the benchmark's own database `name` on DATABASE_URL's server."""
+    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
+    if not parts.scheme.startswith("postgres"):
+        sys.exit("the benchmarks need PostgreSQL: DATABASE_URL=postgres://... (or unset)")
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _admin(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    parts = urlsplit(url)
+    return psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+
+
+def create_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    assert name.startswith("bench_"), name
+    with _admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    assert name.startswith("bench_"), name
+    with _admin(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
