@@ -15,8 +15,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from loyalty.models import Account, Program, Tier
-from loyalty.selectors import member_tier
+from loyalty.models import Program, Tier
+from loyalty.selectors import account_state, member_tier
 from members.models import Member
 
 from .models import Benefit, TierBenefit
@@ -163,7 +163,7 @@ def member_benefits(member: Member) -> MemberBenefits:
     """The member's tier (as `member_tier`: the evaluated one, else the base tier), picked
     from the ladder the matrix already loaded, with its benefits and the whole matrix."""
     matrix = benefit_matrix()
-    tier_id = Account.objects.filter(member=member).values_list("tier_id", flat=True).first()
+    tier_id = account_state(member)[1]  # shared with the page's other cards
     tier = next((t for t in matrix.tiers if t.pk == tier_id), None)
     if tier is None:
         tier = next((t for t in matrix.tiers if t.min_points == 0), None)

