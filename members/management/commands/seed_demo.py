@@ -18,6 +18,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from benefits.brands import week_start
@@ -58,6 +59,12 @@ class Command(BaseCommand):
     help = "Create the demo accounts and their history (once); print their passwords once."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # The demo's year of history would send dozens of notice emails to made-up addresses
+        # and bury the logins printed below: no email while seeding.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+            self._seed()
+
+    def _seed(self) -> None:
         site = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
         created: list[tuple[str, str, str]] = []
         staff = Member.objects.filter(email=DEMO_STAFF).first()
