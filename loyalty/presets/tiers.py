@@ -52,42 +52,9 @@ LADDERS: dict[str, list[dict[str, Any]]] = {
             "badge_colour": "#1d4ed8",
         },
     ],
-    # Tmall's ladder: Standard, Silver, Gold, Diamond (DOMAIN.md gives no Platinum there).
-    "tmall": [
-        {
-            "code": "standard",
-            "name": "Standard",
-            "min_points": 0,
-            "discount_percent": "0",
-            "fast_refund_limit": None,
-            "badge_colour": "#6b7280",
-        },
-        {
-            "code": "silver",
-            "name": "Silver",
-            "min_points": 1,
-            "discount_percent": "5",
-            "fast_refund_limit": None,
-            "badge_colour": "#64748b",
-        },
-        {
-            "code": "gold",
-            "name": "Gold",
-            "min_points": 101,
-            "discount_percent": "8",
-            "fast_refund_limit": None,
-            "badge_colour": "#a16207",
-        },
-        {
-            "code": "diamond",
-            "name": "Diamond",
-            "min_points": 1501,
-            "discount_percent": "15",
-            "fast_refund_limit": "100.00",
-            "badge_colour": "#1d4ed8",
-        },
-    ],
 }
+# Tmall's ladder: Standard, Silver, Gold, Diamond (DOMAIN.md gives no Platinum there).
+LADDERS["tmall"] = [tier for tier in LADDERS["aliexpress"] if tier["code"] != "platinum"]
 
 
 @transaction.atomic
