@@ -181,6 +181,8 @@ STORAGES = {
 
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Links in emails are absolute: the portal's public address.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Member Center <no-reply@localhost>")
 
 # --- REST API -----------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def test_birthday_on_file_two_days_before_gives_a_coupon(
     assert "Minimum order: 10.00 USD" in sent.body
     assert "Valid: June 15, 2026, midnight – July 15, 2026, midnight" in sent.body
     assert "enter the code at checkout" in sent.body
+    assert "http://127.0.0.1:8000/me/coupons/" in sent.body  # an absolute link (SITE_URL)
 
 
 def test_birthday_needs_a_tier_that_grants_it(ladder, birthday_template) -> None:

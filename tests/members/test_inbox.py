@@ -85,7 +85,7 @@ def test_tier_change_notice_and_email_in_the_members_language(
     emails = [m for m in mail.outbox if m.to == [member.email]]
     assert len(emails) == 1
     assert "Gold" in emails[0].body and "Standard" in emails[0].body
-    assert "/me/tier/" in emails[0].body
+    assert "http://127.0.0.1:8000/me/tier/" in emails[0].body  # absolute (SITE_URL)
     # a rerun of the finished period adds nothing
     with django_capture_on_commit_callbacks(execute=True):
         tiers_recalculate(as_of=date(2026, 10, 31))
