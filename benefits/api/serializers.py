@@ -54,6 +54,8 @@ class CouponSerializer(serializers.ModelSerializer):
 
 
 class CouponListSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next page (cursor), or null.")
+    previous = serializers.URLField(allow_null=True)
     results = CouponSerializer(many=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -161,6 +162,13 @@ _STATUS_PARAM = OpenApiParameter(
 )
 
 
+class NewestCouponsFirst(CursorPagination):
+    ordering = ("-id",)
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
 def _listing(request: Request, member: Member) -> Response:
     tab = request.query_params.get("status")
     if tab is not None and tab not in WALLET_TABS:
@@ -168,7 +176,9 @@ def _listing(request: Request, member: Member) -> Response:
             400, "invalid", "Unknown status.", {"status": [f"One of {', '.join(WALLET_TABS)}."]}
         )
     coupons: QuerySet[Coupon] = member_coupons(member, tab)
-    return Response({"results": CouponSerializer(coupons, many=True).data})
+    paginator = NewestCouponsFirst()
+    page = paginator.paginate_queryset(coupons, request)
+    return paginator.get_paginated_response(CouponSerializer(page, many=True).data)
 
 
 class MemberCouponsView(APIView):

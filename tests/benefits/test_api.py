@@ -295,6 +295,19 @@ def test_coupon_lists_run_a_constant_number_of_queries(
     assert len(response.json()["results"]) == 15
 
 
+def test_coupon_lists_are_cursor_paginated_newest_first(
+    api_client: APIClient, member: Member
+) -> None:
+    coupons = [CouponFactory(member=member) for _i in range(3)]
+    url = f"/api/v1/members/{member.number}/coupons/?page_size=2"
+    first = api_client.get(url).json()
+    assert [c["code"] for c in first["results"]] == [coupons[2].code, coupons[1].code]
+    assert first["previous"] is None and first["next"]
+    second = api_client.get(first["next"]).json()
+    assert [c["code"] for c in second["results"]] == [coupons[0].code]
+    assert second["next"] is None
+
+
 # --- rate limits --------------------------------------------------------------------------
 
 
