@@ -252,6 +252,14 @@ class EventRsvpInline(admin.TabularInline[EventRsvp, MemberEvent]):
         return False
 
 
+# The editable columns of an event (not `seats_taken`, which only the RSVP services write).
+_EVENT_COLUMNS = {
+    f.name
+    for f in MemberEvent._meta.concrete_fields
+    if f.name not in ("id", "seats_taken", "created_at")
+}
+
+
 @admin.register(MemberEvent)
 class MemberEventAdmin(DropsShowcase, admin.ModelAdmin[MemberEvent]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -285,6 +293,14 @@ class MemberEventAdmin(DropsShowcase, admin.ModelAdmin[MemberEvent]):
     @admin.display(description=_("waiting"))
     def waiting(self, obj: MemberEvent) -> int:
         return int(getattr(obj, "waiting_count", 0))
+
+    def save_model(self, request: HttpRequest, obj: MemberEvent, form: Any, change: bool) -> None:
+        """`seats_taken` belongs to the RSVP services (under the event's row lock): an edit
+        never writes back the count it loaded, which an RSVP may have changed meanwhile."""
+        if change:
+            obj.save(update_fields=[f for f in form.changed_data if f in _EVENT_COLUMNS])
+        else:
+            obj.save()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

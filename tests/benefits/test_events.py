@@ -440,3 +440,28 @@ def test_admin_cannot_lower_the_capacity_below_the_confirmed(
 def test_admin_pages_render(staff_client: Client, ladder: dict[str, Tier], url: str) -> None:
     MemberEventFactory()
     assert staff_client.get(url).status_code == 200
+
+
+def test_admin_edit_never_writes_back_a_stale_seat_count(
+    staff_client: Client, ladder: dict[str, Tier], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member answers while staff save the event: the count the admin loaded is stale, and
+    saving the edit must not put it back (which would let capacity + 1 members in)."""
+    from benefits.admin import MemberEventAdmin
+
+    event = MemberEventFactory(capacity=5)
+    event_rsvp(event_id=event.pk, member=MemberFactory())
+    original = MemberEventAdmin.save_model
+
+    def rsvp_meanwhile(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        event_rsvp(event_id=event.pk, member=MemberFactory())  # after the admin loaded obj
+        original(self, request, obj, form, change)
+
+    monkeypatch.setattr(MemberEventAdmin, "save_model", rsvp_meanwhile)
+    response = staff_client.post(
+        f"/admin/benefits/memberevent/{event.pk}/change/",
+        _event_form(event, title="Preview night (moved)"),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event.refresh_from_db()
+    assert (event.title, event.seats_taken) == ("Preview night (moved)", 2)
