@@ -122,7 +122,8 @@ def notices_tier_changed(*, period: date, member_ids: tuple[int, int] | None = N
         Notice(
             member_id=member_id,
             kind=Kind.TIER_CHANGED,
-            key=f"tier:{period.isoformat()}",
+            # One notice per change: an instant upgrade and an evaluation may share a period.
+            key=f"tier:{period.isoformat()}:{kind}:{to_id}",
             params={
                 "from": from_name,
                 "to": to_name,
@@ -131,9 +132,17 @@ def notices_tier_changed(*, period: date, member_ids: tuple[int, int] | None = N
             },
             link=link,
         )
-        for member_id, from_name, to_name, direction, effective_on in changes.values_list(
-            "member_id", "from_tier__name", "to_tier__name", "direction", "effective_on"
-        ).iterator()
+        for member_id, from_name, to_name, to_id, kind, direction, effective_on in (
+            changes.values_list(
+                "member_id",
+                "from_tier__name",
+                "to_tier__name",
+                "to_tier_id",
+                "kind",
+                "direction",
+                "effective_on",
+            ).iterator()
+        )
     ]
     inserted = _insert(rows)
     _email_after_commit(inserted)

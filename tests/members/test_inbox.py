@@ -13,7 +13,7 @@ from django.test import Client
 
 from benefits.models import Occasion
 from benefits.services import levelup_reward_issue
-from loyalty.models import PointLot
+from loyalty.models import PointLot, Tier
 from loyalty.services import points_award
 from loyalty.tiers import tiers_recalculate
 from members.models import Notice
@@ -75,7 +75,8 @@ def test_tier_change_notice_and_email_in_the_members_language(
     with django_capture_on_commit_callbacks(execute=True):
         tiers_recalculate(as_of=date(2026, 10, 31))
     notice = Notice.objects.get(member=member, kind="tier_changed")
-    assert notice.key == "tier:2026-10-01"
+    gold = Tier.objects.get(code="gold")
+    assert notice.key == f"tier:2026-10-01:evaluation:{gold.pk}"
     assert notice.params == {
         "from": "Standard",
         "to": "Gold",
@@ -173,3 +174,36 @@ def test_unread_notice_count_ignores_read_ones(member: Any) -> None:
     )
     status = member_status(member)
     assert (status.email_verified, status.unread_notices) == (True, 1)
+
+
+def test_an_instant_upgrade_and_an_evaluation_of_the_same_period_each_get_a_notice() -> None:
+    from django.utils import timezone
+
+    from loyalty.models import TierChange
+    from members.notices import notices_tier_changed
+
+    member = MemberFactory()
+    tiers = {t.code: t for t in Tier.objects.all()}
+    day = date(2026, 11, 1)
+    common = {
+        "member": member,
+        "period": day,
+        "qualifying_points": 120,
+        "effective_on": day,
+        "created_at": timezone.now(),
+    }
+    TierChange.objects.create(
+        **common, kind="instant", from_tier=tiers["silver"], to_tier=tiers["gold"], direction="up"
+    )
+    TierChange.objects.create(
+        **common,
+        kind="evaluation",
+        from_tier=tiers["gold"],
+        to_tier=tiers["silver"],
+        direction="down",
+    )
+    assert notices_tier_changed(period=day) == 2
+    assert sorted(Notice.objects.filter(member=member).values_list("params__to", flat=True)) == [
+        "Gold",
+        "Silver",
+    ]
