@@ -213,6 +213,9 @@ def levelup_reward_issue(*, member_id: int, tier_id: int, period: date) -> Coupo
     tier = Tier.objects.get(pk=tier_id)
     issued_at = timezone.now()
     valid_from, valid_until = template.validity(issued_at)
+    if valid_until <= issued_at:  # a fixed window that is over: no coupon born expired
+        logger.warning("level-up template %s: its validity window is over", template.pk)
+        return None
     try:
         with transaction.atomic():
             if not _reserve(template.pk, 1):
@@ -253,6 +256,8 @@ def daily_coupon_claim(*, member: Member, template_id: int, day: date | None = N
     day = day or program_today()
     issued_at = timezone.now()
     valid_from, valid_until = template.validity(issued_at)
+    if valid_until <= issued_at:  # a fixed window that is over: nothing to claim
+        raise CouponError("not_found", _("This coupon cannot be claimed."))
     DailyQuotaCounter.objects.get_or_create(template=template, day=day)
     try:
         with transaction.atomic():

@@ -53,6 +53,25 @@ def test_daily_claim_of_an_unknown_template_writes_nothing(member) -> None:
     assert not DailyQuotaCounter.objects.exists()
 
 
+def test_daily_claim_of_a_template_whose_window_is_over_writes_nothing(ladder) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    over = CouponTemplateFactory(
+        occasion=Occasion.DAILY_QUOTA,
+        daily_quota=5,
+        valid_days=None,
+        valid_from=timezone.now() - timedelta(days=10),
+        valid_until=timezone.now() - timedelta(days=1),
+    )
+    with pytest.raises(CouponError) as refused:
+        daily_coupon_claim(member=MemberFactory(), template_id=over.pk, day=DAY)
+    assert refused.value.code == "not_found"
+    assert not Coupon.objects.exists()
+    assert not DailyQuotaCounter.objects.exists()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_daily_quota_is_exact_when_many_claim_at_once() -> None:

@@ -251,6 +251,28 @@ def test_level_up_respects_the_total_quantity(ladder) -> None:
     assert Coupon.objects.count() == 1
 
 
+def test_no_level_up_coupon_is_born_expired(ladder) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    CouponTemplateFactory(
+        code="level-up",
+        occasion=Occasion.LEVEL_UP,
+        valid_days=None,
+        valid_from=timezone.now() - timedelta(days=30),
+        valid_until=timezone.now() - timedelta(days=1),
+    )
+    member = MemberFactory()
+    assert (
+        levelup_reward_issue(
+            member_id=member.pk, tier_id=ladder["gold"].pk, period=date(2026, 6, 30)
+        )
+        is None
+    )
+    assert not Coupon.objects.exists()
+
+
 def test_expiry_job_marks_only_coupons_past_their_end() -> None:
     past = CouponFactory(
         valid_until=datetime(2026, 6, 1, tzinfo=ZoneInfo("UTC")),
