@@ -230,21 +230,7 @@ def _reverse(
     order_id: int | None = None,
 ) -> PointEntry:
     """Reverse `points` of an earning: out of its own lot first, then the others; what the
-    lots cannot cover (points already spent) becomes a debt. Points of the earning that have
-    already expired left the balance then: they are not taken a second time."""
-    own_lot = PointLot.objects.filter(entry=earning).first()
-    if own_lot is not None:
-        expired = -(
-            LotAllocation.objects.filter(lot=own_lot, entry__kind=Kind.EXPIRE).aggregate(
-                s=Sum("points")
-            )["s"]
-            or 0
-        )
-        if expired:
-            reversed_before = -(
-                PointEntry.objects.filter(reverses=earning).aggregate(s=Sum("points"))["s"] or 0
-            )
-            points = max(0, min(points, earning.points - expired - reversed_before))
+    lots cannot cover (points already spent) becomes a debt."""
     entry = _post(
         account,
         kind=Kind.REVERSE,
@@ -256,6 +242,7 @@ def _reverse(
         source=source,
         order_id=order_id,
     )
+    own_lot = PointLot.objects.filter(entry=earning).first()
     _take_from_lots(account, entry, points, first=own_lot)
     return entry
 

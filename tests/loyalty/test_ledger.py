@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
-from loyalty.clock import program_today
 from loyalty.models import Account, LotAllocation, PointEntry, PointLot, Program
 from loyalty.selectors import ledger_mismatches, points_expiring
 from loyalty.services import (
@@ -157,21 +155,3 @@ def test_verify_ledger_command_lists_mismatches(member: Member) -> None:
         call_command("verify_ledger", stderr=err)
     assert f"member {member.pk}: cached balance 7 != sum of entries 5" in err.getvalue()
     assert f"member {member.pk}: lots hold 5 points, entries say 5" not in err.getvalue()
-
-
-def test_reversing_an_earning_whose_points_expired_does_not_take_them_twice() -> None:
-    """Points that expired already left the balance: a later return or fraud flag of that
-    order must not take the same points again out of newer earnings."""
-    member = MemberFactory()
-    old = points_award(
-        member_id=member.pk,
-        points=5,
-        reason="order SO-1",
-        occurred_at=timezone.now() - timedelta(days=400),
-    )
-    assert points_expire_due(today=program_today()) == 1
-    points_award(member_id=member.pk, points=10, reason="order SO-2")
-    reversal = points_reverse(entry_id=old.pk, reason="SO-1 flagged as fraud")
-    assert reversal.points == 0
-    assert Account.objects.get(member=member).balance == 10
-    assert ledger_mismatches() == []
