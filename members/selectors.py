@@ -17,10 +17,6 @@ def member_by_number(number: str) -> Member | None:
     return Member.objects.filter(number=number, is_active=True).first()
 
 
-def member_email_verified(member: Member) -> bool:
-    return EmailAddress.objects.filter(user=member, verified=True).exists()
-
-
 def api_key_for(full_key: str) -> ApiKey | None:
     """The active API key matching `mc_<prefix>.<secret>`, or None."""
     if not full_key.startswith("mc_") or "." not in full_key:

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyalty.api.serializers import TierRefSerializer
-from loyalty.selectors import TierStatus, member_tier_status, points_balance, points_expiring
+from loyalty.selectors import TierStatus, member_account, member_points_expiring, member_tier_status
 from members.models import Member
 
 
@@ -45,11 +45,12 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_points_balance(self, member: Member) -> int:
-        return points_balance(member.pk)
+        account = member_account(member)  # one query for balance, next expiry and tier
+        return account.balance if account is not None else 0
 
     @extend_schema_field(ExpiringPointsSerializer(allow_null=True))
     def get_expiring_points(self, member: Member) -> dict[str, Any] | None:
-        expiring = points_expiring(member.pk)
+        expiring = member_points_expiring(member)
         if expiring is None:
             return None
         return {"points": expiring[0], "on": expiring[1].isoformat()}
