@@ -6,6 +6,7 @@ import hmac
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from django.core.cache import cache
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -17,14 +18,26 @@ def member_by_number(number: str) -> Member | None:
     return Member.objects.filter(number=number, is_active=True).first()
 
 
+API_KEY_CACHE = "members:api-key:v1:{prefix}"
+API_KEY_CACHE_SECONDS = 30
+
+
 def api_key_for(full_key: str) -> ApiKey | None:
-    """The active API key matching `mc_<prefix>.<secret>`, or None."""
+    """The active API key matching `mc_<prefix>.<secret>`, or None.
+
+    Active keys are cached by prefix for API_KEY_CACHE_SECONDS (one cache round trip instead
+    of a query per request); `api_key_revoke` drops the entry, so a revoked key is refused
+    at once. The secret is checked against the hash on every request."""
     if not full_key.startswith("mc_") or "." not in full_key:
         return None
     prefix = full_key[3:].split(".", 1)[0]
-    key = ApiKey.objects.active().filter(prefix=prefix).first()
+    cache_key = API_KEY_CACHE.format(prefix=prefix)
+    key = cache.get(cache_key)
     if key is None:
-        return None
+        key = ApiKey.objects.active().filter(prefix=prefix).first()
+        if key is None:
+            return None
+        cache.set(cache_key, key, API_KEY_CACHE_SECONDS)
     if not hmac.compare_digest(key.key_hash, ApiKey.hash_secret(full_key)):
         return None
     return key

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from loyalty.clock import program_today
 from loyalty.services import account_open
 
 from .models import ApiKey, Member, birthday_change_allowed
+from .selectors import API_KEY_CACHE, API_KEY_CACHE_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +118,14 @@ def profile_completeness(member: Member, *, email_verified: bool) -> int:
     return round(100 * sum(checks) / len(checks))
 
 
+def api_key_touch(*, key: ApiKey, now: datetime) -> None:
+    """Record that the key was used (the caller throttles: at most once a minute per key)
+    and keep the cached copy's `last_used_at` in step, so the throttle holds."""
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now
+    cache.set(API_KEY_CACHE.format(prefix=key.prefix), key, API_KEY_CACHE_SECONDS)
+
+
 @transaction.atomic
 def api_key_create(*, name: str, created_by: Member | None = None) -> tuple[ApiKey, str]:
     """Create an API key; the full key is returned once and never stored."""
@@ -127,4 +137,9 @@ def api_key_create(*, name: str, created_by: Member | None = None) -> tuple[ApiK
 
 def api_key_revoke(*, key: ApiKey) -> None:
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    # Refused from the next request on (api_key_for caches active keys by prefix); once more
+    # after commit, in case a request cached the key again in between.
+    cache_key = API_KEY_CACHE.format(prefix=key.prefix)
+    cache.delete(cache_key)
+    transaction.on_commit(lambda: cache.delete(cache_key))
     logger.info("api key revoked prefix=%s", key.prefix)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 
 from members.models import ApiKey
 from members.selectors import api_key_for
+from members.services import api_key_touch
 
 
 class ApiKeyUser:
@@ -53,7 +54,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > self.LAST_USED_RESOLUTION:
             # Throttled bookkeeping: at most one write per key per minute.
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            api_key_touch(key=key, now=now)
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:
