@@ -48,8 +48,9 @@ TEXTS = {
 _TEXTS_BY_LANGUAGE: dict[str | None, str] = {}
 
 SQL = (
-    "SELECT loyalty_order_receive(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, "
-    "%s, %s, %s::jsonb)"
+    "SELECT loyalty_order_receive(%s::bigint, %s::text, %s::text, %s::timestamptz, %s::text,"
+    " %s::numeric, %s::text, %s::jsonb, %s::text, %s::date, %s::timestamptz, %s::timestamptz,"
+    " %s::timestamptz, %s::timestamptz, %s::date, %s::jsonb)"
 )
 ORDER_EXISTS_SQLSTATE = "LY409"
 
