@@ -202,6 +202,68 @@ def plain_sql(url: str, postings: int) -> float:
         return postings / (time.perf_counter() - started)
 
 
+def _cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by the gunicorn processes, the database's backends for the bench
+    database and this client process, between `start()` and `stop()` (Linux /proc)."""
+
+    def __init__(self, url: str, master: int) -> None:
+        self.url, self.master = url, master
+
+    def _pids(self) -> tuple[list[int], list[int]]:
+        import psycopg
+
+        workers = [self.master]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    continue
+                if ppid == self.master:
+                    workers.append(int(entry))
+        with psycopg.connect(self.url) as conn:
+            backends = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            ]
+        return workers, backends
+
+    def start(self) -> None:
+        self.workers, self.backends = self._pids()
+        self.before = self._sample()
+
+    def _sample(self) -> tuple[float, float, float]:
+        usage = os.times()
+        return (
+            sum(_cpu(p) for p in self.workers),
+            sum(_cpu(p) for p in self.backends),
+            usage.user + usage.system,
+        )
+
+    def stop(self, events: int) -> str:
+        after = self._sample()
+        gunicorn, postgres, client = (
+            1000 * (a - b) / events for a, b in zip(after, self.before, strict=True)
+        )
+        return (
+            f"CPU per event: gunicorn {gunicorn:.2f} ms, postgres backends {postgres:.2f} ms, "
+            f"bench client {client:.2f} ms"
+        )
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -254,13 +316,16 @@ def main() -> None:
             f"{2000 / seconds:,.0f} requests/s; p50 {pct(lat, 0.5):.1f} ms; errors {errors}"
         )
 
+        meter = CpuMeter(url, gunicorn.pid)
         jobs = [single_job(n, "s") for n in range(args.single)]
+        meter.start()
         seconds, lat, events, errors = run_clients(port, secret, args.clients, jobs)
         print(
             f"single : {events} events, {args.clients} clients, {seconds:.1f} s -> "
             f"{events / seconds:,.0f} events/s; p50 {pct(lat, 0.5):.1f} ms, "
             f"p99 {pct(lat, 0.99):.1f} ms; errors {errors}"
         )
+        print(f"         {meter.stop(events)}")
 
         batch_jobs = []
         for b in range(args.batches):
@@ -271,6 +336,7 @@ def main() -> None:
                 ]
             }
             batch_jobs.append(("/api/v1/events/batch/", json.dumps(body).encode(), BATCH))
+        meter.start()
         seconds, lat, events, errors = run_clients(port, secret, args.clients, batch_jobs)
         print(
             f"batched: {events} events in {len(batch_jobs)} batches of {BATCH}, "
@@ -278,6 +344,8 @@ def main() -> None:
             f"p50 {pct(lat, 0.5):.0f} ms, p99 {pct(lat, 0.99):.0f} ms per batch; "
             f"errors {errors}"
         )
+        print(f"         {meter.stop(events)}")
+        print(f"load   : {os.getloadavg()[0]:.2f} (1-minute load average after the runs)")
         rate = plain_sql(url, 5000)
         print(f"plain SQL posting (lock + insert + update + commit, 1 connection): {rate:,.0f}/s")
     finally:
