@@ -494,7 +494,7 @@ def _write_postgresql(
         }
         for e in applied
     ]
-    entries = []
+    entries: list[dict[str, Any]] = []
     for e, (planned, _answer) in zip(applied, plans, strict=True):
         expires_on = lot_expiry(local_date(e.occurred_at))
         for entry, repay in planned:
