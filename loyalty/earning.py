@@ -79,18 +79,28 @@ def _cap_room(account: Account, rule: EarningRule, occurred_at: datetime) -> int
         start, end = day_bounds(day)
     else:
         start, end = month_bounds(day)
-    same_cap = Q(rule__cap_group=rule.cap_group) if rule.cap_group else Q(rule=rule)
-    used = (
+    return max(rule.cap - cap_used(account.member_id, rule, start, end), 0)
+
+
+def cap_used(member_id: int, rule: EarningRule, start: datetime, end: datetime) -> int:
+    """Points the member holds from `rule`'s cap (its rule, or its cap group) for earnings in
+    [start, end): NET of their reversals, so a returned or fraudulent order frees its room."""
+    if rule.cap_group:
+        earning = Q(kind=Kind.EARN, rule__cap_group=rule.cap_group)
+        reversal = Q(kind=Kind.REVERSE, reverses__rule__cap_group=rule.cap_group)
+    else:
+        earning = Q(kind=Kind.EARN, rule=rule)
+        reversal = Q(kind=Kind.REVERSE, reverses__rule=rule)
+    in_period = Q(occurred_at__gte=start, occurred_at__lt=end)
+    reversed_in_period = Q(
+        reverses__kind=Kind.EARN, reverses__occurred_at__gte=start, reverses__occurred_at__lt=end
+    )
+    return (
         PointEntry.objects.filter(
-            same_cap,
-            member_id=account.member_id,
-            kind=Kind.EARN,
-            occurred_at__gte=start,
-            occurred_at__lt=end,
+            (earning & in_period) | (reversal & reversed_in_period), member_id=member_id
         ).aggregate(s=Sum("points"))["s"]
         or 0
     )
-    return max(rule.cap - used, 0)
 
 
 def earn_reason(rule: EarningRule, *, granted: int, wanted: int, what: str) -> str:

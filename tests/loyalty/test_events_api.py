@@ -30,6 +30,17 @@ def received(
     }
 
 
+def returned(member: Member, key: str, number: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": key,
+        "type": "order.returned",
+        "member": member.number,
+        "occurred_at": now_iso(),
+        "order": {"number": number},
+        **extra,
+    }
+
+
 def post(client: APIClient, body: Any, url: str = "/api/v1/events/") -> Any:
     return client.post(url, body, format="json")
 
@@ -152,6 +163,34 @@ def test_daily_shopping_cap_records_zero_with_reason(api_client: APIClient, memb
         {"points": 0, "kind": "earn", "reason": "daily shopping cap of 5 reached: 0 points"}
     ]
     assert second.json()["balance"] == 5
+
+
+def test_a_returned_order_frees_its_room_in_the_daily_cap(
+    api_client: APIClient, member: Member
+) -> None:
+    post(api_client, received(member, "e1", "SO-1"))
+    post(api_client, returned(member, "r1", "SO-1"))
+    again = post(api_client, received(member, "e2", "SO-2"))
+    assert again.json()["entries"] == [
+        {"points": 5, "kind": "earn", "reason": "5 points for order SO-2"}
+    ]
+    assert again.json()["balance"] == 5
+
+
+def test_a_partly_returned_order_frees_only_the_reversed_part_of_the_cap(
+    api_client: APIClient, member: Member
+) -> None:
+    post(api_client, received(member, "e1", "SO-1", amount="10.00"))
+    post(api_client, returned(member, "r1", "SO-1", returned_amount="4.00"))  # 2 of 5 reversed
+    again = post(api_client, received(member, "e2", "SO-2"))
+    assert again.json()["entries"] == [
+        {
+            "points": 2,
+            "kind": "earn",
+            "reason": "2 points for order SO-2 (daily shopping cap of 5 reached)",
+        }
+    ]
+    assert again.json()["balance"] == 5
 
 
 def test_order_below_minimum_earns_zero_with_reason(api_client: APIClient, member: Member) -> None:
