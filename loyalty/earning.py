@@ -22,7 +22,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .clock import day_bounds, local_date, month_bounds, program_today
-from .models import Account, Campaign, EarningRule, Event, Order, PointEntry, Program, Visit
+from .models import (
+    Account,
+    Campaign,
+    Contribution,
+    EarningRule,
+    Event,
+    Order,
+    PointEntry,
+    Program,
+    Visit,
+)
 from .selectors import base_tier
 from .services import (
     Kind,
@@ -53,6 +63,16 @@ class OrderNotFound(LedgerError):
 
 class OrderExists(LedgerError):
     code = "order_already_received"
+    status = 409
+
+
+class ReviewExists(LedgerError):
+    code = "review_already_received"
+    status = 409
+
+
+class PostExists(LedgerError):
+    code = "post_already_received"
     status = 409
 
 
@@ -421,9 +441,18 @@ def order_flag_fraud(
     )
 
 
+def _contribution(account: Account, kind: str, ref: str, occurred_at: datetime) -> None:
+    """Record the review or post; its unique (kind, id) refuses a second reward. Like an
+    order number, the IntegrityError rolls the event back and `event_ingest` answers 409."""
+    Contribution.objects.create(
+        kind=kind, ref=ref, member_id=account.member_id, posted_at=occurred_at
+    )
+
+
 def review_award(
     account: Account, *, data: dict[str, Any], occurred_at: datetime, source: Source
 ) -> list[PointEntry]:
+    _contribution(account, Contribution.Kind.REVIEW, data["review"]["id"], occurred_at)
     rule = rule_for(Rule.REVIEW)
     if rule is None:
         return []
@@ -438,6 +467,7 @@ def review_award(
 def club_post_award(
     account: Account, *, data: dict[str, Any], occurred_at: datetime, source: Source
 ) -> list[PointEntry]:
+    _contribution(account, Contribution.Kind.CLUB_POST, data["post"]["id"], occurred_at)
     rule = rule_for(Rule.CLUB_POST)
     if rule is None:
         return []
@@ -529,6 +559,16 @@ def event_ingest(
             if Order.objects.filter(number=number).exists():
                 raise OrderExists(
                     _("Order %(number)s was already received.") % {"number": number}
+                ) from None
+        if type == "review.posted":
+            ref = data["review"]["id"]
+            if Contribution.objects.filter(kind=Contribution.Kind.REVIEW, ref=ref).exists():
+                raise ReviewExists(_("Review %(id)s was already received.") % {"id": ref}) from None
+        if type == "club.posted":
+            ref = data["post"]["id"]
+            if Contribution.objects.filter(kind=Contribution.Kind.CLUB_POST, ref=ref).exists():
+                raise PostExists(
+                    _("Club post %(id)s was already received.") % {"id": ref}
                 ) from None
         raise
     return Outcome(answer, True)

@@ -307,6 +307,29 @@ def test_club_post_earns_2(api_client: APIClient, member: Member) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("kind", "part", "code"),
+    [
+        ("review.posted", {"review": {"id": "R1", "product": "P1"}}, "review_already_received"),
+        ("club.posted", {"post": {"id": "P1"}}, "post_already_received"),
+    ],
+)
+def test_a_review_or_post_is_rewarded_once_whatever_its_event_id(
+    api_client: APIClient, member: Member, kind: str, part: dict[str, Any], code: str
+) -> None:
+    def body(key: str) -> dict[str, Any]:
+        return {"id": key, "type": kind, "member": member.number, "occurred_at": now_iso(), **part}
+
+    first = post(api_client, body("k1"))
+    assert first.status_code == 201 and first.json()["points"] > 0
+    again = post(api_client, body("k2"))  # the same review or post, reported again
+    assert again.status_code == 409
+    assert again.json()["code"] == code
+    assert Event.objects.count() == 1
+    assert PointEntry.objects.count() == 1
+    assert Account.objects.get(member=member).balance == first.json()["points"]
+
+
 def test_campaign_multiplier_for_target_tier(api_client: APIClient, member: Member) -> None:
     today = timezone.now().date()
     campaign = Campaign.objects.create(
