@@ -366,7 +366,7 @@ def _reverse_order(
     exact: returning the whole order in parts reverses every point, never more."""
     earnings = list(order.entries.filter(kind=Kind.EARN, points__gt=0).order_by("id"))
     reversed_so_far = dict(
-        PointEntry.objects.filter(reverses__in=earnings)
+        PointEntry.objects.filter(reverses__in=earnings, kind=Kind.REVERSE)
         .values_list("reverses")
         .annotate(s=Sum("points"))
         .values_list("reverses", "s")

@@ -484,6 +484,8 @@ class PointEntry(models.Model):
                 condition=(
                     models.Q(kind="earn", points__gte=0)
                     | models.Q(kind__in=["redeem", "expire"], points__lte=0)
+                    # an expiry given back when a reversal meets points that already expired
+                    | models.Q(kind="expire", points__gt=0, reverses__isnull=False)
                     | models.Q(kind__in=["reverse", "adjust"])
                 ),
                 name="entry_points_sign_by_kind",
