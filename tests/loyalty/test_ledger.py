@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,14 @@ UTC = ZoneInfo("UTC")
 
 def at(y: int, m: int, d: int, h: int = 12) -> datetime:
     return datetime(y, m, d, h, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    """The tests below use fixed 2025/2026 dates: "now" is pinned after them, so expiry
+    (which a spend applies first) never depends on the day the suite runs."""
+    with time_machine.travel(at(2026, 6, 15), tick=False):
+        yield
 
 
 def balance(member: Member) -> int:
