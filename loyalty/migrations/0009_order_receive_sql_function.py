@@ -83,9 +83,12 @@ CREATE OR REPLACE FUNCTION loyalty_cap_room(
     r loyalty_earningrule, member bigint,
     day_start timestamptz, day_end timestamptz, month_start timestamptz, month_end timestamptz
 ) RETURNS integer LANGUAGE plpgsql STABLE AS $$
--- loyalty.earning._cap_room: NULL without a cap. Exact: the caller holds the account lock.
+-- loyalty.earning._cap_room / cap_used: NULL without a cap. The points the member holds from
+-- the rule's cap (its rule, or its cap group) for earnings in the period, NET of their
+-- reversals. Exact: the caller holds the account lock.
 DECLARE
-    used integer;
+    earned integer;
+    reversed integer;
     lo timestamptz := CASE WHEN r.cap_period = 'day' THEN day_start ELSE month_start END;
     hi timestamptz := CASE WHEN r.cap_period = 'day' THEN day_end ELSE month_end END;
 BEGIN
@@ -93,17 +96,27 @@ BEGIN
         RETURN NULL;
     END IF;
     IF r.cap_group <> '' THEN
-        SELECT COALESCE(SUM(e.points), 0) INTO used
+        SELECT COALESCE(SUM(e.points), 0) INTO earned
         FROM loyalty_pointentry e JOIN loyalty_earningrule o ON o.id = e.rule_id
         WHERE e.member_id = member AND e.kind = 'earn' AND o.cap_group = r.cap_group
           AND e.occurred_at >= lo AND e.occurred_at < hi;
+        SELECT COALESCE(SUM(v.points), 0) INTO reversed
+        FROM loyalty_pointentry v
+        JOIN loyalty_pointentry e ON e.id = v.reverses_id
+        JOIN loyalty_earningrule o ON o.id = e.rule_id
+        WHERE v.member_id = member AND v.kind = 'reverse' AND e.kind = 'earn'
+          AND o.cap_group = r.cap_group AND e.occurred_at >= lo AND e.occurred_at < hi;
     ELSE
-        SELECT COALESCE(SUM(e.points), 0) INTO used
+        SELECT COALESCE(SUM(e.points), 0) INTO earned
         FROM loyalty_pointentry e
         WHERE e.member_id = member AND e.kind = 'earn' AND e.rule_id = r.id
           AND e.occurred_at >= lo AND e.occurred_at < hi;
+        SELECT COALESCE(SUM(v.points), 0) INTO reversed
+        FROM loyalty_pointentry v JOIN loyalty_pointentry e ON e.id = v.reverses_id
+        WHERE v.member_id = member AND v.kind = 'reverse' AND e.kind = 'earn'
+          AND e.rule_id = r.id AND e.occurred_at >= lo AND e.occurred_at < hi;
     END IF;
-    RETURN GREATEST(r.cap - used, 0);
+    RETURN GREATEST(r.cap - (earned + reversed), 0);
 END;
 $$;
 
@@ -390,7 +403,7 @@ def drop_functions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0006_tiers2_instant_upgrade"),
+        ("loyalty", "0008_expire_given_back_on_reversal"),
     ]
 
     operations = [
