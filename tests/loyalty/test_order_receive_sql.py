@@ -443,6 +443,17 @@ SCENARIOS = {
             _order(categories=["b"]),
         ],
     ),
+    "a return frees cap room (net of reversals)": (
+        Config({**SHOP, "cap": 5, "cap_period": "day"}, None, [], None, "Asia/Shanghai", "never"),
+        [
+            _order(),
+            _order(),
+            {"op": "return", "which": 0, "part": False},
+            _order(),
+            {"op": "fraud", "which": 2},
+            _order(),
+        ],
+    ),
     "no shopping rule": (
         Config(None, BONUS, [_campaign()], None, "UTC", "never"),
         [_order(categories=["a", "b"])],

@@ -4,6 +4,8 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from members.models import ApiKey, Member
@@ -81,6 +83,36 @@ def test_revoked_api_key_is_401(api_key: tuple[ApiKey, str]) -> None:
     response = client.get("/api/v1/members/123/")
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_api_key"
+
+
+def test_a_cached_api_key_is_refused_once_revoked(
+    api_client: APIClient, api_key: tuple[ApiKey, str], member: Member
+) -> None:
+    assert api_client.get(f"/api/v1/members/{member.number}/").status_code == 200  # cached
+    api_key_revoke(key=api_key[0])
+    response = api_client.get(f"/api/v1/members/{member.number}/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"
+
+
+def test_a_cached_api_key_is_checked_against_its_secret(
+    api_client: APIClient, api_key: tuple[ApiKey, str], member: Member
+) -> None:
+    assert api_client.get(f"/api/v1/members/{member.number}/").status_code == 200  # cached
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key[1]}x")
+    response = client.get(f"/api/v1/members/{member.number}/")
+    assert response.status_code == 401
+
+
+def test_a_cached_api_key_records_its_last_use_once_a_minute(
+    api_client: APIClient, api_key: tuple[ApiKey, str], member: Member
+) -> None:
+    api_client.get(f"/api/v1/members/{member.number}/")  # caches the key, records its use
+    with CaptureQueriesContext(connection) as queries:
+        assert api_client.get(f"/api/v1/members/{member.number}/").status_code == 200
+    # no key lookup and no second last-use write
+    assert [q["sql"] for q in queries.captured_queries if "members_apikey" in q["sql"]] == []
 
 
 def test_api_key_records_last_use(api_client: APIClient, api_key: tuple[ApiKey, str]) -> None:
