@@ -38,6 +38,11 @@ def tier_levelup_rewards_task(chunk_id: int) -> int:
 
 
 @shared_task
+def tier_notices_task(chunk_id: int) -> int:
+    return tiers.tier_notices_send(chunk_id=chunk_id)
+
+
+@shared_task
 def tier_changes_apply_task(as_of: str | None = None) -> int:
     """Beat (hourly): make delayed tier changes effective once their day has come."""
     day = date.fromisoformat(as_of) if as_of else program_today()

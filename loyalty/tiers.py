@@ -486,9 +486,24 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     if counts.moved_up:
         transaction.on_commit(lambda: _enqueue_levelup(chunk_id))
     if counts.moved_up or counts.moved_down:
-        members = (chunk.first_member_id, chunk.end_member_id)
-        transaction.on_commit(lambda: notices_tier_changed(period=run.period, member_ids=members))
+        transaction.on_commit(lambda: _enqueue_notices(chunk_id))
     return True
+
+
+def _enqueue_notices(chunk_id: int) -> None:
+    from .tasks import tier_notices_task
+
+    tier_notices_task.delay(chunk_id)
+
+
+def tier_notices_send(*, chunk_id: int) -> int:
+    """Write (and email) the inbox notice of each tier change of a chunk's period and member
+    range, once (a notice per change is unique). Queued after the chunk commits: rendering
+    and sending thousands of emails is a worker's job, not the evaluation's."""
+    chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
+    return notices_tier_changed(
+        period=chunk.run.period, member_ids=(chunk.first_member_id, chunk.end_member_id)
+    )
 
 
 def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
