@@ -272,7 +272,9 @@ class TierChange(models.Model):
     `evaluation`: decided by the monthly evaluation of `period` (the first day of the evaluated
     month): at most one per member and period. `instant`: a promotion between evaluations
     (`Program.instant_upgrade`); its `period` is the program-local day of the promotion, and a
-    member reaches a given tier instantly at most once a day.
+    member reaches a given tier instantly at most once a day. `floor`: a promotion made at once
+    by a staff-set floor (`floor`, which holds the staff member and the reason); at most one
+    per floor, and its `period` is the program-local day it was set.
     """
 
     class Direction(models.TextChoices):
@@ -282,6 +284,7 @@ class TierChange(models.Model):
     class Kind(models.TextChoices):
         EVALUATION = "evaluation", _("Monthly evaluation")
         INSTANT = "instant", _("Instant upgrade")
+        FLOOR = "floor", _("Tier floor set by staff")
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -304,6 +307,17 @@ class TierChange(models.Model):
     effective_on = models.DateField(_("effective on"))
     applied = models.BooleanField(_("applied"), default=False)
     created_at = models.DateTimeField(_("decided at"))
+    # No index of its own: the partial unique constraint below covers the floor rows only, so
+    # the monthly job's inserts maintain nothing more.
+    floor = models.ForeignKey(
+        TierFloor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("floor"),
+    )
 
     class Meta:
         verbose_name = _("tier change")
@@ -319,6 +333,18 @@ class TierChange(models.Model):
                 fields=["member", "period", "to_tier"],
                 condition=models.Q(kind="instant"),
                 name="tierchange_instant_once_a_day",
+            ),
+            models.UniqueConstraint(
+                fields=["floor"],
+                condition=models.Q(kind="floor"),
+                name="tierchange_once_per_floor",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="floor", floor__isnull=False)
+                    | (~models.Q(kind="floor") & models.Q(floor__isnull=True))
+                ),
+                name="tierchange_floor_iff_floor_kind",
             ),
         ]
         indexes = [

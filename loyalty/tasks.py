@@ -58,5 +58,6 @@ def tier_instant_upgrade_task(member_id: int) -> int | None:
 
 
 @shared_task
-def tier_instant_levelup_task(change_id: int) -> None:
-    tiers.tier_instant_levelup_issue(change_id=change_id)
+def tier_change_levelup_task(change_id: int) -> None:
+    """The level-up reward of a promotion between evaluations (instant or floor)."""
+    tiers.tier_change_levelup_issue(change_id=change_id)
