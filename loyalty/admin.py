@@ -213,12 +213,14 @@ class TierRunAdmin(admin.ModelAdmin[TierRun]):
 
     @admin.display(description=_("progress"))
     def progress(self, obj: TierRun) -> str:
+        about = "" if obj.status == TierRun.Status.DONE else "≈"  # an estimate while running
         return format_html(
-            '<progress value="{}" max="100" title="{}%">{}%</progress> {} / {}',
+            '<progress value="{}" max="100" title="{}%">{}%</progress> {} / {}{}',
             obj.percent,
             obj.percent,
             obj.percent,
             obj.processed,
+            about,
             obj.total,
         )
 

@@ -471,9 +471,7 @@ def tier_run_start(
     else:
         chunks = _chunks(run, chunk_size)
         TierRunChunk.objects.bulk_create(chunks)
-        run.total = (
-            Account.objects.filter(member_id__lt=chunks[-1].end_member_id).count() if chunks else 0
-        )
+        run.total = _accounts_estimate() if chunks else 0
         run.chunks_total = len(chunks)
         if not chunks:
             run.status = TierRun.Status.DONE
@@ -483,6 +481,21 @@ def tier_run_start(
         pending = list(run.chunks.filter(done=False).values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue_chunks(pending))
     return run
+
+
+def _accounts_estimate() -> int:
+    """The number of accounts for a running job's progress: PostgreSQL's statistics (kept by
+    autovacuum) when it has them, else an exact count. The run's final total is exact."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Account._meta.db_table],
+            )
+            row = cursor.fetchone()
+        if row is not None and row[0] >= 0:
+            return int(row[0])
+    return Account.objects.count()
 
 
 def _chunks(run: TierRun, chunk_size: int) -> list[TierRunChunk]:
@@ -537,7 +550,7 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     )
     TierRun.objects.filter(
         pk=run.pk, status=TierRun.Status.RUNNING, chunks_done=F("chunks_total")
-    ).update(status=TierRun.Status.DONE, finished_at=timezone.now())
+    ).update(status=TierRun.Status.DONE, finished_at=timezone.now(), total=F("processed"))
     if counts.moved_up:
         transaction.on_commit(lambda: _enqueue_levelup(chunk_id))
     if counts.moved_up or counts.moved_down:
