@@ -298,3 +298,42 @@ def test_two_staff_setting_the_same_floor_at_once_raise_the_member_once(
         (members[1].pk, "floor", "gold"),
     ]
     assert {account(m).tier for m in members} == {ladder["gold"]}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_job_chunk_waits_for_a_floor_being_set_in_its_range(
+    ladder: Any, tz_program: Any, account_member: Any, staff: Any
+) -> None:
+    """The floor takes the pending chunk's lock, then the account's: the chunk evaluates the
+    raised tier and neither undoes it nor records a second change."""
+    import threading
+
+    from django.db import connection, transaction
+
+    member = account_member()
+    earn(member, 10, at(2026, 10, 10))
+    run = tiers.tier_run_start(as_of=date(2026, 10, 31))
+    chunk_id = run.chunks.get().pk
+    errors: list[BaseException] = []
+
+    def process() -> None:
+        try:
+            tiers.tier_run_chunk_process(chunk_id=chunk_id)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=process)
+    with transaction.atomic():
+        set_floor(member, ladder["gold"], staff)  # holds the chunk and account locks
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # the chunk waits: it must not evaluate the old tier
+    thread.join()
+    assert errors == []
+    assert list(TierChange.objects.values_list("kind", "to_tier__code")) == [("floor", "gold")]
+    run.refresh_from_db()
+    assert (run.status, run.moved_up, run.moved_down, run.unchanged) == ("done", 0, 0, 1)
+    assert account(member).tier == ladder["gold"]
