@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0006_tiers2_instant_upgrade'),
+        ('loyalty', '0008_expire_given_back_on_reversal'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
