@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from loyalty.clock import program_today
+from loyalty.models import versioned_cache_key
 from loyalty.selectors import base_tier
 
 from .brands import featured_week, week_start
@@ -80,10 +81,11 @@ def _build(today: date, now: datetime) -> Showcase:
 def showcase() -> Showcase:
     """The snapshot for the current program-local week (rebuilt when the week turns)."""
     today = program_today()
-    snapshot = cache.get(CACHE_KEY)
+    key = versioned_cache_key(CACHE_KEY)
+    snapshot = cache.get(key)
     if not isinstance(snapshot, Showcase) or snapshot.week_start != week_start(today):
         snapshot = _build(today, timezone.now())
-        cache.set(CACHE_KEY, snapshot, CACHE_SECONDS)
+        cache.set(key, snapshot, CACHE_SECONDS)
     return snapshot
 
 

@@ -105,11 +105,32 @@ class Program(models.Model):
         pinned = _PINNED_PROGRAM.get()
         if pinned is not None:
             return pinned
-        program = cache.get(cls.CACHE_KEY)
+        key = versioned_cache_key(cls.CACHE_KEY)
+        program = cache.get(key)
         if program is None:
             program, _created = cls.objects.get_or_create(pk=1)
-            cache.set(cls.CACHE_KEY, program, 60)
+            cache.set(key, program, 60)
         return program
+
+
+# Within `program_data_version()` (the dashboard), the short-lived caches of program-wide data
+# (settings, ladder, showcase) are keyed on the database's global page version
+# (members.page_versions): a render after any admin edit never reads the old snapshot.
+_GLOBAL_VERSION: ContextVar[int | None] = ContextVar("program_data_version", default=None)
+
+
+@contextmanager
+def program_data_version(version: int | None) -> Iterator[None]:
+    token = _GLOBAL_VERSION.set(version)
+    try:
+        yield
+    finally:
+        _GLOBAL_VERSION.reset(token)
+
+
+def versioned_cache_key(key: str) -> str:
+    version = _GLOBAL_VERSION.get()
+    return key if version is None else f"{key}:g{version}"
 
 
 # Within `program_pinned()`, `Program.load()` answers one snapshot without a cache round trip.

@@ -32,6 +32,7 @@ from .models import (
     Program,
     Tier,
     TierChange,
+    versioned_cache_key,
 )
 
 if TYPE_CHECKING:
@@ -220,10 +221,11 @@ class TierStatus:
 
 def cached_ladder() -> list[Tier]:
     """The ladder for member pages: from the cache (60 s, dropped when a tier is saved)."""
-    ladder = cache.get(LADDER_CACHE_KEY)
+    key = versioned_cache_key(LADDER_CACHE_KEY)
+    ladder = cache.get(key)
     if ladder is None:
         ladder = list(tier_ladder())
-        cache.set(LADDER_CACHE_KEY, ladder, 60)
+        cache.set(key, ladder, 60)
     return ladder
 
 

@@ -10,7 +10,8 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Va
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
-from .models import ApiKey, Member, Notice
+from .models import ApiKey, Member, Notice, PageVersion
+from .page_versions import GLOBAL_KEY
 
 
 def member_by_number(number: str) -> Member | None:
@@ -34,10 +35,14 @@ def api_key_for(full_key: str) -> ApiKey | None:
 class MemberStatus:
     email_verified: bool
     unread_notices: int
+    # The dashboard's cache versions (members.page_versions): the member's and the program's.
+    page_version: int = 0
+    program_version: int = 0
 
 
 def member_status(member: Member) -> MemberStatus:
-    """Whether the member's email is verified and how many notices are unread: one query."""
+    """Whether the member's email is verified, how many notices are unread and the page
+    versions of the member and of the program: one query."""
     unread = (
         Notice.objects.filter(member=OuterRef("pk"), read_at__isnull=True)
         .order_by()
@@ -45,17 +50,25 @@ def member_status(member: Member) -> MemberStatus:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    versions = PageVersion.objects.values("version")
     row = (
         Member.objects.filter(pk=member.pk)
         .annotate(
             verified=Exists(EmailAddress.objects.filter(user=OuterRef("pk"), verified=True)),
             unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+            page_version=Coalesce(Subquery(versions.filter(scope=OuterRef("pk"))), Value(0)),
+            program_version=Coalesce(Subquery(versions.filter(scope=GLOBAL_KEY)), Value(0)),
         )
-        .values_list("verified", "unread")
+        .values_list("verified", "unread", "page_version", "program_version")
         .first()
     )
-    verified, count = row if row is not None else (False, 0)
-    return MemberStatus(email_verified=bool(verified), unread_notices=int(count))
+    verified, count, page, program = row if row is not None else (False, 0, 0, 0)
+    return MemberStatus(
+        email_verified=bool(verified),
+        unread_notices=int(count),
+        page_version=int(page),
+        program_version=int(program),
+    )
 
 
 def request_member_status(request: HttpRequest) -> MemberStatus | None:

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from loyalty.clock import changes_collected, program_today
 from loyalty.earning import points_visit_award
-from loyalty.models import program_pinned
+from loyalty.models import program_data_version, program_pinned
 from loyalty.selectors import program_overview
 
 from .adapters import remember_language
@@ -19,7 +23,7 @@ from .api.errors import json_404, json_500
 from .forms import ProfileForm
 from .models import Member, Notice
 from .notices import notice_text, notices_mark_read
-from .selectors import request_member_status
+from .selectors import MemberStatus, request_member_status
 from .services import member_update_profile, profile_completeness
 
 
@@ -33,24 +37,60 @@ def _member(request: HttpRequest) -> Member:
     return user
 
 
+# The dashboard's cards are cached per member as one rendered fragment. Its key holds every
+# input that can change them: the member's and the program's page versions (bumped by database
+# triggers on every write, members.page_versions), the language, the active time zone and the
+# program-local date. It lives until the next moment a card reads differently (a coupon
+# leaving "expiring soon", a sale opening: loyalty.clock.note_change_at), at most
+# DASHBOARD_CACHE_SECONDS.
+DASHBOARD_CACHE_SECONDS = 15 * 60
+
+
+def _dashboard_cards(request: HttpRequest, member: Member, status: MemberStatus) -> str:
+    key = ":".join(
+        (
+            "members:dashboard:v1",
+            str(member.pk),
+            str(status.page_version),
+            str(status.program_version),
+            translation.get_language() or "",
+            timezone.get_current_timezone_name(),
+            program_today().isoformat(),
+        )
+    )
+    html = cache.get(key)
+    if html is not None:
+        return str(html)
+    with changes_collected() as moments:
+        html = render_to_string(
+            "members/dashboard/_cards.html",
+            {
+                "member": member,
+                "email_verified": status.email_verified,
+                "completeness": profile_completeness(member, email_verified=status.email_verified),
+            },
+            request=request,
+        )
+    seconds = DASHBOARD_CACHE_SECONDS
+    if moments:
+        seconds = min(seconds, int((min(moments) - timezone.now()).total_seconds()))
+    if seconds > 0:
+        cache.set(key, html, seconds)
+    return html
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    # One snapshot of the program settings for the whole page: the cards ask for "today"
-    # and the program many times, each a cache round trip otherwise.
     with program_pinned():
         points_visit_award(member_id=member.pk)  # the daily visit point, once a local day
-        status = request_member_status(request)
-        verified = status.email_verified if status is not None else False
-        return render(
-            request,
-            "members/dashboard.html",
-            {
-                "member": member,
-                "email_verified": verified,
-                "completeness": profile_completeness(member, email_verified=verified),
-            },
-        )
+    status = request_member_status(request)  # one query, after the visit: the page versions too
+    assert status is not None
+    # The program-wide caches keyed on the program's version, and one snapshot of the program
+    # settings for the whole page (the cards ask for "today" and the program many times).
+    with program_data_version(status.program_version), program_pinned():
+        cards = _dashboard_cards(request, member, status)
+        return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
 
 
 @login_required

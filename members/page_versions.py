@@ -1,0 +1,245 @@
+"""Versions of what the dashboard shows, bumped by the database itself.
+
+The dashboard's cards are cached as one rendered fragment per member (members/views.py). The
+fragment's key holds two counters from `members_pageversion`:
+
+- the member's own row (`scope` = member id), bumped by every INSERT, UPDATE or DELETE of a row
+  that belongs to the member in the tables of `MEMBER_TABLES` (ledger, lots, account, coupons,
+  notices, tier changes and floors, orders, RSVPs, reward exchanges, the member row itself,
+  their email addresses);
+- the global row (`scope` = 0), bumped by any change of the program-wide tables of
+  `GLOBAL_TABLES` (program settings, tiers, rules, campaigns, coupon templates, benefits,
+  brands and the brand of the week, sales, events, rewards).
+
+Triggers do the bumping, so no write path can forget it: services, set-based jobs (one
+INSERT ... SELECT), bulk_create, the admin, raw SQL and the shell all pass through them. On
+PostgreSQL the member triggers are statement-level with transition tables (one upsert per
+statement, members locked in id order); SQLite gets row-level triggers. `install()` runs in
+the migration and again after every `migrate` (SQLite drops a table's triggers whenever a
+migration rebuilds it), and `tests/members/test_dashboard_cache.py` checks each table has them.
+
+Counters that the dashboard does not show are left out of the global triggers
+(`GLOBAL_IGNORED`), so a coupon issued or a seat taken does not drop every member's fragment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection as default_connection
+
+GLOBAL_KEY = 0
+
+# (table, column holding the member id)
+MEMBER_TABLES: list[tuple[str, str]] = [
+    ("members_member", "id"),
+    ("account_emailaddress", "user_id"),
+    ("members_notice", "member_id"),
+    ("loyalty_account", "member_id"),
+    ("loyalty_pointentry", "member_id"),
+    ("loyalty_pointlot", "member_id"),
+    ("loyalty_tierchange", "member_id"),
+    ("loyalty_tierfloor", "member_id"),
+    ("loyalty_order", "member_id"),
+    ("benefits_coupon", "member_id"),
+    ("benefits_eventrsvp", "member_id"),
+    ("benefits_rewardexchange", "member_id"),
+]
+
+GLOBAL_TABLES: list[str] = [
+    "loyalty_program",
+    "loyalty_tier",
+    "loyalty_earningrule",
+    "loyalty_campaign",
+    "loyalty_campaign_tiers",
+    "benefits_coupontemplate",
+    "benefits_coupontemplate_eligible_tiers",
+    "benefits_benefit",
+    "benefits_tierbenefit",
+    "benefits_brand",
+    "benefits_featuredbrand",
+    "benefits_featuredbranddiscount",
+    "benefits_sale",
+    "benefits_saleearlyaccess",
+    "benefits_memberevent",
+    "benefits_memberevent_eligible_tiers",
+    "benefits_reward",
+    "benefits_reward_eligible_tiers",
+]
+
+# Columns whose UPDATE alone does not change the dashboard (counters moved by members' own
+# writes): updating only these bumps nothing.
+GLOBAL_IGNORED: dict[str, set[str]] = {
+    "benefits_coupontemplate": {"issued_count"},
+    "benefits_memberevent": {"seats_taken"},
+}
+
+PG_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION members_pageversion_bump_members() RETURNS trigger AS $$
+BEGIN
+    EXECUTE format(
+        'INSERT INTO members_pageversion (scope, version) '
+        'SELECT DISTINCT %1$I, 1 FROM (%2$s) AS changed WHERE %1$I IS NOT NULL ORDER BY 1 '
+        'ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1',
+        TG_ARGV[0],
+        CASE TG_OP
+            WHEN 'INSERT' THEN format('SELECT %I FROM pv_new', TG_ARGV[0])
+            WHEN 'DELETE' THEN format('SELECT %I FROM pv_old', TG_ARGV[0])
+            ELSE format('SELECT %1$I FROM pv_new UNION SELECT %1$I FROM pv_old', TG_ARGV[0])
+        END
+    );
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION members_pageversion_bump_global() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO members_pageversion (scope, version) VALUES (0, 1)
+    ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def _trigger_names(table: str) -> list[str]:
+    return [f"{table}_pv_{suffix}" for suffix in ("ins", "upd", "del", "trunc")]
+
+
+def _quoted(columns: list[str]) -> str:
+    return ", ".join(f'"{column}"' for column in columns)
+
+
+def _columns(cursor: Any, connection: Any, table: str) -> list[str]:
+    return [c.name for c in connection.introspection.get_table_description(cursor, table)]
+
+
+def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
+    cursor.execute(PG_FUNCTIONS)
+    for table, column in MEMBER_TABLES:
+        if table not in tables:
+            continue
+        for name in _trigger_names(table):
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
+        ins, upd, dele, _trunc = _trigger_names(table)
+        for name, event, ref in (
+            (ins, "INSERT", "NEW TABLE AS pv_new"),
+            (upd, "UPDATE", "OLD TABLE AS pv_old NEW TABLE AS pv_new"),
+            (dele, "DELETE", "OLD TABLE AS pv_old"),
+        ):
+            if table == "loyalty_pointentry" and event != "INSERT":
+                continue  # append-only: another trigger refuses UPDATE and DELETE
+            cursor.execute(
+                f'CREATE TRIGGER "{name}" AFTER {event} ON "{table}" REFERENCING {ref} '
+                f"FOR EACH STATEMENT EXECUTE FUNCTION members_pageversion_bump_members('{column}')"
+            )
+    for table in GLOBAL_TABLES:
+        if table not in tables:
+            continue
+        for name in _trigger_names(table):
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
+        ins, upd, _dele, _trunc = _trigger_names(table)
+        watched = [
+            c for c in _columns(cursor, connection, table) if c not in GLOBAL_IGNORED.get(table, ())
+        ]
+        cursor.execute(
+            f'CREATE TRIGGER "{ins}" AFTER INSERT OR DELETE OR TRUNCATE ON "{table}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION members_pageversion_bump_global()"
+        )
+        cursor.execute(
+            f'CREATE TRIGGER "{upd}" AFTER UPDATE OF {_quoted(watched)} '
+            f'ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION members_pageversion_bump_global()'
+        )
+
+
+def _sqlite_bump(value: str) -> str:
+    return (
+        f"INSERT INTO members_pageversion (scope, version) VALUES ({value}, 1) "  # noqa: S608
+        "ON CONFLICT(scope) DO UPDATE SET version = version + 1;"
+    )
+
+
+def _sqlite(cursor: Any, connection: Any, tables: set[str]) -> None:
+    for table, column in MEMBER_TABLES:
+        if table not in tables:
+            continue
+        for name in _trigger_names(table):
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+        ins, upd, dele, _trunc = _trigger_names(table)
+        for name, event, row in (
+            (ins, "INSERT", "NEW"),
+            (upd, "UPDATE", "NEW"),
+            (dele, "DELETE", "OLD"),
+        ):
+            cursor.execute(
+                f'CREATE TRIGGER "{name}" AFTER {event} ON "{table}" '
+                f'WHEN {row}."{column}" IS NOT NULL BEGIN {_sqlite_bump(f"{row}.{column}")} END'
+            )
+            if event == "UPDATE":  # a row moved to another member: the old owner too
+                cursor.execute(
+                    f'CREATE TRIGGER "{_trunc}" AFTER UPDATE OF "{column}" ON "{table}" '
+                    f'WHEN OLD."{column}" IS NOT NULL BEGIN {_sqlite_bump(f"OLD.{column}")} END'
+                )
+    for table in GLOBAL_TABLES:
+        if table not in tables:
+            continue
+        for name in _trigger_names(table):
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+        ins, upd, dele, _trunc = _trigger_names(table)
+        watched = [
+            c for c in _columns(cursor, connection, table) if c not in GLOBAL_IGNORED.get(table, ())
+        ]
+        bump = _sqlite_bump(str(GLOBAL_KEY))
+        cursor.execute(f'CREATE TRIGGER "{ins}" AFTER INSERT ON "{table}" BEGIN {bump} END')
+        cursor.execute(f'CREATE TRIGGER "{dele}" AFTER DELETE ON "{table}" BEGIN {bump} END')
+        cursor.execute(
+            f'CREATE TRIGGER "{upd}" AFTER UPDATE OF {_quoted(watched)} '
+            f'ON "{table}" BEGIN {bump} END'
+        )
+
+
+def install(connection: Any = default_connection) -> None:
+    """(Re)create every trigger; idempotent. Tables that do not exist yet are skipped."""
+    with connection.cursor() as cursor:
+        tables = set(connection.introspection.table_names(cursor))
+        if "members_pageversion" not in tables:
+            return
+        if connection.vendor == "postgresql":
+            _postgres(cursor, connection, tables)
+        elif connection.vendor == "sqlite":
+            _sqlite(cursor, connection, tables)
+
+
+def uninstall(connection: Any = default_connection) -> None:
+    with connection.cursor() as cursor:
+        tables = set(connection.introspection.table_names(cursor))
+        for table in [t for t, _c in MEMBER_TABLES] + GLOBAL_TABLES:
+            if table not in tables:
+                continue
+            for name in _trigger_names(table):
+                if connection.vendor == "postgresql":
+                    cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
+                else:
+                    cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_members()")
+            cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_global()")
+
+
+def installed_triggers(connection: Any = default_connection) -> dict[str, set[str]]:
+    """{table: trigger names} of this module's triggers, from the catalogue."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname LIKE '%%_pv_%%' AND NOT t.tgisinternal"
+            )
+        else:
+            cursor.execute(
+                "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger' "
+                "AND name LIKE '%_pv_%'"
+            )
+        found: dict[str, set[str]] = {}
+        for table, name in cursor.fetchall():
+            found.setdefault(table, set()).add(name)
+        return found
