@@ -17,7 +17,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from loyalty.clock import program_today
-from loyalty.models import versioned_cache_key
+from loyalty.models import program_data_cached
 from loyalty.selectors import base_tier
 
 from .brands import featured_week, week_start
@@ -81,12 +81,14 @@ def _build(today: date, now: datetime) -> Showcase:
 def showcase() -> Showcase:
     """The snapshot for the current program-local week (rebuilt when the week turns)."""
     today = program_today()
-    key = versioned_cache_key(CACHE_KEY)
-    snapshot = cache.get(key)
-    if not isinstance(snapshot, Showcase) or snapshot.week_start != week_start(today):
-        snapshot = _build(today, timezone.now())
-        cache.set(key, snapshot, CACHE_SECONDS)
-    return snapshot
+    return program_data_cached(
+        CACHE_KEY,
+        lambda: _build(today, timezone.now()),
+        CACHE_SECONDS,
+        fresh=lambda snapshot: (
+            isinstance(snapshot, Showcase) and snapshot.week_start == week_start(today)
+        ),
+    )
 
 
 def showcase_invalidate() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from loyalty.clock import changes_collected, program_today
-from loyalty.earning import points_visit_award
+from loyalty.earning import points_visit_award, visit_seen_key
 from loyalty.models import program_data_version, program_pinned
 from loyalty.selectors import program_overview
 
@@ -46,8 +48,8 @@ def _member(request: HttpRequest) -> Member:
 DASHBOARD_CACHE_SECONDS = 15 * 60
 
 
-def _dashboard_cards(request: HttpRequest, member: Member, status: MemberStatus) -> str:
-    key = ":".join(
+def _cards_key(member: Member, status: MemberStatus, today: date) -> str:
+    return ":".join(
         (
             "members:dashboard:v1",
             str(member.pk),
@@ -55,12 +57,12 @@ def _dashboard_cards(request: HttpRequest, member: Member, status: MemberStatus)
             str(status.program_version),
             translation.get_language() or "",
             timezone.get_current_timezone_name(),
-            program_today().isoformat(),
+            today.isoformat(),
         )
     )
-    html = cache.get(key)
-    if html is not None:
-        return str(html)
+
+
+def _render_cards(request: HttpRequest, member: Member, status: MemberStatus, key: str) -> str:
     with changes_collected() as moments:
         html = render_to_string(
             "members/dashboard/_cards.html",
@@ -82,14 +84,22 @@ def _dashboard_cards(request: HttpRequest, member: Member, status: MemberStatus)
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    with program_pinned():
-        points_visit_award(member_id=member.pk)  # the daily visit point, once a local day
-    status = request_member_status(request)  # one query, after the visit: the page versions too
+    status = request_member_status(request)  # one query, with the page versions
     assert status is not None
-    # The program-wide caches keyed on the program's version, and one snapshot of the program
+    # Program-wide data memoised under the program's version; one snapshot of the program
     # settings for the whole page (the cards ask for "today" and the program many times).
     with program_data_version(status.program_version), program_pinned():
-        cards = _dashboard_cards(request, member, status)
+        today = program_today()
+        seen, key = visit_seen_key(member.pk, today), _cards_key(member, status, today)
+        found = cache.get_many([seen, key])  # one round trip on every view but the first
+        if seen not in found and points_visit_award(member_id=member.pk) is not None:
+            # The day's visit point was just awarded: the member's version moved.
+            status = request_member_status(request, refresh=True)
+            assert status is not None
+            key, found = _cards_key(member, status, today), {}
+        cards = found.get(key)
+        if cards is None:
+            cards = _render_cards(request, member, status, key)
         return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
 
 

@@ -70,7 +70,7 @@ def test_dashboard_first_view_of_the_day_is_bounded(
     # The day's visit point (with opening the account on this factory member), the page, and
     # the showcase snapshot that is rebuilt at most once a minute for everyone (its rewards
     # with their tiers: 2 of them).
-    with django_assert_max_num_queries(32):
+    with django_assert_max_num_queries(33):
         client.get("/me/")
     assert PointEntry.objects.filter(member=member, rule__kind="visit").count() == 1
 
