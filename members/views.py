@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -73,11 +73,11 @@ def _render_cards(request: HttpRequest, member: Member, status: MemberStatus, ke
             },
             request=request,
         )
-    seconds = DASHBOARD_CACHE_SECONDS
-    if moments:
-        seconds = min(seconds, int((min(moments) - timezone.now()).total_seconds()))
-    if seconds > 0:
-        cache.set(key, html, seconds)
+    now = timezone.now()
+    until = min([now + timedelta(seconds=DASHBOARD_CACHE_SECONDS), *moments])
+    seconds = int((until - now).total_seconds())
+    if seconds > 0:  # the moment is kept with the fragment: a hit is checked against it
+        cache.set(key, (until.timestamp(), html), seconds)
     return html
 
 
@@ -97,8 +97,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             status = request_member_status(request, refresh=True)
             assert status is not None
             key, found = _cards_key(member, status, today), {}
-        cards = found.get(key)
-        if cards is None:
+        hit = found.get(key)
+        if hit is not None and hit[0] > timezone.now().timestamp():
+            cards = hit[1]
+        else:
             cards = _render_cards(request, member, status, key)
         return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
 
