@@ -74,19 +74,39 @@ GLOBAL_IGNORED: dict[str, set[str]] = {
     "benefits_memberevent": {"seats_taken"},
 }
 
+# A PostgreSQL statement that changes rows of more members than this bumps the program's
+# version once instead of each member's (the monthly tier job, the birthday coupons of a day).
+MANY_MEMBERS = 1000
+
 PG_FUNCTIONS = """
 CREATE OR REPLACE FUNCTION members_pageversion_bump_members() RETURNS trigger AS $$
+DECLARE
+    changed text := CASE TG_OP
+        WHEN 'INSERT' THEN format('SELECT %I AS m FROM pv_new', TG_ARGV[0])
+        WHEN 'DELETE' THEN format('SELECT %I AS m FROM pv_old', TG_ARGV[0])
+        ELSE format('SELECT %1$I AS m FROM pv_new UNION SELECT %1$I FROM pv_old', TG_ARGV[0])
+    END;
+    members bigint;
 BEGIN
     EXECUTE format(
+        'SELECT count(*) FROM (SELECT DISTINCT m FROM (%s) AS c WHERE m IS NOT NULL LIMIT %s) AS d',
+        changed, {limit} + 1
+    ) INTO members;
+    IF members = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF members > {limit} THEN
+        -- A set-based job touched many members: one bump of the program's version (every
+        -- fragment's key holds it) instead of a row per member.
+        INSERT INTO members_pageversion (scope, version) VALUES (0, 1)
+        ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
+        RETURN NULL;
+    END IF;
+    EXECUTE format(
         'INSERT INTO members_pageversion (scope, version) '
-        'SELECT DISTINCT %1$I, 1 FROM (%2$s) AS changed WHERE %1$I IS NOT NULL ORDER BY 1 '
+        'SELECT DISTINCT m, 1 FROM (%s) AS c WHERE m IS NOT NULL ORDER BY 1 '
         'ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1',
-        TG_ARGV[0],
-        CASE TG_OP
-            WHEN 'INSERT' THEN format('SELECT %I FROM pv_new', TG_ARGV[0])
-            WHEN 'DELETE' THEN format('SELECT %I FROM pv_old', TG_ARGV[0])
-            ELSE format('SELECT %1$I FROM pv_new UNION SELECT %1$I FROM pv_old', TG_ARGV[0])
-        END
+        changed
     );
     RETURN NULL;
 END;
@@ -99,7 +119,7 @@ BEGIN
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
-"""
+""".replace("{limit}", str(MANY_MEMBERS))
 
 
 def _trigger_names(table: str) -> list[str]:

@@ -97,12 +97,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             status = request_member_status(request, refresh=True)
             assert status is not None
             key, found = _cards_key(member, status, today), {}
-        hit = found.get(key)
-        if hit is not None and hit[0] > timezone.now().timestamp():
-            cards = hit[1]
-        else:
+    hit = found.get(key)
+    if hit is not None and hit[0] > timezone.now().timestamp():
+        cards = hit[1]
+    else:
+        with program_data_version(status.program_version), program_pinned():
             cards = _render_cards(request, member, status, key)
-        return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
+    return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
 
 
 @login_required

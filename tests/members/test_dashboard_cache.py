@@ -58,6 +58,7 @@ from members.notices import notices_mark_read
 from members.page_versions import (
     GLOBAL_KEY,
     GLOBAL_TABLES,
+    MANY_MEMBERS,
     MEMBER_TABLES,
     installed_triggers,
     uninstall,
@@ -392,3 +393,18 @@ def test_a_sale_opening_within_the_day(
     assert 'data-testid="sale-soon"' in page
     monkeypatch.setattr(timezone, "now", lambda: now + timedelta(minutes=31))
     assert 'data-testid="sale-open"' in main(client)
+
+
+@pytest.mark.postgres
+def test_a_statement_over_many_members_bumps_the_program_version_once() -> None:
+    """PostgreSQL: the set-based jobs' big statements cost one row, not a row per member."""
+    moved = version(GLOBAL_KEY)
+    Member.objects.bulk_create(
+        [Member(email=f"bulk{n}@example.com", number=f"7{n:09d}") for n in range(MANY_MEMBERS + 1)]
+    )
+    assert version(GLOBAL_KEY) == moved + 1
+    assert not PageVersion.objects.filter(scope__in=Member.objects.values("pk")).exists()
+    few = Member.objects.order_by("pk")[:3]
+    Member.objects.filter(pk__in=[m.pk for m in few]).update(name="Renamed")
+    assert version(GLOBAL_KEY) == moved + 1
+    assert PageVersion.objects.filter(scope__in=[m.pk for m in few], version=1).count() == 3
