@@ -79,36 +79,21 @@ GLOBAL_IGNORED: dict[str, set[str]] = {
 MANY_MEMBERS = 1000
 
 PG_FUNCTIONS = """
-CREATE OR REPLACE FUNCTION members_pageversion_bump_members() RETURNS trigger AS $$
-DECLARE
-    changed text := CASE TG_OP
-        WHEN 'INSERT' THEN format('SELECT %I AS m FROM pv_new', TG_ARGV[0])
-        WHEN 'DELETE' THEN format('SELECT %I AS m FROM pv_old', TG_ARGV[0])
-        ELSE format('SELECT %1$I AS m FROM pv_new UNION SELECT %1$I FROM pv_old', TG_ARGV[0])
-    END;
-    members bigint;
+CREATE OR REPLACE FUNCTION members_pageversion_bump(ids bigint[]) RETURNS void AS $$
 BEGIN
-    EXECUTE format(
-        'SELECT count(*) FROM (SELECT DISTINCT m FROM (%s) AS c WHERE m IS NOT NULL LIMIT %s) AS d',
-        changed, {limit} + 1
-    ) INTO members;
-    IF members = 0 THEN
-        RETURN NULL;
+    IF ids IS NULL THEN
+        RETURN;
     END IF;
-    IF members > {limit} THEN
+    IF cardinality(ids) > {limit} THEN
         -- A set-based job touched many members: one bump of the program's version (every
         -- fragment's key holds it) instead of a row per member.
         INSERT INTO members_pageversion (scope, version) VALUES (0, 1)
         ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
-        RETURN NULL;
+        RETURN;
     END IF;
-    EXECUTE format(
-        'INSERT INTO members_pageversion (scope, version) '
-        'SELECT DISTINCT m, 1 FROM (%s) AS c WHERE m IS NOT NULL ORDER BY 1 '
-        'ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1',
-        changed
-    );
-    RETURN NULL;
+    INSERT INTO members_pageversion (scope, version)
+    SELECT scope, 1 FROM unnest(ids) AS scope ORDER BY 1
+    ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
 END;
 $$ LANGUAGE plpgsql;
 
@@ -120,6 +105,39 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 """.replace("{limit}", str(MANY_MEMBERS))
+
+# One trigger function per member column, with static SQL (plans cached per trigger): the
+# distinct member ids of the statement's rows, at most MANY_MEMBERS + 1 of them.
+PG_MEMBER_FUNCTION = """
+CREATE OR REPLACE FUNCTION members_pageversion_bump_by_{column}() RETURNS trigger AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(m) INTO ids FROM (
+            SELECT DISTINCT {column} AS m FROM pv_new WHERE {column} IS NOT NULL LIMIT {more}
+        ) AS d;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(m) INTO ids FROM (
+            SELECT DISTINCT {column} AS m FROM pv_old WHERE {column} IS NOT NULL LIMIT {more}
+        ) AS d;
+    ELSE
+        SELECT array_agg(m) INTO ids FROM (
+            SELECT m FROM (
+                SELECT {column} AS m FROM pv_new UNION SELECT {column} FROM pv_old
+            ) AS c WHERE m IS NOT NULL LIMIT {more}
+        ) AS d;
+    END IF;
+    PERFORM members_pageversion_bump(ids);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+def _pg_member_function(column: str) -> str:
+    assert column.isidentifier(), column
+    return PG_MEMBER_FUNCTION.replace("{column}", column).replace("{more}", str(MANY_MEMBERS + 1))
 
 
 def _trigger_names(table: str) -> list[str]:
@@ -136,6 +154,8 @@ def _columns(cursor: Any, connection: Any, table: str) -> list[str]:
 
 def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
     cursor.execute(PG_FUNCTIONS)
+    for column in sorted({column for _table, column in MEMBER_TABLES}):
+        cursor.execute(_pg_member_function(column))
     for table, column in MEMBER_TABLES:
         if table not in tables:
             continue
@@ -151,7 +171,7 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
                 continue  # append-only: another trigger refuses UPDATE and DELETE
             cursor.execute(
                 f'CREATE TRIGGER "{name}" AFTER {event} ON "{table}" REFERENCING {ref} '
-                f"FOR EACH STATEMENT EXECUTE FUNCTION members_pageversion_bump_members('{column}')"
+                f"FOR EACH STATEMENT EXECUTE FUNCTION members_pageversion_bump_by_{column}()"
             )
     for table in GLOBAL_TABLES:
         if table not in tables:
@@ -242,7 +262,9 @@ def uninstall(connection: Any = default_connection) -> None:
                 else:
                     cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
         if connection.vendor == "postgresql":
-            cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_members()")
+            for column in sorted({column for _table, column in MEMBER_TABLES}):
+                cursor.execute(f"DROP FUNCTION IF EXISTS members_pageversion_bump_by_{column}()")
+            cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump(bigint[])")
             cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_global()")
 
 
