@@ -434,6 +434,24 @@ class CouponIssueJob(models.Model):
     def __str__(self) -> str:
         return f"{self.template} ({self.get_status_display()})"
 
+    def clean(self) -> None:
+        """A staff job cannot issue from a template whose fixed window is over."""
+        template = self.template if self.template_id else None
+        if (
+            template is not None
+            and template.valid_days is None
+            and template.valid_until
+            and template.valid_until <= timezone.now()
+        ):
+            raise ValidationError(
+                {
+                    "template": _(
+                        "This template's validity window is over: its coupons would be"
+                        " born expired."
+                    )
+                }
+            )
+
     @property
     def progress_percent(self) -> int:
         if not self.total:

@@ -348,6 +348,9 @@ def coupon_issue_job_run(*, job_id: int, batch_size: int = 1000) -> CouponIssueJ
     members = _job_members(job).order_by("pk")
     last_pk = 0
     try:
+        _valid_from, valid_until = template.validity(timezone.now())
+        if valid_until <= timezone.now():  # a fixed window that is over: no coupon born expired
+            raise CouponError("template_window_over", _("The template's validity window is over."))
         while True:
             ids = list(members.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
             if not ids:

@@ -16,6 +16,7 @@ from .clock import program_today
 from .forms import AdjustmentForm
 from .models import (
     Campaign,
+    Contribution,
     EarningRule,
     Order,
     PointEntry,
@@ -306,4 +307,12 @@ class OrderAdmin(ReadOnlyAdmin):
     list_display = ("number", "member", "amount", "currency", "returned_amount", "fraud")
     search_fields = ("number", "member__number", "member__email")
     list_filter = ("fraud",)
+    list_select_related = ("member",)
+
+
+@admin.register(Contribution)
+class ContributionAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "ref", "member", "posted_at")
+    search_fields = ("ref", "member__number", "member__email")
+    list_filter = ("kind",)
     list_select_related = ("member",)

@@ -28,7 +28,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from .clock import day_bounds, local_date, month_bounds
@@ -188,13 +189,31 @@ class _Run:
                 for r in self.capped
                 if (other.cap_group == r.cap_group if r.cap_group else pk == r.pk)
             }
-            rows = PointEntry.objects.filter(
-                member_id__in=member_ids,
-                kind=Kind.EARN,
-                rule_id__in=capped_ids,
-                occurred_at__gte=start,
-                occurred_at__lt=end,
-            ).values_list("member_id", "rule_id", "occurred_at", "points")
+            # Net of reversals, as `earning.cap_used`: a reversal counts against the rule and
+            # day of the earning it reverses.
+            rows = (
+                PointEntry.objects.filter(
+                    Q(
+                        kind=Kind.EARN,
+                        rule_id__in=capped_ids,
+                        occurred_at__gte=start,
+                        occurred_at__lt=end,
+                    )
+                    | Q(
+                        kind=Kind.REVERSE,
+                        reverses__kind=Kind.EARN,
+                        reverses__rule_id__in=capped_ids,
+                        reverses__occurred_at__gte=start,
+                        reverses__occurred_at__lt=end,
+                    ),
+                    member_id__in=member_ids,
+                )
+                .annotate(
+                    cap_rule=Coalesce("reverses__rule_id", "rule_id"),
+                    cap_at=Coalesce("reverses__occurred_at", "occurred_at"),
+                )
+                .values_list("member_id", "cap_rule", "cap_at", "points")
+            )
             for member_id, rule_id, occurred_at, points in rows:
                 other = self.all_rules[rule_id]
                 day = local_date(occurred_at)

@@ -22,7 +22,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .clock import day_bounds, local_date, month_bounds, program_today
-from .models import Account, Campaign, EarningRule, Event, Order, PointEntry, Program, Visit
+from .models import (
+    Account,
+    Campaign,
+    Contribution,
+    EarningRule,
+    Event,
+    Order,
+    PointEntry,
+    Program,
+    Visit,
+)
 from .selectors import base_tier
 from .services import (
     Kind,
@@ -56,6 +66,16 @@ class OrderExists(LedgerError):
     status = 409
 
 
+class ReviewExists(LedgerError):
+    code = "review_already_received"
+    status = 409
+
+
+class PostExists(LedgerError):
+    code = "post_already_received"
+    status = 409
+
+
 def body_hash(body: Any) -> str:
     """A stable hash of a JSON body (key order and spacing do not matter)."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
@@ -79,18 +99,28 @@ def _cap_room(account: Account, rule: EarningRule, occurred_at: datetime) -> int
         start, end = day_bounds(day)
     else:
         start, end = month_bounds(day)
-    same_cap = Q(rule__cap_group=rule.cap_group) if rule.cap_group else Q(rule=rule)
-    used = (
+    return max(rule.cap - cap_used(account.member_id, rule, start, end), 0)
+
+
+def cap_used(member_id: int, rule: EarningRule, start: datetime, end: datetime) -> int:
+    """Points the member holds from `rule`'s cap (its rule, or its cap group) for earnings in
+    [start, end): NET of their reversals, so a returned or fraudulent order frees its room."""
+    if rule.cap_group:
+        earning = Q(kind=Kind.EARN, rule__cap_group=rule.cap_group)
+        reversal = Q(kind=Kind.REVERSE, reverses__rule__cap_group=rule.cap_group)
+    else:
+        earning = Q(kind=Kind.EARN, rule=rule)
+        reversal = Q(kind=Kind.REVERSE, reverses__rule=rule)
+    in_period = Q(occurred_at__gte=start, occurred_at__lt=end)
+    reversed_in_period = Q(
+        reverses__kind=Kind.EARN, reverses__occurred_at__gte=start, reverses__occurred_at__lt=end
+    )
+    return (
         PointEntry.objects.filter(
-            same_cap,
-            member_id=account.member_id,
-            kind=Kind.EARN,
-            occurred_at__gte=start,
-            occurred_at__lt=end,
+            (earning & in_period) | (reversal & reversed_in_period), member_id=member_id
         ).aggregate(s=Sum("points"))["s"]
         or 0
     )
-    return max(rule.cap - used, 0)
 
 
 def earn_reason(rule: EarningRule, *, granted: int, wanted: int, what: str) -> str:
@@ -336,7 +366,7 @@ def _reverse_order(
     exact: returning the whole order in parts reverses every point, never more."""
     earnings = list(order.entries.filter(kind=Kind.EARN, points__gt=0).order_by("id"))
     reversed_so_far = dict(
-        PointEntry.objects.filter(reverses__in=earnings)
+        PointEntry.objects.filter(reverses__in=earnings, kind=Kind.REVERSE)
         .values_list("reverses")
         .annotate(s=Sum("points"))
         .values_list("reverses", "s")
@@ -411,9 +441,18 @@ def order_flag_fraud(
     )
 
 
+def _contribution(account: Account, kind: str, ref: str, occurred_at: datetime) -> None:
+    """Record the review or post; its unique (kind, id) refuses a second reward. Like an
+    order number, the IntegrityError rolls the event back and `event_ingest` answers 409."""
+    Contribution.objects.create(
+        kind=kind, ref=ref, member_id=account.member_id, posted_at=occurred_at
+    )
+
+
 def review_award(
     account: Account, *, data: dict[str, Any], occurred_at: datetime, source: Source
 ) -> list[PointEntry]:
+    _contribution(account, Contribution.Kind.REVIEW, data["review"]["id"], occurred_at)
     rule = rule_for(Rule.REVIEW)
     if rule is None:
         return []
@@ -428,6 +467,7 @@ def review_award(
 def club_post_award(
     account: Account, *, data: dict[str, Any], occurred_at: datetime, source: Source
 ) -> list[PointEntry]:
+    _contribution(account, Contribution.Kind.CLUB_POST, data["post"]["id"], occurred_at)
     rule = rule_for(Rule.CLUB_POST)
     if rule is None:
         return []
@@ -519,6 +559,16 @@ def event_ingest(
             if Order.objects.filter(number=number).exists():
                 raise OrderExists(
                     _("Order %(number)s was already received.") % {"number": number}
+                ) from None
+        if type == "review.posted":
+            ref = data["review"]["id"]
+            if Contribution.objects.filter(kind=Contribution.Kind.REVIEW, ref=ref).exists():
+                raise ReviewExists(_("Review %(id)s was already received.") % {"id": ref}) from None
+        if type == "club.posted":
+            ref = data["post"]["id"]
+            if Contribution.objects.filter(kind=Contribution.Kind.CLUB_POST, ref=ref).exists():
+                raise PostExists(
+                    _("Club post %(id)s was already received.") % {"id": ref}
                 ) from None
         raise
     return Outcome(answer, True)

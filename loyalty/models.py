@@ -535,6 +535,8 @@ class PointEntry(models.Model):
                 condition=(
                     models.Q(kind="earn", points__gte=0)
                     | models.Q(kind__in=["redeem", "expire"], points__lte=0)
+                    # an expiry given back when a reversal meets points that already expired
+                    | models.Q(kind="expire", points__gt=0, reverses__isnull=False)
                     | models.Q(kind__in=["reverse", "adjust"])
                 ),
                 name="entry_points_sign_by_kind",
@@ -756,6 +758,35 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return str(self.number)
+
+
+class Contribution(models.Model):
+    """A review or club post the shop reported: rewarded once per review or post id, however
+    many event ids it arrives under (the unique constraint decides)."""
+
+    class Kind(models.TextChoices):
+        REVIEW = "review", _("product review")
+        CLUB_POST = "club_post", _("club post")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    ref = models.CharField(_("review or post id"), max_length=100)
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="loyalty_contributions",
+        verbose_name=_("member"),
+    )
+    posted_at = models.DateTimeField(_("posted at"))
+
+    class Meta:
+        verbose_name = _("review or club post")
+        verbose_name_plural = _("reviews and club posts")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "ref"], name="contribution_once_per_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.ref}"
 
 
 class PointLot(models.Model):

@@ -174,6 +174,8 @@ def ledger_mismatches() -> list[str]:
         )
     spent = (
         PointEntry.objects.filter(kind__in=[PointEntry.Kind.REDEEM, PointEntry.Kind.EXPIRE])
+        # a positive EXPIRE gives back reversed points that had expired: it takes no lot
+        .exclude(kind=PointEntry.Kind.EXPIRE, points__gt=0, reverses__isnull=False)
         .annotate(taken=Coalesce(Sum("allocations__points"), 0))
         .exclude(taken=F("points"))
         .values_list("pk", "member_id", "points", "taken")

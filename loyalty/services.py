@@ -206,6 +206,8 @@ def _debit(
     """Spend `points` (> 0) out of the lots; refused when the balance does not cover them."""
     if points <= 0:
         raise ValidationError({"points": _("Give a positive number of points.")})
+    # Points past their expiry date are never spendable, even before the expiry job runs.
+    _expire_due(account, today=program_today())
     if account.balance < points:
         raise InsufficientPoints(
             _("Not enough points: the balance is %(balance)d, %(points)d were asked.")
@@ -230,7 +232,12 @@ def _reverse(
     order_id: int | None = None,
 ) -> PointEntry:
     """Reverse `points` of an earning: out of its own lot first, then the others; what the
-    lots cannot cover (points already spent) becomes a debt."""
+    lots cannot cover (points already spent) becomes a debt.
+
+    Points of the earning that already expired are not taken a second time: the REVERSE
+    entry carries the whole amount (qualifying points drop by all of it), and a positive
+    EXPIRE entry linked to the same earning gives back the part that had expired (expired
+    points count first), so the balance drops only by what had not expired."""
     entry = _post(
         account,
         kind=Kind.REVERSE,
@@ -243,8 +250,40 @@ def _reverse(
         order_id=order_id,
     )
     own_lot = PointLot.objects.filter(entry=earning).first()
-    _take_from_lots(account, entry, points, first=own_lot)
+    excused = min(points, _expired_not_excused(earning, own_lot))
+    if excused:
+        _post(
+            account,
+            kind=Kind.EXPIRE,
+            points=excused,
+            occurred_at=occurred_at,
+            reverses=earning,
+            reason=_("%(points)d of the reversed points had already expired: not taken again")
+            % {"points": excused},
+            source=source,
+            order_id=order_id,
+        )
+    _take_from_lots(account, entry, points - excused, first=own_lot)
     return entry
+
+
+def _expired_not_excused(earning: PointEntry, lot: PointLot | None) -> int:
+    """Points of `earning` that expired and that no earlier reversal has given back yet."""
+    if lot is None:
+        return 0
+    expired = -(
+        LotAllocation.objects.filter(lot=lot, entry__kind=Kind.EXPIRE).aggregate(s=Sum("points"))[
+            "s"
+        ]
+        or 0
+    )
+    excused = (
+        PointEntry.objects.filter(reverses=earning, kind=Kind.EXPIRE).aggregate(s=Sum("points"))[
+            "s"
+        ]
+        or 0
+    )
+    return max(expired - excused, 0)
 
 
 # --- the ledger's public services ----------------------------------------------------------
@@ -313,7 +352,10 @@ def points_reverse(
     if earning.kind != Kind.EARN:
         raise ValidationError({"entry": _("Only earnings can be reversed.")})
     left = earning.points + (
-        PointEntry.objects.filter(reverses=earning).aggregate(s=Sum("points"))["s"] or 0
+        PointEntry.objects.filter(reverses=earning, kind=Kind.REVERSE).aggregate(s=Sum("points"))[
+            "s"
+        ]
+        or 0
     )
     points = left if points is None else points
     if points <= 0 or points > left:
@@ -380,7 +422,12 @@ def points_expire_due(*, today: date | None = None) -> int:
 
 @transaction.atomic
 def _expire_member(*, member_id: int, today: date) -> int:
-    account = account_lock(member_id=member_id)
+    return _expire_due(account_lock(member_id=member_id), today=today)
+
+
+def _expire_due(account: Account, *, today: date) -> int:
+    """Expire the member's lots due on or before `today` (caller holds the lock)."""
+    member_id = account.member_id
     lots = list(
         PointLot.objects.filter(member_id=member_id, remaining__gt=0, expires_on__lte=today)
         .select_related("entry")

@@ -40,7 +40,10 @@ from .serializers import (
 ERRORS = {
     400: OpenApiResponse(description="invalid: field errors"),
     404: OpenApiResponse(description="member_not_found"),
-    409: OpenApiResponse(description="idempotency_conflict, order_already_received"),
+    409: OpenApiResponse(
+        description="idempotency_conflict, order_already_received, review_already_received,"
+        " post_already_received"
+    ),
     422: OpenApiResponse(description="order_not_found, insufficient_points"),
 }
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 
+from loyalty.reasons import localize
 from loyalty.selectors import member_account, member_points_expiring
 
 register = template.Library()
@@ -15,3 +16,9 @@ def points_summary(member: Any) -> dict[str, Any]:
     account = member_account(member)
     balance = account.balance if account is not None else 0
     return {"balance": balance, "expiring": member_points_expiring(member)}
+
+
+@register.filter
+def reason(text: str) -> str:
+    """A stored point reason in the reader's language (`loyalty.reasons`)."""
+    return localize(text)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -158,6 +158,25 @@ def test_staff_issue_job_stops_at_the_total_quantity(ladder) -> None:
     assert done.status == "failed"
     assert done.error == "The template's total quantity is used up."
     assert Coupon.objects.count() == 2
+
+
+def test_staff_issue_job_refuses_a_template_whose_window_is_over(ladder) -> None:
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    now = timezone.now()
+    template = CouponTemplateFactory(
+        valid_days=None, valid_from=now - timedelta(days=9), valid_until=now - timedelta(days=1)
+    )
+    MemberFactory()
+    job = CouponIssueJob(template=template, reason="Late")
+    with pytest.raises(ValidationError) as refused:
+        job.full_clean()
+    assert "template" in refused.value.message_dict  # the admin form shows it beside the field
+    job.save()
+    done = coupon_issue_job_run(job_id=job.pk)
+    assert (done.status, done.error) == ("failed", "The template's validity window is over.")
+    assert not Coupon.objects.exists()
 
 
 def test_staff_issue_job_skips_members_at_the_per_member_limit(ladder) -> None:

@@ -196,6 +196,28 @@ def test_an_order_number_already_received_or_twice_in_a_batch_is_409(
     assert written() == (2, 2, 2, 1, 0)
 
 
+def test_a_return_earlier_in_the_batch_frees_its_cap_room(
+    api_client: APIClient, member: Member
+) -> None:
+    results = batch(
+        api_client,
+        [
+            received(member, "e1", "SO-1"),
+            {
+                "id": "r1",
+                "type": "order.returned",
+                "member": member.number,
+                "occurred_at": now_iso(),
+                "order": {"number": "SO-1"},
+            },
+            received(member, "e2", "SO-2"),
+        ],
+    )
+    assert [r["points"] for r in results] == [5, -5, 5]
+    assert results[2]["entries"][0]["reason"] == "5 points for order SO-2"
+    assert results[2]["balance"] == 5
+
+
 def test_an_earning_in_a_batch_repays_a_debt_first(api_client: APIClient, member: Member) -> None:
     batch(api_client, [received(member, "e1", "SO-1")])
     url = f"/api/v1/members/{member.number}/redemptions/"

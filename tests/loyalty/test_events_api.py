@@ -30,6 +30,17 @@ def received(
     }
 
 
+def returned(member: Member, key: str, number: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": key,
+        "type": "order.returned",
+        "member": member.number,
+        "occurred_at": now_iso(),
+        "order": {"number": number},
+        **extra,
+    }
+
+
 def post(client: APIClient, body: Any, url: str = "/api/v1/events/") -> Any:
     return client.post(url, body, format="json")
 
@@ -154,6 +165,34 @@ def test_daily_shopping_cap_records_zero_with_reason(api_client: APIClient, memb
     assert second.json()["balance"] == 5
 
 
+def test_a_returned_order_frees_its_room_in_the_daily_cap(
+    api_client: APIClient, member: Member
+) -> None:
+    post(api_client, received(member, "e1", "SO-1"))
+    post(api_client, returned(member, "r1", "SO-1"))
+    again = post(api_client, received(member, "e2", "SO-2"))
+    assert again.json()["entries"] == [
+        {"points": 5, "kind": "earn", "reason": "5 points for order SO-2"}
+    ]
+    assert again.json()["balance"] == 5
+
+
+def test_a_partly_returned_order_frees_only_the_reversed_part_of_the_cap(
+    api_client: APIClient, member: Member
+) -> None:
+    post(api_client, received(member, "e1", "SO-1", amount="10.00"))
+    post(api_client, returned(member, "r1", "SO-1", returned_amount="4.00"))  # 2 of 5 reversed
+    again = post(api_client, received(member, "e2", "SO-2"))
+    assert again.json()["entries"] == [
+        {
+            "points": 2,
+            "kind": "earn",
+            "reason": "2 points for order SO-2 (daily shopping cap of 5 reached)",
+        }
+    ]
+    assert again.json()["balance"] == 5
+
+
 def test_order_below_minimum_earns_zero_with_reason(api_client: APIClient, member: Member) -> None:
     response = post(api_client, received(member, "e1", "SO-1", amount="1.99"))
     assert response.json()["entries"] == [
@@ -266,6 +305,29 @@ def test_club_post_earns_2(api_client: APIClient, member: Member) -> None:
     assert post(api_client, body).json()["entries"] == [
         {"points": 2, "kind": "earn", "reason": "2 points for club post P9"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "part", "code"),
+    [
+        ("review.posted", {"review": {"id": "R1", "product": "P1"}}, "review_already_received"),
+        ("club.posted", {"post": {"id": "P1"}}, "post_already_received"),
+    ],
+)
+def test_a_review_or_post_is_rewarded_once_whatever_its_event_id(
+    api_client: APIClient, member: Member, kind: str, part: dict[str, Any], code: str
+) -> None:
+    def body(key: str) -> dict[str, Any]:
+        return {"id": key, "type": kind, "member": member.number, "occurred_at": now_iso(), **part}
+
+    first = post(api_client, body("k1"))
+    assert first.status_code == 201 and first.json()["points"] > 0
+    again = post(api_client, body("k2"))  # the same review or post, reported again
+    assert again.status_code == 409
+    assert again.json()["code"] == code
+    assert Event.objects.count() == 1
+    assert PointEntry.objects.count() == 1
+    assert Account.objects.get(member=member).balance == first.json()["points"]
 
 
 def test_campaign_multiplier_for_target_tier(api_client: APIClient, member: Member) -> None:

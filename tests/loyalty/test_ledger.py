@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -28,6 +30,14 @@ UTC = ZoneInfo("UTC")
 
 def at(y: int, m: int, d: int, h: int = 12) -> datetime:
     return datetime(y, m, d, h, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    """The tests below use fixed 2025/2026 dates: "now" is pinned after them, so expiry
+    (which a spend applies first) never depends on the day the suite runs."""
+    with time_machine.travel(at(2026, 6, 15), tick=False):
+        yield
 
 
 def balance(member: Member) -> int:
@@ -115,7 +125,8 @@ def test_partial_reversal_never_more_than_left(member: Member) -> None:
 def test_expire_due_once_per_lot(member: Member) -> None:
     old = points_award(member_id=member.pk, points=7, reason="x", occurred_at=at(2025, 1, 10))
     points_award(member_id=member.pk, points=3, reason="y", occurred_at=at(2025, 6, 10))
-    points_redeem(member_id=member.pk, points=2, reason="coupon")
+    with time_machine.travel(at(2025, 7, 1), tick=False):
+        points_redeem(member_id=member.pk, points=2, reason="coupon")
     assert points_expiring(member.pk) == (5, date(2026, 1, 10))
     assert points_expire_due(today=date(2026, 1, 9)) == 0
     assert points_expire_due(today=date(2026, 1, 10)) == 1
@@ -155,3 +166,54 @@ def test_verify_ledger_command_lists_mismatches(member: Member) -> None:
         call_command("verify_ledger", stderr=err)
     assert f"member {member.pk}: cached balance 7 != sum of entries 5" in err.getvalue()
     assert f"member {member.pk}: lots hold 5 points, entries say 5" not in err.getvalue()
+
+
+def test_points_past_their_expiry_are_not_spendable_before_the_job_runs(member: Member) -> None:
+    points_award(member_id=member.pk, points=10, reason="old", occurred_at=at(2025, 1, 10))
+    points_award(member_id=member.pk, points=3, reason="newer", occurred_at=at(2025, 6, 10))
+    with time_machine.travel(at(2026, 1, 11), tick=False):  # the 10 expired on 2026-01-10
+        assert balance(member) == 13  # the hourly job has not run yet
+        with pytest.raises(InsufficientPoints):
+            points_redeem(member_id=member.pk, points=5, reason="coupon")
+        assert PointEntry.objects.count() == 2  # refused whole: not even the expiry is kept
+        points_redeem(member_id=member.pk, points=3, reason="coupon")
+    assert list(PointEntry.objects.order_by("id").values_list("kind", "points"))[2:] == [
+        ("expire", -10),
+        ("redeem", -3),
+    ]
+    assert balance(member) == 0
+    assert points_expire_due(today=date(2026, 1, 11)) == 0  # the job finds nothing left
+    assert ledger_mismatches() == []
+
+
+def test_reversing_an_expired_earning_does_not_take_its_points_twice(member: Member) -> None:
+    old = points_award(member_id=member.pk, points=5, reason="old", occurred_at=at(2025, 1, 10))
+    points_award(member_id=member.pk, points=10, reason="newer", occurred_at=at(2025, 12, 1))
+    assert points_expire_due(today=date(2026, 1, 10)) == 1
+    assert balance(member) == 10
+    points_reverse(entry_id=old.pk, reason="fraud", occurred_at=at(2026, 2, 1))
+    assert balance(member) == 10  # the 5 had already expired: nothing more is taken
+    reversal = PointEntry.objects.get(kind="reverse")
+    assert reversal.points == -5  # qualifying points still drop by the whole earning
+    assert reversal.qualifying_at == old.occurred_at
+    given_back = PointEntry.objects.get(kind="expire", points__gt=0)
+    assert given_back.points == 5 and given_back.reverses_id == old.pk
+    assert given_back.qualifying_at is None
+    assert given_back.reason == "5 of the reversed points had already expired: not taken again"
+    assert PointLot.objects.exclude(entry=old).get().remaining == 10
+    assert ledger_mismatches() == []
+
+
+def test_reversing_a_partly_spent_partly_expired_earning_takes_only_what_was_spent(
+    member: Member,
+) -> None:
+    earned = points_award(member_id=member.pk, points=10, reason="x", occurred_at=at(2025, 1, 10))
+    with time_machine.travel(at(2025, 3, 1), tick=False):
+        points_redeem(member_id=member.pk, points=4, reason="coupon")
+    assert points_expire_due(today=date(2026, 1, 10)) == 1  # the other 6 expire
+    points_reverse(entry_id=earned.pk, points=5, reason="return", occurred_at=at(2026, 2, 1))
+    assert balance(member) == 0  # 5 of the 6 expired points count first: nothing taken
+    points_reverse(entry_id=earned.pk, reason="fraud", occurred_at=at(2026, 2, 2))
+    assert balance(member) == -4  # 1 more expired point, then the 4 spent ones: a debt
+    assert sum(PointEntry.objects.filter(kind="reverse").values_list("points", flat=True)) == -10
+    assert ledger_mismatches() == []

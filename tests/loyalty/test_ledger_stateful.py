@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.db.models import Sum
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from loyalty.models import Account, PointEntry
+from loyalty.models import Account, PointEntry, PointLot
 from loyalty.selectors import ledger_mismatches
 from loyalty.services import (
     InsufficientPoints,
@@ -47,7 +48,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _left(self, entry_id: int) -> int:
         entry = PointEntry.objects.get(pk=entry_id)
-        reversed_ = PointEntry.objects.filter(reverses=entry).aggregate(s=Sum("points"))["s"]
+        reversed_ = PointEntry.objects.filter(
+            reverses=entry, kind=PointEntry.Kind.REVERSE
+        ).aggregate(s=Sum("points"))["s"]
         return entry.points + (reversed_ or 0)
 
     def _step(self, reversal: bool) -> None:
@@ -89,15 +92,26 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(points=st.integers(1, 120))
     def spend(self, points: int) -> None:
+        """Spend on `self.today`: points past their expiry date are never spendable, even
+        when the expiry job has not run yet (the spend expires them first)."""
         self._step(False)
         count = PointEntry.objects.count()
-        if self.before < points:
-            with pytest.raises(InsufficientPoints):
+        due = (
+            PointLot.objects.filter(
+                member=self.member, remaining__gt=0, expires_on__lte=self.today
+            ).aggregate(s=Sum("remaining"))["s"]
+            or 0
+        )
+        with time_machine.travel(
+            datetime.combine(self.today, time(12), ZoneInfo("UTC")), tick=False
+        ):
+            if self.before - due < points:
+                with pytest.raises(InsufficientPoints):
+                    points_redeem(member_id=self.member.pk, points=points, reason="coupon")
+                assert PointEntry.objects.count() == count  # nothing written, not even expiry
+            else:
                 points_redeem(member_id=self.member.pk, points=points, reason="coupon")
-            assert PointEntry.objects.count() == count
-        else:
-            points_redeem(member_id=self.member.pk, points=points, reason="coupon")
-            assert self.balance() == self.before - points
+                assert self.balance() == self.before - due - points
 
     @rule(days=st.integers(0, 200))
     def expire(self, days: int) -> None:

@@ -5,6 +5,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -89,7 +90,8 @@ def test_dashboard_shows_next_expiry(web: Client, member: Member) -> None:
         reason="x",
         occurred_at=datetime(2026, 3, 2, 12, tzinfo=ZoneInfo("UTC")),
     )
-    html = web.get("/me/").content.decode()
+    with time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=ZoneInfo("UTC")), tick=False):
+        html = web.get("/me/").content.decode()
     assert "7 points on March 2, 2027" in html
 
 

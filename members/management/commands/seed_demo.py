@@ -204,7 +204,8 @@ class Command(BaseCommand):
                 {
                     "valid_days": None,
                     "valid_from": now - timedelta(days=60),
-                    "valid_until": now - timedelta(days=30),
+                    # issued while its window was open; moved into the past below
+                    "valid_until": now + timedelta(hours=1),
                 },
             ),
         ]
@@ -228,6 +229,12 @@ class Command(BaseCommand):
                 )
             coupon_issue_job_run(job_id=job.pk)
             issued[code] = list(Coupon.objects.filter(job=job).select_related("member"))
+        # History: last season's vouchers were issued back then and ran out 30 days ago.
+        ended = now - timedelta(days=30)
+        CouponTemplate.objects.filter(code="demo-last-season").update(valid_until=ended)
+        Coupon.objects.filter(template__code="demo-last-season").update(
+            issued_at=now - timedelta(days=60), valid_until=ended
+        )
         api_key, _full = api_key_create(name="demo shop")
         for n, coupon in enumerate(issued["demo-spring"]):
             coupon_redeem(
