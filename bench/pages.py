@@ -204,7 +204,7 @@ def main() -> None:
         gunicorn = start_gunicorn(env, port, args.workers, args.threads)
         print(
             f"{args.members} members logged in (Redis sessions), gunicorn {args.workers} "
-            f"workers x 2 threads, {args.clients} connections"
+            f"workers x {args.threads} threads, {args.clients} connections"
         )
         first = [("/me/", key) for key in keys]
         seconds, lat, errors = run(port, args.clients, first)
