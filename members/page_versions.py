@@ -19,7 +19,8 @@ the migration and again after every `migrate` (SQLite drops a table's triggers w
 migration rebuilds it), and `tests/members/test_dashboard_cache.py` checks each table has them.
 
 Counters that the dashboard does not show are left out of the global triggers
-(`GLOBAL_IGNORED`), so a coupon issued or a seat taken does not drop every member's fragment.
+(`GLOBAL_IGNORED`), so a coupon issued or a seat taken does not drop every member's fragment;
+a reward's stock counts only when it runs out or comes back (`GLOBAL_FLIPS`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ GLOBAL_TABLES: list[str] = [
 GLOBAL_IGNORED: dict[str, set[str]] = {
     "benefits_coupontemplate": {"issued_count"},
     "benefits_memberevent": {"seats_taken"},
+    "benefits_reward": {"stock"},
+}
+
+# Ignored columns that matter when they cross a line: (column, condition on a row `R`). An
+# UPDATE of the column bumps the program's version only when the condition flips (a reward
+# going out of stock leaves the recommendations; one fewer in stock changes nothing shown).
+GLOBAL_FLIPS: dict[str, tuple[str, str]] = {
+    "benefits_reward": ("stock", "(R.stock IS NULL OR R.stock > 0)"),
 }
 
 # A PostgreSQL statement that changes rows of more members than this bumps the program's
@@ -141,7 +150,7 @@ def _pg_member_function(column: str) -> str:
 
 
 def _trigger_names(table: str) -> list[str]:
-    return [f"{table}_pv_{suffix}" for suffix in ("ins", "upd", "del", "trunc")]
+    return [f"{table}_pv_{suffix}" for suffix in ("ins", "upd", "del", "trunc", "flip")]
 
 
 def _quoted(columns: list[str]) -> str:
@@ -161,7 +170,7 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
             continue
         for name in _trigger_names(table):
             cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
-        ins, upd, dele, _trunc = _trigger_names(table)
+        ins, upd, dele, _trunc, flip_name = _trigger_names(table)
         for name, event, ref in (
             (ins, "INSERT", "NEW TABLE AS pv_new"),
             (upd, "UPDATE", "OLD TABLE AS pv_old NEW TABLE AS pv_new"),
@@ -178,7 +187,7 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
             continue
         for name in _trigger_names(table):
             cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
-        ins, upd, _dele, _trunc = _trigger_names(table)
+        ins, upd, _dele, _trunc, flip_name = _trigger_names(table)
         watched = [
             c for c in _columns(cursor, connection, table) if c not in GLOBAL_IGNORED.get(table, ())
         ]
@@ -190,6 +199,15 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
             f'CREATE TRIGGER "{upd}" AFTER UPDATE OF {_quoted(watched)} '
             f'ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION members_pageversion_bump_global()'
         )
+        if table in GLOBAL_FLIPS:
+            column, condition = GLOBAL_FLIPS[table]
+            flip = flip_name
+            cursor.execute(
+                f'CREATE TRIGGER "{flip}" AFTER UPDATE OF "{column}" ON "{table}" FOR EACH ROW '
+                f"WHEN ({condition.replace('R.', 'OLD.')} IS DISTINCT FROM "
+                f"{condition.replace('R.', 'NEW.')}) "
+                "EXECUTE FUNCTION members_pageversion_bump_global()"
+            )
 
 
 def _sqlite_bump(value: str) -> str:
@@ -205,7 +223,7 @@ def _sqlite(cursor: Any, connection: Any, tables: set[str]) -> None:
             continue
         for name in _trigger_names(table):
             cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-        ins, upd, dele, _trunc = _trigger_names(table)
+        ins, upd, dele, _trunc, flip_name = _trigger_names(table)
         for name, event, row in (
             (ins, "INSERT", "NEW"),
             (upd, "UPDATE", "NEW"),
@@ -225,7 +243,7 @@ def _sqlite(cursor: Any, connection: Any, tables: set[str]) -> None:
             continue
         for name in _trigger_names(table):
             cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-        ins, upd, dele, _trunc = _trigger_names(table)
+        ins, upd, dele, _trunc, flip_name = _trigger_names(table)
         watched = [
             c for c in _columns(cursor, connection, table) if c not in GLOBAL_IGNORED.get(table, ())
         ]
@@ -236,6 +254,14 @@ def _sqlite(cursor: Any, connection: Any, tables: set[str]) -> None:
             f'CREATE TRIGGER "{upd}" AFTER UPDATE OF {_quoted(watched)} '
             f'ON "{table}" BEGIN {bump} END'
         )
+        if table in GLOBAL_FLIPS:
+            column, condition = GLOBAL_FLIPS[table]
+            flip = flip_name
+            cursor.execute(
+                f'CREATE TRIGGER "{flip}" AFTER UPDATE OF "{column}" ON "{table}" '
+                f"WHEN {condition.replace('R.', 'OLD.')} IS NOT {condition.replace('R.', 'NEW.')} "
+                f"BEGIN {bump} END"
+            )
 
 
 def install(connection: Any = default_connection) -> None:

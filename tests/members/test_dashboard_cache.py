@@ -71,6 +71,7 @@ from tests.benefits.showcase_factories import (
     MemberEventFactory,
     SaleFactory,
 )
+from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]
 
@@ -314,6 +315,22 @@ def test_reward_exchange(client: Client, member: Member) -> None:
     reward = Reward.objects.create(name="Tote bag", kind="merchandise", points=300, stock=2)
     with changes(client, "Tote bag"):
         reward_exchange(member=member, reward_id=reward.pk)
+
+
+def test_a_reward_running_out_of_stock_leaves_the_recommendations(
+    client: Client, member: Member
+) -> None:
+    points_award(member_id=member.pk, points=500, reason="Order SO-4")
+    reward = Reward.objects.create(name="Last scarf", kind="merchandise", points=300, stock=2)
+    assert "Last scarf" in main(client)
+    other = MemberFactory()
+    points_award(member_id=other.pk, points=600, reason="Order SO-5")
+    moved = version(GLOBAL_KEY)
+    reward_exchange(member=other, reward_id=reward.pk)  # 2 -> 1: nothing shown changes
+    assert version(GLOBAL_KEY) == moved
+    with changes(client):
+        reward_exchange(member=other, reward_id=reward.pk)  # 1 -> 0: out of stock
+    assert "Last scarf" not in main(client)
 
 
 def test_event_rsvp_moves_the_version(client: Client, member: Member) -> None:
