@@ -199,6 +199,9 @@ def main() -> None:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "WARNING",
+        # Keys of this run only: an earlier run's visit flags (same member ids, same day)
+        # would skip the visit point of the first view.
+        "CACHE_KEY_PREFIX": f"bench-pages-{os.getpid()}-{int(time.time())}",
     }
     create_database(url)
     gunicorn = None

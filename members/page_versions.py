@@ -87,7 +87,15 @@ GLOBAL_FLIPS: dict[str, tuple[str, str]] = {
 # version once instead of each member's (the monthly tier job, the birthday coupons of a day).
 MANY_MEMBERS = 1000
 
-PG_FUNCTIONS = """
+# A version is the clock in microseconds (or one more than the last, if the clock is behind):
+# never reused, so a database recreated or restored under a live cache cannot meet a fragment
+# cached under the same numbers for other data.
+PG_NOW = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+PG_NEXT = f"GREATEST(members_pageversion.version + 1, {PG_NOW})"
+SQLITE_NOW = "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
+
+PG_FUNCTIONS = (
+    """
 CREATE OR REPLACE FUNCTION members_pageversion_bump(ids bigint[]) RETURNS void AS $$
 BEGIN
     IF ids IS NULL THEN
@@ -96,24 +104,27 @@ BEGIN
     IF cardinality(ids) > {limit} THEN
         -- A set-based job touched many members: one bump of the program's version (every
         -- fragment's key holds it) instead of a row per member.
-        INSERT INTO members_pageversion (scope, version) VALUES (0, 1)
-        ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
+        INSERT INTO members_pageversion (scope, version) VALUES (0, {now})
+        ON CONFLICT (scope) DO UPDATE SET version = {next};
         RETURN;
     END IF;
     INSERT INTO members_pageversion (scope, version)
-    SELECT scope, 1 FROM unnest(ids) AS scope ORDER BY 1
-    ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
+    SELECT scope, {now} FROM unnest(ids) AS scope ORDER BY 1
+    ON CONFLICT (scope) DO UPDATE SET version = {next};
 END;
 $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION members_pageversion_bump_global() RETURNS trigger AS $$
 BEGIN
-    INSERT INTO members_pageversion (scope, version) VALUES (0, 1)
-    ON CONFLICT (scope) DO UPDATE SET version = members_pageversion.version + 1;
+    INSERT INTO members_pageversion (scope, version) VALUES (0, {now})
+    ON CONFLICT (scope) DO UPDATE SET version = {next};
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
 """.replace("{limit}", str(MANY_MEMBERS))
+    .replace("{next}", PG_NEXT)
+    .replace("{now}", PG_NOW)
+)
 
 # One trigger function per member column, with static SQL (plans cached per trigger): the
 # distinct member ids of the statement's rows, at most MANY_MEMBERS + 1 of them.
@@ -212,8 +223,8 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
 
 def _sqlite_bump(value: str) -> str:
     return (
-        f"INSERT INTO members_pageversion (scope, version) VALUES ({value}, 1) "  # noqa: S608
-        "ON CONFLICT(scope) DO UPDATE SET version = version + 1;"
+        f"INSERT INTO members_pageversion (scope, version) VALUES ({value}, {SQLITE_NOW}) "  # noqa: S608
+        f"ON CONFLICT(scope) DO UPDATE SET version = max(version + 1, {SQLITE_NOW});"
     )
 
 
