@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -105,11 +106,61 @@ class Program(models.Model):
         pinned = _PINNED_PROGRAM.get()
         if pinned is not None:
             return pinned
-        program = cache.get(cls.CACHE_KEY)
-        if program is None:
-            program, _created = cls.objects.get_or_create(pk=1)
-            cache.set(cls.CACHE_KEY, program, 60)
-        return program
+        return program_data_cached(cls.CACHE_KEY, lambda: cls.objects.get_or_create(pk=1)[0], 60)
+
+
+T = TypeVar("T")
+
+# Within `program_data_version()` (the dashboard), the short-lived caches of program-wide data
+# (settings, ladder, showcase) are keyed on the database's global page version
+# (members.page_versions): a render after any admin edit never reads the old snapshot.
+_GLOBAL_VERSION: ContextVar[int | None] = ContextVar("program_data_version", default=None)
+
+
+@contextmanager
+def program_data_version(version: int | None) -> Iterator[None]:
+    token = _GLOBAL_VERSION.set(version)
+    try:
+        yield
+    finally:
+        _GLOBAL_VERSION.reset(token)
+
+
+_MEMO: dict[str, tuple[float, Any]] = {}
+_MEMO_SIZE = 64
+
+
+def program_data_cached(
+    key: str, build: Callable[[], T], seconds: int, fresh: Callable[[T], bool] | None = None
+) -> T:
+    """Program-wide data (the settings, the ladder, the showcase) cached for `seconds`.
+
+    Within `program_data_version()` it is memoised in this process under the version, so a
+    page pays no cache round trip for it and never sees data older than the version. Elsewhere
+    it lives in the shared cache under `key` (the writers drop it). `fresh` can refuse a hit.
+    """
+    version = _GLOBAL_VERSION.get()
+    if version is None:
+        value = cache.get(key)
+        if value is None or (fresh is not None and not fresh(value)):
+            value = build()
+            cache.set(key, value, seconds)
+        return value
+    memo_key = f"{key}:g{version}"
+    now = time.monotonic()
+    hit = _MEMO.get(memo_key)
+    if hit is not None and hit[0] > now and (fresh is None or fresh(hit[1])):
+        return hit[1]  # type: ignore[no-any-return]
+    value = build()
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[memo_key] = (now + seconds, value)
+    return value
+
+
+def program_data_forget() -> None:
+    """Drop this process's memo (tests: each starts with empty caches)."""
+    _MEMO.clear()
 
 
 # Within `program_pinned()`, `Program.load()` answers one snapshot without a cache round trip.
