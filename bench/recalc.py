@@ -169,13 +169,23 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
         ) q
     """
 
-    def aggregate(serial: bool = False) -> tuple[float, int]:
+    def aggregate(serial: bool = False, both_cores: bool = False) -> tuple[float, int]:
         """The bare aggregate at the server's default settings (`serial`: with no parallel
-        workers, as the job's chunk statements run)."""
+        workers, as the job's chunk statements run; `both_cores`: parallel query forced, so
+        the aggregate gets the two cores the fanned-out job gets)."""
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cur:
             if serial:
                 cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            if both_cores:
+                for setting in (
+                    "max_parallel_workers_per_gather = 2",
+                    "parallel_setup_cost = 0",
+                    "parallel_tuple_cost = 0",
+                    "min_parallel_table_scan_size = 0",
+                    "min_parallel_index_scan_size = 0",
+                ):
+                    cur.execute(f"SET LOCAL {setting}")
             cur.execute(bare_sql, [start, end, end])
             grouped, _total = cur.fetchone()
         return time.perf_counter() - started, grouped
@@ -263,6 +273,12 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
         f"November recalculation, {len(chunk_ids)} chunks on 2 workers: {fanned:.2f} s "
         f"(status {run.status}, processed {run.processed:,}: up {run.moved_up:,}, "
         f"down {run.moved_down:,}); bare aggregate {bare:.2f} s; ratio {fanned / bare:.2f}x"
+    )
+    aggregate(both_cores=True)
+    parallel, _grouped = aggregate(both_cores=True)
+    print(
+        f"bare aggregate on both cores (parallel query forced): {parallel:.2f} s; "
+        f"fanned-out ratio {fanned / parallel:.2f}x"
     )
 
 

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.clock import note_change_at
 from loyalty.models import Order
 from loyalty.selectors import account_state
 from members.models import Member
@@ -64,11 +65,12 @@ def category_weights(member_id: int, now: datetime) -> Counter[str]:
         )
         .exclude(returned_amount=F("amount"))
         .order_by("-received_at", "-pk")
-        .values_list("categories", flat=True)[:ORDERS_READ]
+        .values_list("categories", "received_at")[:ORDERS_READ]
     )
     weights: Counter[str] = Counter()
-    for categories in rows:
+    for categories, received_at in rows:
         weights.update({str(c).strip().lower() for c in categories or [] if str(c).strip()})
+        note_change_at(received_at + timedelta(days=WINDOW_DAYS))  # it leaves the window
     return weights
 
 
@@ -146,6 +148,8 @@ def rank(
 
     result.rewards = _rank_rewards(snapshot, tier_id, balance, weights)
 
+    for event in snapshot.events:  # an event leaves the list when its RSVP closes or it starts
+        note_change_at(event.starts_at, event.rsvp_deadline)
     open_events = [
         e
         for e in snapshot.events

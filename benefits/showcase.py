@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from loyalty.clock import program_today
+from loyalty.models import program_data_cached
 from loyalty.selectors import base_tier
 
 from .brands import featured_week, week_start
@@ -80,11 +81,14 @@ def _build(today: date, now: datetime) -> Showcase:
 def showcase() -> Showcase:
     """The snapshot for the current program-local week (rebuilt when the week turns)."""
     today = program_today()
-    snapshot = cache.get(CACHE_KEY)
-    if not isinstance(snapshot, Showcase) or snapshot.week_start != week_start(today):
-        snapshot = _build(today, timezone.now())
-        cache.set(CACHE_KEY, snapshot, CACHE_SECONDS)
-    return snapshot
+    return program_data_cached(
+        CACHE_KEY,
+        lambda: _build(today, timezone.now()),
+        CACHE_SECONDS,
+        fresh=lambda snapshot: (
+            isinstance(snapshot, Showcase) and snapshot.week_start == week_start(today)
+        ),
+    )
 
 
 def showcase_invalidate() -> None:

@@ -174,11 +174,19 @@ class TierChangeAdmin(admin.ModelAdmin[TierChange]):
         "qualifying_points",
         "effective_on",
         "applied",
+        "floor_reason",
     )
     list_filter = ("period", "direction", "kind", "applied", "to_tier")
     search_fields = ("member__email", "=member__number")
-    list_select_related = ("member", "from_tier", "to_tier")
+    list_select_related = ("member", "from_tier", "to_tier", "floor__created_by")
     date_hierarchy = "period"
+
+    @admin.display(description=_("floor reason"))
+    def floor_reason(self, obj: TierChange) -> str:
+        """A floor's change: the staff reason and who set it."""
+        if obj.floor is None:
+            return ""
+        return f"{obj.floor.reason} ({obj.floor.created_by})"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -206,12 +214,14 @@ class TierRunAdmin(admin.ModelAdmin[TierRun]):
 
     @admin.display(description=_("progress"))
     def progress(self, obj: TierRun) -> str:
+        about = "" if obj.status == TierRun.Status.DONE else "≈"  # an estimate while running
         return format_html(
-            '<progress value="{}" max="100" title="{}%">{}%</progress> {} / {}',
+            '<progress value="{}" max="100" title="{}%">{}%</progress> {} / {}{}',
             obj.percent,
             obj.percent,
             obj.percent,
             obj.processed,
+            about,
             obj.total,
         )
 

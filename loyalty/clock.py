@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,3 +68,29 @@ def add_months(day: date, months: int) -> date:
     year, month = divmod(index, 12)
     month += 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# While a page fragment is rendered to be cached, the code that compares a datetime with "now"
+# notes the next moment its answer changes (a coupon leaving "expiring soon", a sale opening);
+# the fragment lives no longer than the earliest of them (members/views.py).
+_CHANGES: ContextVar[list[datetime] | None] = ContextVar("clock_changes", default=None)
+
+
+@contextmanager
+def changes_collected() -> Iterator[list[datetime]]:
+    """Collect `note_change_at` moments within the block (the list is filled as it runs)."""
+    moments: list[datetime] = []
+    token = _CHANGES.set(moments)
+    try:
+        yield moments
+    finally:
+        _CHANGES.reset(token)
+
+
+def note_change_at(*moments: datetime | None) -> None:
+    """What is being computed reads differently from `moment` on (future moments only count)."""
+    collected = _CHANGES.get()
+    if collected is None:
+        return
+    now = timezone.now()
+    collected.extend(m for m in moments if m is not None and m > now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -588,11 +588,16 @@ def _replay(existing: Event, digest: str) -> Outcome:
     return Outcome(existing.response, False)
 
 
+def visit_seen_key(member_id: int, today: date) -> str:
+    """The cache flag set once the member's visit of `today` is recorded."""
+    return f"loyalty:visit:{member_id}:{today.isoformat()}"
+
+
 def points_visit_award(*, member_id: int) -> PointEntry | None:
     """The daily member-center visit point: once per program-local day (the unique visit
     row decides), within the rule's shared monthly cap."""
     today = program_today()
-    seen = f"loyalty:visit:{member_id}:{today.isoformat()}"
+    seen = visit_seen_key(member_id, today)
     if cache.get(seen):  # the day's visit is already recorded: no query on later page views
         return None
     if Visit.objects.filter(member_id=member_id, day=today).exists():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -105,11 +106,61 @@ class Program(models.Model):
         pinned = _PINNED_PROGRAM.get()
         if pinned is not None:
             return pinned
-        program = cache.get(cls.CACHE_KEY)
-        if program is None:
-            program, _created = cls.objects.get_or_create(pk=1)
-            cache.set(cls.CACHE_KEY, program, 60)
-        return program
+        return program_data_cached(cls.CACHE_KEY, lambda: cls.objects.get_or_create(pk=1)[0], 60)
+
+
+T = TypeVar("T")
+
+# Within `program_data_version()` (the dashboard), the short-lived caches of program-wide data
+# (settings, ladder, showcase) are keyed on the database's global page version
+# (members.page_versions): a render after any admin edit never reads the old snapshot.
+_GLOBAL_VERSION: ContextVar[int | None] = ContextVar("program_data_version", default=None)
+
+
+@contextmanager
+def program_data_version(version: int | None) -> Iterator[None]:
+    token = _GLOBAL_VERSION.set(version)
+    try:
+        yield
+    finally:
+        _GLOBAL_VERSION.reset(token)
+
+
+_MEMO: dict[str, tuple[float, Any]] = {}
+_MEMO_SIZE = 64
+
+
+def program_data_cached(
+    key: str, build: Callable[[], T], seconds: int, fresh: Callable[[T], bool] | None = None
+) -> T:
+    """Program-wide data (the settings, the ladder, the showcase) cached for `seconds`.
+
+    Within `program_data_version()` it is memoised in this process under the version, so a
+    page pays no cache round trip for it and never sees data older than the version. Elsewhere
+    it lives in the shared cache under `key` (the writers drop it). `fresh` can refuse a hit.
+    """
+    version = _GLOBAL_VERSION.get()
+    if version is None:
+        value = cache.get(key)
+        if value is None or (fresh is not None and not fresh(value)):
+            value = build()
+            cache.set(key, value, seconds)
+        return value
+    memo_key = f"{key}:g{version}"
+    now = time.monotonic()
+    hit = _MEMO.get(memo_key)
+    if hit is not None and hit[0] > now and (fresh is None or fresh(hit[1])):
+        return hit[1]  # type: ignore[no-any-return]
+    value = build()
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[memo_key] = (now + seconds, value)
+    return value
+
+
+def program_data_forget() -> None:
+    """Drop this process's memo (tests: each starts with empty caches)."""
+    _MEMO.clear()
 
 
 # Within `program_pinned()`, `Program.load()` answers one snapshot without a cache round trip.
@@ -226,6 +277,9 @@ class TierRun(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
     )
+    # While running: the planner's estimate of the accounts (an exact COUNT(*) of a million
+    # accounts would cost the job a fifth of its own time); once done: the exact number
+    # evaluated. Progress is counted in chunks, which are exact.
     total = models.PositiveIntegerField(_("members"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
     moved_up = models.PositiveIntegerField(_("moved up"), default=0)
@@ -246,7 +300,9 @@ class TierRun(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else min(100, self.processed * 100 // self.total)
+        if self.status == self.Status.DONE or not self.chunks_total:
+            return 100
+        return self.chunks_done * 100 // self.chunks_total
 
 
 class TierRunChunk(models.Model):
@@ -272,7 +328,9 @@ class TierChange(models.Model):
     `evaluation`: decided by the monthly evaluation of `period` (the first day of the evaluated
     month): at most one per member and period. `instant`: a promotion between evaluations
     (`Program.instant_upgrade`); its `period` is the program-local day of the promotion, and a
-    member reaches a given tier instantly at most once a day.
+    member reaches a given tier instantly at most once a day. `floor`: a promotion made at once
+    by a staff-set floor (`floor`, which holds the staff member and the reason); at most one
+    per floor, and its `period` is the program-local day it was set.
     """
 
     class Direction(models.TextChoices):
@@ -282,6 +340,7 @@ class TierChange(models.Model):
     class Kind(models.TextChoices):
         EVALUATION = "evaluation", _("Monthly evaluation")
         INSTANT = "instant", _("Instant upgrade")
+        FLOOR = "floor", _("Tier floor set by staff")
 
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -304,6 +363,17 @@ class TierChange(models.Model):
     effective_on = models.DateField(_("effective on"))
     applied = models.BooleanField(_("applied"), default=False)
     created_at = models.DateTimeField(_("decided at"))
+    # No index of its own: the partial unique constraint below covers the floor rows only, so
+    # the monthly job's inserts maintain nothing more.
+    floor = models.ForeignKey(
+        TierFloor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("floor"),
+    )
 
     class Meta:
         verbose_name = _("tier change")
@@ -319,6 +389,18 @@ class TierChange(models.Model):
                 fields=["member", "period", "to_tier"],
                 condition=models.Q(kind="instant"),
                 name="tierchange_instant_once_a_day",
+            ),
+            models.UniqueConstraint(
+                fields=["floor"],
+                condition=models.Q(kind="floor"),
+                name="tierchange_once_per_floor",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="floor", floor__isnull=False)
+                    | (~models.Q(kind="floor") & models.Q(floor__isnull=True))
+                ),
+                name="tierchange_floor_iff_floor_kind",
             ),
         ]
         indexes = [

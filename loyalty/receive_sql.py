@@ -1,7 +1,7 @@
 """`order.received` in one round trip on PostgreSQL (docs/adr/0008-one-round-trip-ingestion.md).
 
 `order_receive_sql` applies one well-formed `order.received` event by calling the database
-function `loyalty_order_receive` (migration 0009): the member, the account lock, the event
+function `loyalty_order_receive` (migration 0010): the member, the account lock, the event
 row, the order, the entries with their reasons, lots, debt repayment, the balance and the
 stored answer, in one statement (so one transaction, one round trip). It answers exactly
 what `event_ingest` answers for the same event and writes the same ledger rows; the Python

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from django.core.cache import cache
 from django.db.models import (
     Case,
     F,
@@ -32,6 +31,7 @@ from .models import (
     Program,
     Tier,
     TierChange,
+    program_data_cached,
 )
 
 if TYPE_CHECKING:
@@ -222,11 +222,7 @@ class TierStatus:
 
 def cached_ladder() -> list[Tier]:
     """The ladder for member pages: from the cache (60 s, dropped when a tier is saved)."""
-    ladder = cache.get(LADDER_CACHE_KEY)
-    if ladder is None:
-        ladder = list(tier_ladder())
-        cache.set(LADDER_CACHE_KEY, ladder, 60)
-    return ladder
+    return program_data_cached(LADDER_CACHE_KEY, lambda: list(tier_ladder()), 60)
 
 
 def member_tier_status(member: Member) -> TierStatus:

@@ -38,6 +38,11 @@ def tier_levelup_rewards_task(chunk_id: int) -> int:
 
 
 @shared_task
+def tier_notices_task(chunk_id: int) -> int:
+    return tiers.tier_notices_send(chunk_id=chunk_id)
+
+
+@shared_task
 def tier_changes_apply_task(as_of: str | None = None) -> int:
     """Beat (hourly): make delayed tier changes effective once their day has come."""
     day = date.fromisoformat(as_of) if as_of else program_today()
@@ -53,5 +58,6 @@ def tier_instant_upgrade_task(member_id: int) -> int | None:
 
 
 @shared_task
-def tier_instant_levelup_task(change_id: int) -> None:
-    tiers.tier_instant_levelup_issue(change_id=change_id)
+def tier_change_levelup_task(change_id: int) -> None:
+    """The level-up reward of a promotion between evaluations (instant or floor)."""
+    tiers.tier_change_levelup_issue(change_id=change_id)

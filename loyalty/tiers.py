@@ -65,16 +65,57 @@ def ladder_validate(rungs: Iterable[tuple[int, int]]) -> None:
 def tier_floor_set(
     *, member_id: int, tier_id: int, until: date, reason: str, created_by_id: int
 ) -> TierFloor:
-    """Record a staff-set tier floor (floors are never edited: the rows are the audit)."""
-    if not reason.strip():
+    """Record a staff-set tier floor (floors are never edited: the rows are the audit) and,
+    when it is active today (program time zone) and above the tier the member holds, raise
+    the member to it at once: a `TierChange` of kind `floor` (linked to the floor, so to its
+    staff member and reason), the inbox notice and the level-up reward after commit, as for
+    a promotion. Never lowers a tier; when the floor ends, the next evaluation decides.
+
+    Under the account's row lock (taken as the instant upgrade takes it, after the pending
+    chunk of a running job that covers the member). Idempotent: the same floor set again
+    (member, tier, until, reason) returns the recorded one and changes nothing."""
+    reason = reason.strip()
+    if not reason:
         raise ValidationError({"reason": _("Give the reason for the floor.")})
-    return TierFloor.objects.create(
+    account = _tier_change_lock(member_id)
+    same = TierFloor.objects.filter(
+        member_id=member_id, tier_id=tier_id, until=until, reason=reason
+    ).first()
+    if same is not None:
+        return same
+    floor = TierFloor.objects.create(
         member_id=member_id,
         tier_id=tier_id,
         until=until,
-        reason=reason.strip(),
+        reason=reason,
         created_by_id=created_by_id,
     )
+    today = program_today()
+    if account is None or until < today:
+        return floor
+    ladder = _ladder()
+    rank_of = {pk: rank for pk, rank, _points in ladder}
+    base_pk = next(pk for pk, _rank, min_points in ladder if min_points == 0)
+    from_pk = account.tier_id or base_pk
+    if rank_of[tier_id] <= rank_of[from_pk]:
+        return floor
+    program = Program.load()
+    change = TierChange.objects.create(
+        member_id=member_id,
+        kind=TierChange.Kind.FLOOR,
+        floor=floor,
+        period=today,
+        from_tier_id=from_pk,
+        to_tier_id=tier_id,
+        direction=TierChange.Direction.UP,
+        qualifying_points=_live_qualifying_points(member_id, today, program),
+        effective_on=today,
+        applied=True,
+        created_at=timezone.now(),
+    )
+    Account.objects.filter(pk=account.pk).update(tier_id=tier_id, tier_effective_on=today)
+    _promotion_after_commit(change)
+    return floor
 
 
 # --- Evaluation window --------------------------------------------------------------------
@@ -365,25 +406,39 @@ def tier_changes_apply(*, as_of: date) -> int:
     """Make the pending tier changes effective on or before `as_of` (set-based; idempotent).
     Returns the number of accounts changed.
 
-    A change applies only to an account still in the tier it was decided from: an instant
-    upgrade since the evaluation (a higher tier, see `tier_instant_upgrade`) settles it. The
-    guard is on the account row, so it is re-checked under that row's lock."""
-    change, account = _t(TierChange), _t(Account)
+    A change applies to an account still in the tier it was decided from; a promotion also
+    applies to an account a floor has since raised part of the way (still below the change's
+    tier). An instant upgrade (always above the pending tier, see `tier_instant_upgrade`) or
+    a floor at or above it settles it. A demotion stops at the member's highest floor active
+    on `as_of` (a floor set after the evaluation). The guards are on the account row, so
+    they are re-checked under that row's lock."""
+    change, account, tier, floor = _t(TierChange), _t(Account), _t(Tier), _t(TierFloor)
     day = connection.ops.adapt_datefield_value(as_of)
     base = Tier.objects.filter(min_points=0).values_list("pk", flat=True).first() or 0
+    held = f"COALESCE({account}.tier_id, %(base)s)"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             UPDATE {account}
-            SET tier_id = c.to_tier_id, tier_effective_on = c.effective_on
+            SET tier_id = CASE WHEN c.direction = 'down' THEN COALESCE(
+                    (SELECT f.tier_id FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
+                     WHERE f.member_id = c.member_id AND f.until >= %(day)s
+                       AND ft.rank > (SELECT t.rank FROM {tier} t WHERE t.id = c.to_tier_id)
+                     ORDER BY ft.rank DESC LIMIT 1),
+                    c.to_tier_id) ELSE c.to_tier_id END,
+                tier_effective_on = c.effective_on
             FROM {change} c
-            WHERE c.member_id = {account}.member_id AND c.applied = %s AND c.effective_on <= %s
+            WHERE c.member_id = {account}.member_id AND c.applied = %(no)s
+              AND c.effective_on <= %(day)s
               AND c.period = (SELECT MAX(c2.period) FROM {change} c2
-                              WHERE c2.member_id = c.member_id AND c2.applied = %s
-                                AND c2.effective_on <= %s)
-              AND COALESCE({account}.tier_id, %s) = c.from_tier_id
+                              WHERE c2.member_id = c.member_id AND c2.applied = %(no)s
+                                AND c2.effective_on <= %(day)s)
+              AND ({held} = c.from_tier_id
+                   OR (c.direction = 'up'
+                       AND (SELECT t.rank FROM {tier} t WHERE t.id = c.to_tier_id)
+                           > (SELECT t.rank FROM {tier} t WHERE t.id = {held})))
             """,  # noqa: S608 (names from model metadata)
-            [False, day, False, day, int(base)],
+            {"no": False, "day": day, "base": int(base)},
         )
         changed = cursor.rowcount
     TierChange.objects.filter(applied=False, effective_on__lte=as_of).update(applied=True)
@@ -416,9 +471,7 @@ def tier_run_start(
     else:
         chunks = _chunks(run, chunk_size)
         TierRunChunk.objects.bulk_create(chunks)
-        run.total = (
-            Account.objects.filter(member_id__lt=chunks[-1].end_member_id).count() if chunks else 0
-        )
+        run.total = _accounts_estimate() if chunks else 0
         run.chunks_total = len(chunks)
         if not chunks:
             run.status = TierRun.Status.DONE
@@ -428,6 +481,21 @@ def tier_run_start(
         pending = list(run.chunks.filter(done=False).values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue_chunks(pending))
     return run
+
+
+def _accounts_estimate() -> int:
+    """The number of accounts for a running job's progress: PostgreSQL's statistics (kept by
+    autovacuum) when it has them, else an exact count. The run's final total is exact."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Account._meta.db_table],
+            )
+            row = cursor.fetchone()
+        if row is not None and row[0] >= 0:
+            return int(row[0])
+    return Account.objects.count()
 
 
 def _chunks(run: TierRun, chunk_size: int) -> list[TierRunChunk]:
@@ -482,13 +550,28 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     )
     TierRun.objects.filter(
         pk=run.pk, status=TierRun.Status.RUNNING, chunks_done=F("chunks_total")
-    ).update(status=TierRun.Status.DONE, finished_at=timezone.now())
+    ).update(status=TierRun.Status.DONE, finished_at=timezone.now(), total=F("processed"))
     if counts.moved_up:
         transaction.on_commit(lambda: _enqueue_levelup(chunk_id))
     if counts.moved_up or counts.moved_down:
-        members = (chunk.first_member_id, chunk.end_member_id)
-        transaction.on_commit(lambda: notices_tier_changed(period=run.period, member_ids=members))
+        transaction.on_commit(lambda: _enqueue_notices(chunk_id))
     return True
+
+
+def _enqueue_notices(chunk_id: int) -> None:
+    from .tasks import tier_notices_task
+
+    tier_notices_task.delay(chunk_id)
+
+
+def tier_notices_send(*, chunk_id: int) -> int:
+    """Write (and email) the inbox notice of each tier change of a chunk's period and member
+    range, once (a notice per change is unique). Queued after the chunk commits: rendering
+    and sending thousands of emails is a worker's job, not the evaluation's."""
+    chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
+    return notices_tier_changed(
+        period=chunk.run.period, member_ids=(chunk.first_member_id, chunk.end_member_id)
+    )
 
 
 def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
@@ -498,6 +581,7 @@ def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
     chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
     promotions = TierChange.objects.filter(
         period=chunk.run.period,
+        kind=TierChange.Kind.EVALUATION,
         direction=TierChange.Direction.UP,
         member_id__gte=chunk.first_member_id,
         member_id__lt=chunk.end_member_id,
@@ -624,30 +708,11 @@ def tier_instant_upgrade(*, member_id: int) -> TierChange | None:
     ladder = _ladder()
     if not ladder:
         return None
-    list(
-        TierRunChunk.objects.select_for_update(of=("self",))
-        .filter(
-            run__status=TierRun.Status.RUNNING,
-            done=False,
-            first_member_id__lte=member_id,
-            end_member_id__gt=member_id,
-        )
-        .values_list("pk", flat=True)
-    )
-    account = Account.objects.select_for_update().filter(member_id=member_id).first()
+    account = _tier_change_lock(member_id)
     if account is None:
         return None
     today = program_today()
-    start, end = evaluation_window(today, program)
-    points = (
-        PointEntry.objects.filter(
-            member_id=member_id,
-            qualifying_at__gte=start,
-            qualifying_at__lt=end,
-            occurred_at__lt=end,
-        ).aggregate(total=Sum("points"))["total"]
-        or 0
-    )
+    points = _live_qualifying_points(member_id, today, program)
     rank_of = {pk: rank for pk, rank, _points in ladder}
     tier_of = {rank: pk for pk, rank, _points in ladder}
     base_pk = next(pk for pk, _rank, min_points in ladder if min_points == 0)
@@ -681,24 +746,62 @@ def tier_instant_upgrade(*, member_id: int) -> TierChange | None:
         qualifying_points=points,
         evaluated_on=today,
     )
-    transaction.on_commit(lambda: _enqueue_instant_levelup(change.pk))
-    transaction.on_commit(
-        lambda: notices_tier_changed(period=change.period, member_ids=(member_id, member_id + 1))
-    )
+    _promotion_after_commit(change)
     return change
 
 
-def _enqueue_instant_levelup(change_id: int) -> None:
-    from .tasks import tier_instant_levelup_task
+def _tier_change_lock(member_id: int) -> Account | None:
+    """Lock what a promotion between evaluations writes, in the job's order: the pending
+    chunk of a running job that covers the member (the job locks it before evaluating), then
+    the account (as the ledger does). None if the member has no account."""
+    list(
+        TierRunChunk.objects.select_for_update(of=("self",))
+        .filter(
+            run__status=TierRun.Status.RUNNING,
+            done=False,
+            first_member_id__lte=member_id,
+            end_member_id__gt=member_id,
+        )
+        .values_list("pk", flat=True)
+    )
+    return Account.objects.select_for_update().filter(member_id=member_id).first()
 
-    tier_instant_levelup_task.delay(change_id)
+
+def _live_qualifying_points(member_id: int, today: date, program: Program) -> int:
+    """The member's qualifying points in the window ending with `today` (one query)."""
+    start, end = evaluation_window(today, program)
+    total = PointEntry.objects.filter(
+        member_id=member_id,
+        qualifying_at__gte=start,
+        qualifying_at__lt=end,
+        occurred_at__lt=end,
+    ).aggregate(total=Sum("points"))["total"]
+    return int(total or 0)
 
 
-def tier_instant_levelup_issue(*, change_id: int) -> None:
-    """Call the benefits hook for an instant promotion (the hook is idempotent)."""
+def _promotion_after_commit(change: TierChange) -> None:
+    """After commit: the level-up reward (a task) and the member's notice (and email)."""
+    member_id = change.member_id
+    transaction.on_commit(lambda: _enqueue_change_levelup(change.pk))
+    transaction.on_commit(
+        lambda: notices_tier_changed(period=change.period, member_ids=(member_id, member_id + 1))
+    )
+
+
+def _enqueue_change_levelup(change_id: int) -> None:
+    from .tasks import tier_change_levelup_task
+
+    tier_change_levelup_task.delay(change_id)
+
+
+def tier_change_levelup_issue(*, change_id: int) -> None:
+    """Call the benefits hook for a promotion between evaluations (instant or floor; the
+    hook is idempotent)."""
     from benefits.services import levelup_reward_issue
 
-    change = TierChange.objects.get(pk=change_id, kind=TierChange.Kind.INSTANT)
+    change = TierChange.objects.get(
+        pk=change_id, kind__in=[TierChange.Kind.INSTANT, TierChange.Kind.FLOOR]
+    )
     levelup_reward_issue(
         member_id=change.member_id, tier_id=change.to_tier_id, period=change.period
     )

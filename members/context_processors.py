@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 # The member center's navigation: (url name, label). A feature adds its entry when it lands,
@@ -24,6 +26,13 @@ MEMBER_NAV = [
 ]
 
 
+@cache
+def member_nav_links() -> list[tuple[str, str, Any]]:
+    """(url name, path, label) of MEMBER_NAV, reversed once per process: the menu is on every member
+    page and the URLs do not depend on the language."""
+    return [(url_name, reverse(url_name), label) for url_name, label in MEMBER_NAV]
+
+
 def member_center(request: HttpRequest) -> dict[str, Any]:
     def unread_notices() -> int:
         """Evaluated only by templates that show it; one query per response at most, shared
@@ -33,4 +42,4 @@ def member_center(request: HttpRequest) -> dict[str, Any]:
         status = request_member_status(request)
         return status.unread_notices if status is not None else 0
 
-    return {"member_nav": MEMBER_NAV, "unread_notices": unread_notices}
+    return {"member_nav": member_nav_links, "unread_notices": unread_notices}

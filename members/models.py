@@ -203,3 +203,19 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} for member {self.member_id}"
+
+
+class PageVersion(models.Model):
+    """A counter per member (`scope` = member id) and one for the whole program (`scope` = 0),
+    bumped by database triggers on every write the dashboard shows (members.page_versions).
+    The dashboard's cached fragment is keyed on both, so it is never older than the data."""
+
+    scope = models.BigIntegerField(_("scope"), primary_key=True)
+    version = models.BigIntegerField(_("version"), default=1)
+
+    class Meta:
+        verbose_name = _("page version")
+        verbose_name_plural = _("page versions")
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.version}"

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
-from loyalty.earning import points_visit_award
-from loyalty.models import program_pinned
+from loyalty.clock import changes_collected, program_today
+from loyalty.earning import points_visit_award, visit_seen_key
+from loyalty.models import program_data_version, program_pinned
 from loyalty.selectors import program_overview
 
 from .adapters import remember_language
@@ -19,7 +25,7 @@ from .api.errors import json_404, json_500
 from .forms import ProfileForm
 from .models import Member, Notice
 from .notices import notice_text, notices_mark_read
-from .selectors import request_member_status
+from .selectors import MemberStatus, request_member_status
 from .services import member_update_profile, profile_completeness
 
 
@@ -33,24 +39,71 @@ def _member(request: HttpRequest) -> Member:
     return user
 
 
+# The dashboard's cards are cached per member as one rendered fragment. Its key holds every
+# input that can change them: the member's and the program's page versions (bumped by database
+# triggers on every write, members.page_versions), the language, the active time zone and the
+# program-local date. It lives until the next moment a card reads differently (a coupon
+# leaving "expiring soon", a sale opening: loyalty.clock.note_change_at), at most
+# DASHBOARD_CACHE_SECONDS.
+DASHBOARD_CACHE_SECONDS = 15 * 60
+
+
+def _cards_key(member: Member, status: MemberStatus, today: date) -> str:
+    return ":".join(
+        (
+            "members:dashboard:v1",
+            str(member.pk),
+            str(status.page_version),
+            str(status.program_version),
+            translation.get_language() or "",
+            timezone.get_current_timezone_name(),
+            today.isoformat(),
+        )
+    )
+
+
+def _render_cards(request: HttpRequest, member: Member, status: MemberStatus, key: str) -> str:
+    with changes_collected() as moments:
+        html = render_to_string(
+            "members/dashboard/_cards.html",
+            {
+                "member": member,
+                "email_verified": status.email_verified,
+                "completeness": profile_completeness(member, email_verified=status.email_verified),
+            },
+            request=request,
+        )
+    now = timezone.now()
+    until = min([now + timedelta(seconds=DASHBOARD_CACHE_SECONDS), *moments])
+    seconds = int((until - now).total_seconds())
+    if seconds > 0:  # the moment is kept with the fragment: a hit is checked against it
+        cache.set(key, (until.timestamp(), html), seconds)
+    return html
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
-    # One snapshot of the program settings for the whole page: the cards ask for "today"
-    # and the program many times, each a cache round trip otherwise.
-    with program_pinned():
-        points_visit_award(member_id=member.pk)  # the daily visit point, once a local day
-        status = request_member_status(request)
-        verified = status.email_verified if status is not None else False
-        return render(
-            request,
-            "members/dashboard.html",
-            {
-                "member": member,
-                "email_verified": verified,
-                "completeness": profile_completeness(member, email_verified=verified),
-            },
-        )
+    status = request_member_status(request)  # one query, with the page versions
+    assert status is not None
+    # Program-wide data memoised under the program's version; one snapshot of the program
+    # settings for the whole page (the cards ask for "today" and the program many times).
+    with program_data_version(status.program_version), program_pinned():
+        today = program_today()
+        seen, key = visit_seen_key(member.pk, today), _cards_key(member, status, today)
+        found = cache.get_many([seen, key])  # one round trip on every view but the first
+        if seen not in found and points_visit_award(member_id=member.pk) is not None:
+            # The day's visit point was just awarded: the member's version moved.
+            status = request_member_status(request, refresh=True)
+            assert status is not None
+            key, found = _cards_key(member, status, today), {}
+    hit = found.get(key)
+    if hit is not None and hit[0] > timezone.now().timestamp():
+        cards = hit[1]
+    else:
+        with program_data_version(status.program_version), program_pinned():
+            cards = _render_cards(request, member, status, key)
+    return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
 
 
 @login_required

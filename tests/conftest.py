@@ -51,7 +51,10 @@ def _clear_cache() -> None:
     """Each test starts with an empty cache (rate limits, the cached program settings)."""
     from django.core.cache import cache
 
+    from loyalty.models import program_data_forget
+
     cache.clear()
+    program_data_forget()
 
 
 @pytest.fixture

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django import template
-from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from benefits.models import Coupon, CouponTemplate, Occasion
 from benefits.selectors import coupons_expiring_soon
-from loyalty.clock import program_timezone
+from loyalty.clock import note_change_at, program_timezone
 from members.models import Member
 
 register = template.Library()
@@ -43,8 +44,20 @@ def coupon_reason(coupon: Coupon) -> str:
 
 
 @register.simple_tag
-def expiring_coupons(member: Member, days: int = 7) -> QuerySet[Coupon]:
-    return coupons_expiring_soon(member, days)
+def expiring_coupons(member: Member, days: int = 7) -> list[Coupon]:
+    """The member's available coupons ending within `days`. A day more is read so that the
+    moment the next coupon enters the window is known (a cached dashboard then refreshes)."""
+    now = timezone.now()
+    horizon = now + timedelta(days=days)
+    soon = []
+    for coupon in coupons_expiring_soon(member, days + 1):
+        if coupon.valid_until <= horizon:
+            soon.append(coupon)
+            note_change_at(coupon.valid_until)  # it leaves the list
+        else:
+            note_change_at(coupon.valid_until - timedelta(days=days))  # it enters the list
+    note_change_at(now + timedelta(days=1))  # beyond what was read
+    return soon
 
 
 @register.simple_tag

@@ -17,6 +17,7 @@ from benefits.brands import FeaturedOffer, offer_for
 from benefits.recommendations import Recommendations, recommendations_for
 from benefits.sales import SaleWindow, window
 from benefits.showcase import showcase
+from loyalty.clock import note_change_at
 from loyalty.selectors import account_state
 
 register = template.Library()
@@ -41,6 +42,8 @@ def early_access_card(member: Any) -> dict[str, list[SaleWindow]]:
     tier_id = _tier_id(member)
     windows = [window(s, snapshot.early_hours(s, tier_id)) for s in snapshot.sales]
     windows = [w for w in windows if w.sale.ends_at > now]
+    for w in windows:  # when each one opens, comes within 7 days, ends
+        note_change_at(w.opens_at, w.opens_at - timedelta(days=UPCOMING_DAYS), w.sale.ends_at)
     windows.sort(key=lambda w: (w.opens_at, w.sale.pk))
     return {
         "open": [w for w in windows if w.opens_at <= now],

@@ -257,6 +257,7 @@ def test_crashed_run_resumes_where_it_stopped(
         tiers_recalculate(as_of=OCT_END, chunk_size=2)
     run = TierRun.objects.get()
     assert (run.status, run.chunks_total, run.chunks_done, run.processed) == ("running", 4, 2, 4)
+    assert run.percent == 50  # progress counts chunks while running
     assert TierChange.objects.count() == 3  # the chunk that crashed wrote nothing
     assert list(
         TierRunChunk.objects.order_by("first_member_id").values_list("done", flat=True)
@@ -276,6 +277,8 @@ def test_crashed_run_resumes_where_it_stopped(
         2,
     )
     assert TierChange.objects.count() == 5
+    run.refresh_from_db()
+    assert (run.total, run.percent) == (7, 100)  # done: the exact number evaluated
     assert sorted(Account.objects.values_list("tier__code", flat=True), key=str) == sorted(
         ["diamond", "gold", "platinum", "silver", "silver", None, None], key=str
     )

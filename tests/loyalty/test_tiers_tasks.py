@@ -13,6 +13,7 @@ from django.conf import settings
 from config.celery import app
 from loyalty import tasks
 from loyalty.models import Account, TierChange, TierRun
+from members.models import Notice
 
 from .conftest import earn
 
@@ -69,12 +70,17 @@ def test_monthly_task_evaluates_last_month_in_program_time_zone(
     assert rewards == [
         {"member_id": member.pk, "tier_id": ladder["gold"].pk, "period": date(2026, 11, 1)}
     ]
+    # the inbox notice comes from its own task, queued after the chunk's commit
+    assert list(Notice.objects.filter(member=member).values_list("kind", "params__to")) == [
+        ("tier_changed", "Gold")
+    ]
 
     # the beat fires again an hour later: nothing is queued, nothing changes
     with django_capture_on_commit_callbacks(execute=True) as again:
         tasks.tiers_recalculate_monthly.delay()
     assert again == []
     assert TierChange.objects.count() == 1 and len(rewards) == 1
+    assert Notice.objects.filter(member=member).count() == 1
 
 
 def test_unfinished_run_gets_its_pending_chunks_queued_again(

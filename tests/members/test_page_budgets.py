@@ -15,6 +15,7 @@ from loyalty.models import EarningRule, PointEntry, Tier
 from loyalty.services import points_award
 from members.models import Member, Notice
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
+from tests.factories import dashboard_render_forced
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]
 
@@ -56,6 +57,7 @@ def test_every_member_page_within_eight_queries(
     client = Client()
     client.force_login(member)
     client.get("/me/")  # the day's first view awards the visit point (once a day)
+    dashboard_render_forced(member)  # measure the dashboard's render, not its cached cards
     for url in PAGES:
         with django_assert_max_num_queries(8):
             response = client.get(url)
@@ -69,8 +71,10 @@ def test_dashboard_first_view_of_the_day_is_bounded(
     client.force_login(member)
     # The day's visit point (with opening the account on this factory member), the page, and
     # the showcase snapshot that is rebuilt at most once a minute for everyone (its rewards
-    # with their tiers: 2 of them).
-    with django_assert_max_num_queries(32):
+    # with their tiers: 2 of them); the member's status and page versions are read before the
+    # visit and again after it (the visit point moves the member's version: docs/experience.md).
+    # With SQLite sessions the session is one more query than with Redis.
+    with django_assert_max_num_queries(34):
         client.get("/me/")
     assert PointEntry.objects.filter(member=member, rule__kind="visit").count() == 1
 

@@ -2,9 +2,9 @@
 coupons in every state and inbox notices. Idempotent; passwords are printed once.
 
 Everything goes through the real services: the ledger (`points_award`, `points_redeem`), the
-monthly tier job for each past month end (`tiers_recalculate`, which also writes the tier
-notices), a staff coupon job (`coupon_issue_job_run`), the checkout's `coupon_redeem`,
-`coupons_void` and `coupons_expire`, and the expiry notices job.
+monthly tier job for each past month end (`tiers_recalculate`, then the tier notices its
+Celery task writes: `notices_tier_changed`), a staff coupon job (`coupon_issue_job_run`), the
+checkout's `coupon_redeem`, `coupons_void` and `coupons_expire`, and the expiry notices job.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from loyalty.models import Tier
 from loyalty.services import points_award, points_redeem
 from loyalty.tiers import tiers_recalculate
 from members.models import Member
-from members.notices import notices_points_expiring
+from members.notices import notices_points_expiring, notices_tier_changed
 from members.services import api_key_create, member_create
 
 DEMO_STAFF = "admin@example.com"
@@ -124,7 +124,8 @@ class Command(BaseCommand):
         # left alone, so this is safe on a database that already has runs).
         if Tier.objects.exists():
             for back in range(HISTORY_MONTHS, 0, -1):
-                tiers_recalculate(as_of=month_end(add_months(today, -back)))
+                run = tiers_recalculate(as_of=month_end(add_months(today, -back)))
+                notices_tier_changed(period=run.period)
         notices_points_expiring(today=today)
         self._coupons([m for m, _monthly in members], staff)
         # The diamond member has already answered the demo event.

@@ -403,7 +403,7 @@ def drop_functions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0008_expire_given_back_on_reversal"),
+        ("loyalty", "0009_tierchange_from_floor"),
     ]
 
     operations = [
