@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from loyalty.models import Program, Tier
 
@@ -30,13 +31,13 @@ BENEFITS: list[dict[str, Any]] = [
     {
         "code": "level-discount",
         "kind": K.LEVEL_DISCOUNT,
-        "name": "Level discount",
+        "name": gettext_noop("Level discount"),
         "applies": "{percent}% off products marked Member price at checkout",
     },
     {
         "code": "birthday-coupon",
         "kind": K.BIRTHDAY,
-        "name": "Birthday coupon",
+        "name": gettext_noop("Birthday coupon"),
         "applies": "A coupon in your wallet on your birthday (keep your birthday on file "
         "at least 2 days before)",
         "tiers": SILVER_UP,
@@ -44,42 +45,42 @@ BENEFITS: list[dict[str, Any]] = [
     {
         "code": "anniversary-coupon",
         "kind": K.ANNIVERSARY,
-        "name": "Membership anniversary coupon",
+        "name": gettext_noop("Membership anniversary coupon"),
         "applies": "A coupon in your wallet on the anniversary of your registration",
         "tiers": SILVER_UP,
     },
     {
         "code": "level-up-reward",
         "kind": K.LEVEL_UP,
-        "name": "Level-up reward",
+        "name": gettext_noop("Level-up reward"),
         "applies": "A coupon in your wallet when you are promoted to this tier",
         "tiers": SILVER_UP,
     },
     {
         "code": "brand-of-the-week",
         "kind": K.BRAND_OF_THE_WEEK,
-        "name": "Brand of the week",
+        "name": gettext_noop("Brand of the week"),
         "applies": "An extra discount on the featured brand, shown on your dashboard",
         "tiers": SILVER_UP,
     },
     {
         "code": "member-prices",
         "kind": K.MEMBER_PRICES,
-        "name": "Exclusive member prices",
+        "name": gettext_noop("Exclusive member prices"),
         "applies": "Member-only prices in promotions, shown on the product page",
         "tiers": GOLD_UP,
     },
     {
         "code": "priority-service",
         "kind": K.PRIORITY_SERVICE,
-        "name": "Priority customer service",
+        "name": gettext_noop("Priority customer service"),
         "applies": "Your questions go first in the customer-service queue",
         "tiers": SILVER_UP,
     },
     {
         "code": "early-access",
         "kind": K.EARLY_ACCESS,
-        "name": "Early access to sales",
+        "name": gettext_noop("Early access to sales"),
         "applies": "Sales open to you {hours} hours before the public",
         "tiers": SILVER_UP,
         "hours": {"silver": 12, "gold": 24, "platinum": 36, "diamond": 48},
@@ -87,62 +88,62 @@ BENEFITS: list[dict[str, Any]] = [
     {
         "code": "faster-shipping",
         "kind": K.FASTER_SHIPPING,
-        "name": "Faster shipping",
+        "name": gettext_noop("Faster shipping"),
         "applies": "Faster delivery options at checkout",
         "tiers": GOLD_UP,
     },
     {
         "code": "recommendations",
         "kind": K.RECOMMENDATIONS,
-        "name": "Personalised recommendations",
+        "name": gettext_noop("Personalised recommendations"),
         "applies": "Brands, rewards and events picked for you on your dashboard",
         "tiers": GOLD_UP,
     },
     {
         "code": "event-invitations",
         "kind": K.EVENT_INVITATIONS,
-        "name": "Member-only event invitations",
+        "name": gettext_noop("Member-only event invitations"),
         "applies": "Invitations to member events",
         "tiers": GOLD_UP,
     },
     {
         "code": "exclusive-events",
         "kind": K.EXCLUSIVE_EVENTS,
-        "name": "Exclusive event benefits",
+        "name": gettext_noop("Exclusive event benefits"),
         "applies": "Extra benefits at member events",
         "tiers": PLATINUM_UP,
     },
     {
         "code": "fast-refunds",
         "kind": K.FAST_REFUND,
-        "name": "Fast refunds",
+        "name": gettext_noop("Fast refunds"),
         "applies": "Refunds without waiting for the return, on orders up to {limit} {currency}",
     },
     {
         "code": "vip-service",
         "kind": K.VIP_SERVICE,
-        "name": "VIP customer service",
+        "name": gettext_noop("VIP customer service"),
         "applies": "A dedicated VIP customer-service line",
         "tiers": DIAMOND,
     },
     {
         "code": "product-previews",
         "kind": K.PRODUCT_PREVIEWS,
-        "name": "Early previews of new products",
+        "name": gettext_noop("Early previews of new products"),
         "applies": "See new products before they are launched",
         "tiers": DIAMOND,
     },
     {
         "code": "partner-events",
         "kind": K.PARTNER_EVENTS,
-        "name": "Partner brands' offline events",
+        "name": gettext_noop("Partner brands' offline events"),
         "applies": "Invitations to partner brands' events in stores",
         "tiers": DIAMOND,
     },
     {
         "code": "daily-coupons",
         "kind": K.DAILY_COUPONS,
-        "name": "Limited daily coupons",
+        "name": gettext_noop("Limited daily coupons"),
         "applies": "A daily quota of coupons in your wallet, first come, first served",
         "tiers": DIAMOND,
     },
@@ -150,7 +151,7 @@ BENEFITS: list[dict[str, Any]] = [
 
 EXCHANGE_TEMPLATE: dict[str, Any] = {
     "code": "points-5-off",
-    "name": "5.00 off for points",
+    "name": gettext_noop("5.00 off for points"),
     "value": "5.00",
     "min_order": "20.00",
     "valid_days": 30,
@@ -158,14 +159,14 @@ EXCHANGE_TEMPLATE: dict[str, Any] = {
 
 REWARDS: list[dict[str, Any]] = [
     {
-        "name": "5.00 off coupon",
+        "name": gettext_noop("5.00 off coupon"),
         "kind": Reward.Kind.COUPON,
         "points": 500,
         "description": "A 5.00 coupon on orders of 20.00 or more, valid for 30 days.",
         "categories": "",  # for every shopper: offered by affordability
     },
     {
-        "name": "Member tote bag",
+        "name": gettext_noop("Member tote bag"),
         "kind": Reward.Kind.MERCHANDISE,
         "points": 1500,
         "stock": 50,

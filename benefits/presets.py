@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from loyalty.models import Program, Tier
 
@@ -21,7 +22,7 @@ HOW_TO = "Enter the code at checkout. One coupon per order."
 _COMMON: list[dict[str, Any]] = [
     {
         "code": "birthday",
-        "name": "Birthday coupon",
+        "name": gettext_noop("Birthday coupon"),
         "occasion": Occasion.BIRTHDAY,
         "kind": CouponTemplate.Kind.AMOUNT_OFF,
         "value": "5.00",
@@ -31,7 +32,7 @@ _COMMON: list[dict[str, Any]] = [
     },
     {
         "code": "anniversary",
-        "name": "Membership anniversary coupon",
+        "name": gettext_noop("Membership anniversary coupon"),
         "occasion": Occasion.ANNIVERSARY,
         "kind": CouponTemplate.Kind.AMOUNT_OFF,
         "value": "3.00",
@@ -41,7 +42,7 @@ _COMMON: list[dict[str, Any]] = [
     },
     {
         "code": "level-up",
-        "name": "Level-up reward",
+        "name": gettext_noop("Level-up reward"),
         "occasion": Occasion.LEVEL_UP,
         "kind": CouponTemplate.Kind.AMOUNT_OFF,
         "value": "2.00",
@@ -51,7 +52,7 @@ _COMMON: list[dict[str, Any]] = [
     },
     {
         "code": "diamond-daily",
-        "name": "Diamond limited daily coupon",
+        "name": gettext_noop("Diamond limited daily coupon"),
         "occasion": Occasion.DAILY_QUOTA,
         "kind": CouponTemplate.Kind.PERCENT_OFF,
         "value": "10",

@@ -23,6 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .labels import label
 from .models import Notice
 
 Kind = Notice.Kind
@@ -37,14 +38,14 @@ def notice_text(notice: Notice) -> str:
     p: dict[str, Any] = notice.params or {}
     if notice.kind == Kind.COUPON_ISSUED:
         return _("A coupon was added to your wallet: %(name)s, code %(code)s.") % {
-            "name": p.get("name", ""),
+            "name": label(p.get("name", "")),
             "code": p.get("code", ""),
         }
     if notice.kind == Kind.TIER_CHANGED:
         day = parse_date(p.get("effective_on", ""))
         values = {
-            "to": p.get("to", ""),
-            "from": p.get("from", ""),
+            "to": label(p.get("to", "")),
+            "from": label(p.get("from", "")),
             "day": date_format(day, "DATE_FORMAT") if day else "",
         }
         if p.get("direction") == "up":

@@ -67,6 +67,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "builtins": ["members.templatetags.labels"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

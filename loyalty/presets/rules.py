@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from loyalty.models import EarningRule
 
@@ -16,7 +17,7 @@ MONTH = EarningRule.Period.MONTH
 ALIEXPRESS: list[dict[str, Any]] = [
     {
         "kind": Kind.SHOPPING,
-        "name": "Shopping",
+        "name": gettext_noop("Shopping"),
         "points": 5,
         "min_amount": Decimal("2.00"),
         "cap": 5,
@@ -24,14 +25,14 @@ ALIEXPRESS: list[dict[str, Any]] = [
     },
     {
         "kind": Kind.CATEGORY_BONUS,
-        "name": "Category bonus",
+        "name": gettext_noop("Category bonus"),
         "points": 1,
         "cap": 3,
         "cap_period": DAY,
     },
     {
         "kind": Kind.REVIEW,
-        "name": "Review",
+        "name": gettext_noop("Review"),
         "points": 1,
         "cap": 10,
         "cap_period": MONTH,
@@ -39,7 +40,7 @@ ALIEXPRESS: list[dict[str, Any]] = [
     },
     {
         "kind": Kind.VISIT,
-        "name": "Visit",
+        "name": gettext_noop("Visit"),
         "points": 1,
         "cap": 10,
         "cap_period": MONTH,
@@ -47,7 +48,7 @@ ALIEXPRESS: list[dict[str, Any]] = [
     },
     {
         "kind": Kind.CLUB_POST,
-        "name": "Club post",
+        "name": gettext_noop("Club post"),
         "points": 2,
         "cap": 10,
         "cap_period": MONTH,

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext_noop
 
 from loyalty.models import Tier
 
@@ -13,7 +14,7 @@ LADDERS: dict[str, list[dict[str, Any]]] = {
     "aliexpress": [
         {
             "code": "standard",
-            "name": "Standard",
+            "name": gettext_noop("Standard"),
             "min_points": 0,
             "discount_percent": "0",
             "fast_refund_limit": None,
@@ -21,7 +22,7 @@ LADDERS: dict[str, list[dict[str, Any]]] = {
         },
         {
             "code": "silver",
-            "name": "Silver",
+            "name": gettext_noop("Silver"),
             "min_points": 1,
             "discount_percent": "5",
             "fast_refund_limit": None,
@@ -29,7 +30,7 @@ LADDERS: dict[str, list[dict[str, Any]]] = {
         },
         {
             "code": "gold",
-            "name": "Gold",
+            "name": gettext_noop("Gold"),
             "min_points": 101,
             "discount_percent": "8",
             "fast_refund_limit": None,
@@ -37,7 +38,7 @@ LADDERS: dict[str, list[dict[str, Any]]] = {
         },
         {
             "code": "platinum",
-            "name": "Platinum",
+            "name": gettext_noop("Platinum"),
             "min_points": 501,
             "discount_percent": "10",
             "fast_refund_limit": "24.00",
@@ -45,7 +46,7 @@ LADDERS: dict[str, list[dict[str, Any]]] = {
         },
         {
             "code": "diamond",
-            "name": "Diamond",
+            "name": gettext_noop("Diamond"),
             "min_points": 1501,
             "discount_percent": "15",
             "fast_refund_limit": "100.00",

@@ -54,3 +54,26 @@ def test_every_member_page_in_chinese_has_a_translated_nav(member: Member) -> No
         assert labels == chinese, url
         assert not set(labels) & set(english), url
     assert reverse("members:inbox") == "/me/inbox/"
+
+
+def test_preset_names_read_in_chinese_and_admin_names_as_typed(member: Member) -> None:
+    from loyalty.models import Tier
+
+    member.language = "zh-hans"
+    member.save()
+    client = Client()
+    client.force_login(member)
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get("/me/how-points-work/").content.decode()
+    assert "黄金会员" in html and "钻石会员" in html  # preset tier names, translated
+    assert "购物" in html  # the shopping rule's name
+    assert ">Gold<" not in html
+    Tier.objects.filter(code="gold").update(name="Gold Club")  # an administrator's own name
+    html = client.get("/me/how-points-work/").content.decode()
+    assert "Gold Club" in html and "黄金会员" not in html
+    english = Client()
+    english.force_login(member)
+    english.cookies["django_language"] = "en"
+    member.language = "en"
+    member.save()
+    assert "Diamond" in english.get("/me/how-points-work/").content.decode()

@@ -90,7 +90,7 @@ def test_tier_change_notice_and_email_in_the_members_language(
     # (the level-up reward's task ran too: its coupon email is not the tier notice's)
     emails = [m for m in mail.outbox if m.to == [member.email] and "/me/tier/" in m.body]
     assert len(emails) == 1
-    assert "Gold" in emails[0].body and "Standard" in emails[0].body
+    assert "黄金会员" in emails[0].body and "普通会员" in emails[0].body  # preset names translated
     assert "http://127.0.0.1:8000/me/tier/" in emails[0].body  # absolute (SITE_URL)
     # a rerun of the finished period adds nothing
     with django_capture_on_commit_callbacks(execute=True):
