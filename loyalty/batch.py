@@ -29,11 +29,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Case, F, IntegerField, Q, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext as _
 
-from .clock import day_bounds, local_date, month_bounds
+from .clock import day_bounds, local_date, month_bounds, program_timezone
 from .earning import (
     IdempotencyConflict,
     OrderExists,
@@ -190,6 +190,7 @@ class _Run:
         if not events:
             return
         member_ids = {e.member_id for e in events}
+        zone = program_timezone()
         if self.capped:
             bounds = [_period_bounds(r, self.days[e.key]) for r in self.capped for e in events]
             start, end = min(b[0] for b in bounds), max(b[1] for b in bounds)
@@ -220,13 +221,18 @@ class _Run:
                 )
                 .annotate(
                     cap_rule=Coalesce("reverses__rule_id", "rule_id"),
-                    cap_at=Coalesce("reverses__occurred_at", "occurred_at"),
+                    # the program-local day, summed in the database: a member's many entries
+                    # of a day come back as one row
+                    cap_day=TruncDate(
+                        Coalesce("reverses__occurred_at", "occurred_at"), tzinfo=zone
+                    ),
                 )
-                .values_list("member_id", "cap_rule", "cap_at", "points")
+                .values_list("member_id", "cap_rule", "cap_day")
+                .annotate(points=Sum("points"))
+                .order_by()
             )
-            for member_id, rule_id, occurred_at, points in rows:
+            for member_id, rule_id, day, points in rows:
                 other = self.all_rules[rule_id]
-                day = local_date(occurred_at)
                 for r in self.capped:
                     same = other.cap_group == r.cap_group if r.cap_group else rule_id == r.pk
                     if same:
@@ -241,10 +247,11 @@ class _Run:
             )
             if self.rule.min_amount is not None:
                 orders = orders.filter(amount__gte=self.rule.min_amount)
-            for member_id, received_at, listed in orders.values_list(
-                "member_id", "received_at", "categories"
+            listed_by_day = orders.annotate(day=TruncDate("received_at", tzinfo=zone))
+            for member_id, day, listed in listed_by_day.values_list(
+                "member_id", "day", "categories"
             ):
-                self.categories[(member_id, local_date(received_at))].update(listed)
+                self.categories[(member_id, day)].update(listed)
 
     def campaigns(self) -> list[Campaign]:
         if self._campaigns is None:

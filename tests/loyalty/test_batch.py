@@ -345,3 +345,39 @@ def test_a_member_number_spelled_with_spaces_is_still_found(
     results = batch(api_client, [in_batch, received(member, "e3", "SO-3")])
     assert [r["status"] for r in results] == [201, 201]
     assert Event.objects.count() == 3
+
+
+def test_a_batch_counts_caps_and_categories_by_the_program_local_day(
+    api_client: APIClient, member: Member, tz_program: Any
+) -> None:
+    """Asia/Shanghai is UTC+8: 15:55 UTC is 23:55 of one local day, 16:10 and 16:20 UTC are
+    00:10 and 00:20 of the next, though all three are one UTC day. The batch reads what was
+    earned before it (the one-by-one event at 16:10) by local day, as `order_receive` does."""
+    base = (timezone.now() - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def at(hour: int, minute: int) -> str:
+        return (base + timedelta(hours=hour, minutes=minute)).isoformat()
+
+    first = api_client.post(
+        "/api/v1/events/",
+        received(member, "e1", "SO-1", occurred_at=at(16, 10), categories=["shoes"]),
+        format="json",
+    )
+    assert first.json()["points"] == 5
+    next_day = (base + timedelta(days=1)).date()
+    results = batch(
+        api_client,
+        [
+            received(member, "e2", "SO-2", occurred_at=at(15, 55), categories=["hats"]),
+            received(member, "e3", "SO-3", occurred_at=at(16, 20), categories=["bags"]),
+        ],
+    )
+    # the local day before SO-1's: a fresh cap, one category
+    assert [(x["points"], x["reason"]) for x in results[0]["entries"]] == [
+        (5, "5 points for order SO-2")
+    ]
+    # SO-1's local day: its cap is used up; "bags" is a second category after SO-1's "shoes"
+    assert [(x["points"], x["reason"]) for x in results[1]["entries"]] == [
+        (0, "daily shopping cap of 5 reached: 0 points"),
+        (1, f"1 point for 1 more categories on {next_day} (order SO-3)"),
+    ]
