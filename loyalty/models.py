@@ -18,6 +18,8 @@ from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from config.prefetch import cached
+
 MONEY_DIGITS = 12
 MONEY_PLACES = 2
 
@@ -141,7 +143,7 @@ def program_data_cached(
     """
     version = _GLOBAL_VERSION.get()
     if version is None:
-        value = cache.get(key)
+        value = cached(key)
         if value is None or (fresh is not None and not fresh(value)):
             value = build()
             cache.set(key, value, seconds)

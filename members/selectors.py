@@ -10,6 +10,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest
 
+from config.prefetch import cached
+
 from .models import ApiKey, Member, Notice, PageVersion
 from .page_versions import GLOBAL_KEY
 
@@ -22,17 +24,24 @@ API_KEY_CACHE = "members:api-key:v1:{prefix}"
 API_KEY_CACHE_SECONDS = 30
 
 
+def api_key_cache_key(full_key: str) -> str | None:
+    """The cache key of an `mc_<prefix>.<secret>` key (None: not shaped like one)."""
+    if not full_key.startswith("mc_") or "." not in full_key:
+        return None
+    return API_KEY_CACHE.format(prefix=full_key[3:].split(".", 1)[0])
+
+
 def api_key_for(full_key: str) -> ApiKey | None:
     """The active API key matching `mc_<prefix>.<secret>`, or None.
 
     Active keys are cached by prefix for API_KEY_CACHE_SECONDS (one cache round trip instead
     of a query per request); `api_key_revoke` drops the entry, so a revoked key is refused
     at once. The secret is checked against the hash on every request."""
-    if not full_key.startswith("mc_") or "." not in full_key:
+    cache_key = api_key_cache_key(full_key)
+    if cache_key is None:
         return None
     prefix = full_key[3:].split(".", 1)[0]
-    cache_key = API_KEY_CACHE.format(prefix=prefix)
-    key = cache.get(cache_key)
+    key = cached(cache_key)
     if key is None:
         key = ApiKey.objects.active().filter(prefix=prefix).first()
         if key is None:

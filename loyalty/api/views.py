@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.prefetch import cache_prefetched
 from loyalty.batch import Received, orders_receive
 from loyalty.earning import Outcome, body_hash, event_ingest
 from loyalty.models import PointEntry, Program, program_pinned
@@ -29,6 +30,7 @@ from members.api.authentication import ApiKeyAuthentication
 from members.api.errors import ApiError, error_body, exception_handler
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
+from members.selectors import api_key_cache_key
 
 from .serializers import (
     CLOCK_SKEW,
@@ -257,25 +259,29 @@ def _lean_event(request: HttpRequest) -> HttpResponse | None:
         return None
     if request.META.get("HTTP_ACCEPT", "") not in ACCEPT_JSON:
         return None
-    try:
-        found = ApiKeyAuthentication().authenticate(request)  # type: ignore[arg-type]
-    except AuthenticationFailed:
-        return None
-    if found is None:
-        return None
-    user, api_key = found
-    try:
-        raw = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
-    except ValueError:
-        return None
-    with program_pinned():
-        spec = _fast_spec(raw, timezone.now())
-        if spec is None:
-            return None
+    # The API key and the program settings in one cache round trip.
+    keyword, _sep, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    key_cache = api_key_cache_key(value.strip()) if keyword == "Api-Key" else None
+    with cache_prefetched([Program.CACHE_KEY, *([key_cache] if key_cache else [])]):
         try:
-            outcome, _member_id = order_receive_sql(api_key_id=api_key.pk, event=spec)
-        except LedgerError:
+            found = ApiKeyAuthentication().authenticate(request)  # type: ignore[arg-type]
+        except AuthenticationFailed:
             return None
+        if found is None:
+            return None
+        user, api_key = found
+        try:
+            raw = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
+        except ValueError:
+            return None
+        with program_pinned():
+            spec = _fast_spec(raw, timezone.now())
+            if spec is None:
+                return None
+            try:
+                outcome, _member_id = order_receive_sql(api_key_id=api_key.pk, event=spec)
+            except LedgerError:
+                return None
     response = HttpResponse(
         JSON.render(outcome.answer),
         status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
