@@ -107,14 +107,15 @@ def orders_receive(*, api_key: ApiKey, events: list[Received]) -> list[Result]:
         # conflict or order_already_received).
         if isinstance(exc, OperationalError) and not _deadlock(exc):
             raise
-        return [_receive_one(api_key, e) for e in events]
+        return [receive_one(api_key, e) for e in events]
 
 
 def _deadlock(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
-def _receive_one(api_key: ApiKey, event: Received) -> Result:
+def receive_one(api_key: ApiKey, event: Received) -> Result:
+    """One event through `event_ingest` (a refusal returned, not raised)."""
     try:
         return event_ingest(
             api_key=api_key,

@@ -441,6 +441,19 @@ def order_flag_fraud(
     )
 
 
+# event type -> (the part of the body holding the review or post id, the contribution kind)
+CONTRIBUTIONS = {
+    "review.posted": ("review", Contribution.Kind.REVIEW),
+    "club.posted": ("post", Contribution.Kind.CLUB_POST),
+}
+
+
+def _contribution_exists(kind: str, ref: str) -> LedgerError:
+    if kind == Contribution.Kind.REVIEW:
+        return ReviewExists(_("Review %(id)s was already received.") % {"id": ref})
+    return PostExists(_("Club post %(id)s was already received.") % {"id": ref})
+
+
 def _contribution(account: Account, kind: str, ref: str, occurred_at: datetime) -> None:
     """Record the review or post; its unique (kind, id) refuses a second reward. Like an
     order number, the IntegrityError rolls the event back and `event_ingest` answers 409."""
@@ -560,16 +573,11 @@ def event_ingest(
                 raise OrderExists(
                     _("Order %(number)s was already received.") % {"number": number}
                 ) from None
-        if type == "review.posted":
-            ref = data["review"]["id"]
-            if Contribution.objects.filter(kind=Contribution.Kind.REVIEW, ref=ref).exists():
-                raise ReviewExists(_("Review %(id)s was already received.") % {"id": ref}) from None
-        if type == "club.posted":
-            ref = data["post"]["id"]
-            if Contribution.objects.filter(kind=Contribution.Kind.CLUB_POST, ref=ref).exists():
-                raise PostExists(
-                    _("Club post %(id)s was already received.") % {"id": ref}
-                ) from None
+        if type in CONTRIBUTIONS:
+            part, kind = CONTRIBUTIONS[type]
+            ref = data[part]["id"]
+            if Contribution.objects.filter(kind=kind, ref=ref).exists():
+                raise _contribution_exists(kind, ref) from None
         raise
     return Outcome(answer, True)
 

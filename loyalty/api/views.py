@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.prefetch import cache_prefetched
-from loyalty.batch import Received, orders_receive
+from loyalty.batch import Received, orders_receive, receive_one
 from loyalty.earning import Outcome, body_hash, event_ingest
 from loyalty.models import PointEntry, Program, program_pinned
 from loyalty.receive_sql import ReceivedSpec, order_receive_sql, order_receive_sql_available
@@ -91,19 +91,10 @@ def _ingest(api_key: ApiKey, raw: Any, known: dict[str, int] | None = None) -> O
 
 def _receive(api_key: ApiKey, event: Received) -> Outcome:
     """Apply one well-formed `order.received` event (read by `_fast_received`)."""
-    try:
-        return event_ingest(
-            api_key=api_key,
-            key=event.key,
-            type="order.received",
-            member_id=event.member_id,
-            member_number=event.member_number,
-            occurred_at=event.occurred_at,
-            data=event.data(),
-            digest=event.digest,
-        )
-    except LedgerError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    outcome = receive_one(api_key, event)
+    if isinstance(outcome, LedgerError):
+        raise ApiError(outcome.status, outcome.code, str(outcome)) from outcome
+    return outcome
 
 
 def _as_result(api_key: ApiKey, raw: Any, known: dict[str, int]) -> dict[str, Any]:
