@@ -18,8 +18,6 @@ from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from config.prefetch import cached
-
 MONEY_DIGITS = 12
 MONEY_PLACES = 2
 
@@ -143,7 +141,7 @@ def program_data_cached(
     """
     version = _GLOBAL_VERSION.get()
     if version is None:
-        value = cached(key)
+        value = cache.get(key)
         if value is None or (fresh is not None and not fresh(value)):
             value = build()
             cache.set(key, value, seconds)
@@ -170,10 +168,11 @@ _PINNED_PROGRAM: ContextVar[Program | None] = ContextVar("pinned_program", defau
 
 
 @contextmanager
-def program_pinned() -> Iterator[Program]:
+def program_pinned(program: Program | None = None) -> Iterator[Program]:
     """Use one snapshot of the program settings for a short unit of work (one API request
-    applying a batch of events), instead of a cache round trip per `Program.load()`."""
-    token = _PINNED_PROGRAM.set(Program.load())
+    applying a batch of events), instead of a cache round trip per `Program.load()`: the
+    cached settings, or `program` (a snapshot the caller read)."""
+    token = _PINNED_PROGRAM.set(program or Program.load())
     try:
         yield Program.load()
     finally:

@@ -15,11 +15,13 @@ date and the reason templates in the request's language (gettext), passed as par
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import DatabaseError, connection, transaction
 from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
@@ -45,12 +47,27 @@ TEXTS = {
     "cap_day": gettext_noop("daily %(subject)s cap of %(cap)d"),
     "cap_month": gettext_noop("monthly %(subject)s cap of %(cap)d"),
 }
+# Each template's arguments in the order the SQL passes them to format(): `_texts` turns
+# `%(name)s` / `%(name)d` into `%N$s`, so a translation may reorder them freely.
+TEXT_ARGS = {
+    "order_what": ("number",),
+    "one_point": ("what",),
+    "points_for": ("points", "what"),
+    "capped_zero": ("cap",),
+    "capped_part": ("points", "what", "cap"),
+    "below_min": ("number", "min", "currency"),
+    "campaign": ("points", "campaign", "order"),
+    "categories_what": ("n", "day", "number"),
+    "cap_day": ("subject", "cap"),
+    "cap_month": ("subject", "cap"),
+}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 _TEXTS_BY_LANGUAGE: dict[str | None, str] = {}
 
 SQL = (
     "SELECT loyalty_order_receive(%s::bigint, %s::text, %s::text, %s::timestamptz, %s::text,"
     " %s::numeric, %s::text, %s::jsonb, %s::text, %s::date, %s::timestamptz, %s::timestamptz,"
-    " %s::timestamptz, %s::timestamptz, %s::date, %s::jsonb)"
+    " %s::timestamptz, %s::timestamptz, %s::date, %s::jsonb, %s::bigint)"
 )
 ORDER_EXISTS_SQLSTATE = "LY409"
 
@@ -58,6 +75,14 @@ ORDER_EXISTS_SQLSTATE = "LY409"
 class MemberNotFound(LedgerError):
     code = "member_not_found"
     status = 404
+
+
+class ProgramChanged(Exception):
+    """The program settings changed since the caller read them (`program_version`)."""
+
+
+class ApiKeyRefused(Exception):
+    """The API key was revoked since the caller read it."""
 
 
 @dataclass(frozen=True)
@@ -78,20 +103,34 @@ def order_receive_sql_available() -> bool:
     return connection.vendor == "postgresql"
 
 
+def positional(name: str, template: str) -> str:
+    """`template` (a Python %-format with named arguments) as a PostgreSQL format() string
+    taking TEXT_ARGS[name] in order (`%%` means % in both)."""
+    args = TEXT_ARGS[name]
+    return _PLACEHOLDER.sub(lambda m: f"%{args.index(m[1]) + 1}$s", template)
+
+
 def _texts() -> str:
     """The reason templates in the active language, as the JSON the function takes."""
     language = get_language()
     texts = _TEXTS_BY_LANGUAGE.get(language)
     if texts is None:
-        texts = json.dumps({name: _(msgid) for name, msgid in TEXTS.items()})
+        texts = json.dumps({name: positional(name, _(msgid)) for name, msgid in TEXTS.items()})
         _TEXTS_BY_LANGUAGE[language] = texts
     return texts
 
 
-def order_receive_sql(*, api_key_id: int, event: ReceivedSpec) -> tuple[Outcome, int | None]:
+def order_receive_sql(
+    *, api_key_id: int, event: ReceivedSpec, program_version: int | None = None
+) -> tuple[Outcome, int | None]:
     """Apply one `order.received` event whole, once per (API key, event id), as
     `event_ingest` does. Returns the outcome and the member's id (None on a replay).
-    Raises MemberNotFound, IdempotencyConflict or OrderExists."""
+    Raises MemberNotFound, IdempotencyConflict or OrderExists.
+
+    With `program_version` (the program's page version the caller read its settings under,
+    -1 if there was none), the same statement first checks that the settings are still
+    those (else ProgramChanged) and that the key is still active (else ApiKeyRefused), and
+    writes nothing if not: the caller's memos need no cache round trip to stay true."""
     day = local_date(event.occurred_at)
     day_start, day_end = day_bounds(day)
     month_start, month_end = month_bounds(day)
@@ -112,6 +151,7 @@ def order_receive_sql(*, api_key_id: int, event: ReceivedSpec) -> tuple[Outcome,
         month_end,
         lot_expiry(day),
         _texts(),
+        program_version,
     ]
     try:
         if connection.in_atomic_block:  # e.g. inside a test: a savepoint keeps it whole
@@ -126,6 +166,10 @@ def order_receive_sql(*, api_key_id: int, event: ReceivedSpec) -> tuple[Outcome,
             ) from None
         raise
     status = result["status"]
+    if status == "stale":
+        raise ProgramChanged
+    if status == "key_refused":
+        raise ApiKeyRefused
     if status == "member_not_found":
         raise MemberNotFound(_("No member with this number."))
     if status == "stored":
@@ -153,8 +197,14 @@ def order_receive_sql(*, api_key_id: int, event: ReceivedSpec) -> tuple[Outcome,
 
 
 def _call(params: list[Any]) -> dict[str, Any]:
-    with connection.cursor() as cursor:
-        cursor.execute(SQL, params)
+    """One execution of the prepared statement: psycopg binds the parameters server-side
+    (Django's cursors compose the whole query text client-side, escaping ~1 KB of templates
+    each time) and prepares it once per connection, so PostgreSQL parses and plans the call
+    once. Errors come out as Django's, as from a Django cursor."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(SQL, params, prepare=True)
         row = cursor.fetchone()
+    assert row is not None
     value = row[0]
     return json.loads(value) if isinstance(value, str) else value

@@ -10,8 +10,6 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest
 
-from config.prefetch import cached
-
 from .models import ApiKey, Member, Notice, PageVersion
 from .page_versions import GLOBAL_KEY
 
@@ -41,7 +39,7 @@ def api_key_for(full_key: str) -> ApiKey | None:
     if cache_key is None:
         return None
     prefix = full_key[3:].split(".", 1)[0]
-    key = cached(cache_key)
+    key = cache.get(cache_key)
     if key is None:
         key = ApiKey.objects.active().filter(prefix=prefix).first()
         if key is None:

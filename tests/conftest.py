@@ -51,10 +51,12 @@ def _clear_cache() -> None:
     """Each test starts with an empty cache (rate limits, the cached program settings)."""
     from django.core.cache import cache
 
+    from loyalty.api import fast
     from loyalty.models import program_data_forget
 
     cache.clear()
     program_data_forget()
+    fast.forget()
 
 
 @pytest.fixture

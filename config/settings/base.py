@@ -85,6 +85,14 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares the statements the code asks it to (the one-statement event,
+    # loyalty.receive_sql); Django's own queries bind client-side and are never prepared.
+    # "none" turns preparing off, e.g. behind PgBouncer < 1.21 in transaction mode.
+    _prepare = env("DB_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        None if _prepare.lower() == "none" else int(_prepare)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -8,29 +7,24 @@ from typing import Any, TypeGuard
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, AuthenticationFailed
+from rest_framework.exceptions import APIException
 from rest_framework.pagination import CursorPagination
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.prefetch import cache_prefetched
 from loyalty.batch import Received, orders_receive, receive_one
 from loyalty.earning import Outcome, body_hash, event_ingest
 from loyalty.models import PointEntry, Program, program_pinned
 from loyalty.receive_sql import ReceivedSpec, order_receive_sql, order_receive_sql_available
 from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
-from members.api.authentication import ApiKeyAuthentication
 from members.api.errors import ApiError, error_body, exception_handler
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
-from members.selectors import api_key_cache_key
 
 from .serializers import (
     CLOCK_SKEW,
@@ -228,71 +222,10 @@ def _outcome_result(outcome: Outcome | LedgerError, key: str) -> dict[str, Any]:
     return {"status": 201 if outcome.created else 200, **outcome.answer}
 
 
-ACCEPT_JSON = frozenset({"", "*/*", "application/json"})
-JSON = JSONRenderer()
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # as DRF's strict JSON parser
-
-
-def _lean_event(request: HttpRequest) -> HttpResponse | None:
-    """The common case of POST /events/ on PostgreSQL without DRF's framing: a valid API key,
-    a JSON body that `_fast_spec` accepts, applied in one round trip and answered with the
-    bytes and headers DRF would send. None: anything else (another method, content type or
-    Accept, a missing or refused key, malformed JSON, an unusual event, any refusal), which
-    DRF's dispatch then handles from the start (a refusal wrote nothing, so it answers the
-    same)."""
-    if request.method != "POST" or not order_receive_sql_available():
-        return None
-    charset = (request.content_params or {}).get("charset", "utf-8").lower()
-    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
-        return None
-    if request.META.get("HTTP_ACCEPT", "") not in ACCEPT_JSON:
-        return None
-    # The API key and the program settings in one cache round trip.
-    keyword, _sep, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    key_cache = api_key_cache_key(value.strip()) if keyword == "Api-Key" else None
-    with cache_prefetched([Program.CACHE_KEY, *([key_cache] if key_cache else [])]):
-        try:
-            found = ApiKeyAuthentication().authenticate(request)  # type: ignore[arg-type]
-        except AuthenticationFailed:
-            return None
-        if found is None:
-            return None
-        user, api_key = found
-        try:
-            raw = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
-        except ValueError:
-            return None
-        with program_pinned():
-            spec = _fast_spec(raw, timezone.now())
-            if spec is None:
-                return None
-            try:
-                outcome, _member_id = order_receive_sql(api_key_id=api_key.pk, event=spec)
-            except LedgerError:
-                return None
-    response = HttpResponse(
-        JSON.render(outcome.answer),
-        status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
-        content_type="application/json",
-    )
-    response["Allow"] = "POST, OPTIONS"  # as APIView.finalize_response
-    request.user = user  # type: ignore[assignment]  # as DRF's authentication leaves it
-    return response
-
-
 class EventView(APIView):
     """Report one thing a member did (API key). Idempotent per event id."""
 
     permission_classes = [IsIntegration]
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        lean = _lean_event(request)
-        if lean is not None:
-            return lean
-        return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
         request=EventSerializer,

@@ -12,12 +12,14 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from loyalty.models import Account, PointEntry
 from loyalty.presets import loaders
 from loyalty.selectors import ledger_mismatches
 from loyalty.services import points_award
 from members.services import api_key_create
+from tests import wsgi
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 
@@ -47,27 +49,50 @@ def order(member_number: str, key: str, number: str) -> dict[str, Any]:
     }
 
 
-def test_same_event_50_times_at_once_writes_one_entry(setup_program: str) -> None:
+def send_event(via: str, key: str, body: dict[str, Any]) -> tuple[int, Any]:
+    """POST one event through the WSGI application a server runs (which answers it in front
+    of Django when it can, loyalty/api/fast.py) or through Django's and DRF's full path."""
+    if via == "wsgi":
+        from config.wsgi import application
+
+        answer = wsgi.post(application, "/api/v1/events/", body, key)
+        return answer.status_code, answer.json()
+    response = client_for(key).post("/api/v1/events/", body, format="json")
+    return response.status_code, response.json()
+
+
+VIA = pytest.mark.parametrize("via", ["wsgi", "drf"])
+
+
+@VIA
+def test_same_event_50_times_at_once_writes_one_entry(
+    setup_program: str, via: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    framed: list[int] = []
+    initial = APIView.initial
+    monkeypatch.setattr(
+        APIView, "initial", lambda self, *a, **kw: framed.append(1) or initial(self, *a, **kw)
+    )
     member = MemberFactory()
     body = order(member.number, "same-id", "SO-1")
 
     def send(_i: int) -> tuple[int, Any]:
-        response = client_for(setup_program).post("/api/v1/events/", body, format="json")
-        return response.status_code, response.json()
+        return send_event(via, setup_program, body)
 
     results = run_threads(50, send)
+    assert len(framed) == (0 if via == "wsgi" else 50)  # the fast path answered them all
     assert Counter(status for status, _body in results) == {201: 1, 200: 49}
     assert len({json.dumps(answer, sort_keys=True) for _status, answer in results}) == 1
     assert PointEntry.objects.count() == 1
     assert Account.objects.get(member=member).balance == 5
 
 
-def test_ten_orders_at_once_earn_exactly_the_daily_cap(setup_program: str) -> None:
+@VIA
+def test_ten_orders_at_once_earn_exactly_the_daily_cap(setup_program: str, via: str) -> None:
     member = MemberFactory()
 
     def send(i: int) -> int:
-        body = order(member.number, f"e{i}", f"SO-{i}")
-        return client_for(setup_program).post("/api/v1/events/", body, format="json").status_code
+        return send_event(via, setup_program, order(member.number, f"e{i}", f"SO-{i}"))[0]
 
     assert run_threads(10, send) == [201] * 10
     points = sorted(PointEntry.objects.values_list("points", flat=True))
