@@ -33,6 +33,8 @@ from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext as _
 
+from members.page_versions import PG_DEFERRED_SETTING
+
 from .clock import day_bounds, local_date, month_bounds, program_timezone
 from .earning import (
     IdempotencyConflict,
@@ -587,6 +589,11 @@ def _write_postgresql(
             )
     deltas = [{"member_id": m, "delta": d} for m, d in _deltas(applied, plans).items()]
     with connection.cursor() as cursor:
+        # Every row written is one of these members': one page-version bump for them after
+        # the write instead of the member triggers' four upserts of them all (orders,
+        # entries, lots, balances; members.page_versions.PG_DEFERRED_SETTING). An error rolls
+        # the setting back with the rows (the caller's transaction).
+        cursor.execute("SELECT set_config(%s, 'on', true)", [PG_DEFERRED_SETTING])
         cursor.execute(
             WRITE_SQL,
             {
@@ -598,6 +605,10 @@ def _write_postgresql(
             },
         )
         counts = cursor.fetchone()
+        cursor.execute(
+            "SELECT set_config(%s, '', true), members_pageversion_bump(%s::bigint[])",
+            [PG_DEFERRED_SETTING, sorted({e.member_id for e in applied})],
+        )
     assert counts[0] == counts[1] == len(applied) and counts[2] == len(entries), counts
 
 

@@ -197,13 +197,15 @@ def order_receive_sql(
 
 
 def _call(params: list[Any]) -> dict[str, Any]:
-    """One execution of the prepared statement: psycopg binds the parameters server-side
-    (Django's cursors compose the whole query text client-side, escaping ~1 KB of templates
-    each time) and prepares it once per connection, so PostgreSQL parses and plans the call
-    once. Errors come out as Django's, as from a Django cursor."""
+    """One execution with server-side binding: Django's cursors compose the whole query text
+    client-side (escaping ~1 KB of templates each time), a plain psycopg cursor sends the
+    parameters apart, and psycopg prepares the statement after its fifth use on a connection
+    (DATABASES OPTIONS prepare_threshold), so PostgreSQL parses and plans it once. Wrapped
+    as Django wraps its own cursors: its error classes, execute wrappers and query log."""
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(SQL, params, prepare=True)
+    raw = psycopg.Cursor(connection.connection)
+    with connection._prepare_cursor(raw) as cursor:  # type: ignore[attr-defined]
+        cursor.execute(SQL, params)
         row = cursor.fetchone()
     assert row is not None
     value = row[0]

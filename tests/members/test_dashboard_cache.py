@@ -438,3 +438,83 @@ def test_versions_never_repeat_after_the_database_is_recreated(member: Member) -
     time.sleep(0.002)  # SQLite's clock has millisecond steps
     member_update_profile(member=member, name="Again")
     assert version(member) > first
+
+
+@pytest.mark.postgres
+def test_the_one_statement_event_bumps_its_member_and_leaves_the_triggers_on(
+    member: Member,
+) -> None:
+    """loyalty_order_receive writes the member's rows with the member triggers deferred
+    (members.page_versions.PG_DEFERRED_SETTING) and bumps the member once at the end; the
+    setting never outlives the function, whether it succeeds or refuses."""
+    from loyalty.earning import OrderExists
+    from loyalty.receive_sql import ReceivedSpec, order_receive_sql
+    from members.services import api_key_create
+
+    key = api_key_create(name="t")[0]
+
+    def spec(event_key: str, number: str) -> ReceivedSpec:
+        return ReceivedSpec(
+            key=event_key,
+            member_number=member.number,
+            occurred_at=timezone.now() - timedelta(minutes=5),
+            number=number,
+            amount=Decimal("12.50"),
+            currency="USD",
+            categories=["shoes"],
+            digest=event_key,
+        )
+
+    def deferred() -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('members.pv_deferred', true)")
+            return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
+    before = version(member)
+    order_receive_sql(api_key_id=key.pk, event=spec("e1", "SO-1"))
+    after = version(member)
+    assert after > before
+    assert deferred() in (None, "")
+    points_award(member_id=member.pk, points=1, reason="later in the same transaction")
+    assert version(member) > after
+    with pytest.raises(OrderExists):  # raised after the setting was switched on
+        order_receive_sql(api_key_id=key.pk, event=spec("e2", "SO-1"))
+    assert deferred() in (None, "")
+    refused = version(member)
+    points_award(member_id=member.pk, points=1, reason="after a refusal")
+    assert version(member) > refused
+
+
+@pytest.mark.postgres
+def test_a_batch_write_bumps_its_members_and_leaves_the_triggers_on(member: Member) -> None:
+    """The batch path writes a run's rows in one statement with the member triggers deferred
+    and bumps the run's members once after it; later writes still bump."""
+    from loyalty.batch import Received, orders_receive
+    from members.services import api_key_create
+
+    other = MemberFactory()
+    account_open(member_id=other.pk)
+    key = api_key_create(name="t")[0]
+    before = {m.pk: version(m) for m in (member, other)}
+    events = [
+        Received(
+            key=f"b{n}",
+            member_id=m.pk,
+            member_number=m.number,
+            occurred_at=timezone.now() - timedelta(minutes=5),
+            number=f"SO-B{n}",
+            amount=Decimal("12.50"),
+            currency="USD",
+            categories=[],
+            digest=f"b{n}",
+        )
+        for n, m in enumerate((member, other))
+    ]
+    assert all(r.created for r in orders_receive(api_key=key, events=events))  # type: ignore[union-attr]
+    after = {m.pk: version(m) for m in (member, other)}
+    assert all(after[pk] > before[pk] for pk in before)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('members.pv_deferred', true)")
+        assert cursor.fetchone()[0] in (None, "")
+    points_award(member_id=other.pk, points=1, reason="later in the same transaction")
+    assert version(other) > after[other.pk]
