@@ -344,10 +344,16 @@ class TierChange(models.Model):
         INSTANT = "instant", _("Instant upgrade")
         FLOOR = "floor", _("Tier floor set by staff")
 
+    # The member's key is enforced by the database, but on PostgreSQL against the member's
+    # account (migration 0011: a change is only ever written for a member with an account, and
+    # the account references the member): the monthly job updates those same account rows in
+    # the same transaction, so the key check at COMMIT locks a row already in memory instead of
+    # reading a cold member row. On SQLite the key to the member made by 0003 stays.
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="tier_changes",
+        db_constraint=False,
         verbose_name=_("member"),
     )
     period = models.DateField(_("period"))
