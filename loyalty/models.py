@@ -441,12 +441,16 @@ class Account(models.Model):
         verbose_name=_("member"),
     )
     balance = models.IntegerField(_("points balance"), default=0)
+    # No index on the tier (migration 0012): no query looks accounts up by tier (the coupon
+    # issuing job's tier filter joins from the members), and without it an update of the tier
+    # (the monthly job's moves) can be HOT, like the ledger's balance updates.
     tier = models.ForeignKey(
         Tier,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         verbose_name=_("tier"),
     )
     tier_effective_on = models.DateField(_("tier effective on"), null=True, blank=True)

@@ -1,20 +1,27 @@
 """The tier tables' keys on PostgreSQL, as the monthly job relies on them: a tier change's
-member key goes through the member's account (migration 0011)."""
+member key goes through the member's account (migration 0011), and the account's tier has no
+index, so the job's update of a moved member is a HOT update (migration 0012)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from loyalty.models import Account, Tier, TierChange
+from loyalty.tiers import tiers_recalculate
 from members.models import Member
 from tests.factories import MemberFactory
 
+from .conftest import earn
+
 pytestmark = pytest.mark.postgres
+
+SH = ZoneInfo("Asia/Shanghai")
 
 
 def _keys_checked() -> None:
@@ -71,3 +78,26 @@ def test_removing_a_member_removes_their_account_and_changes(
     _keys_checked()
     assert not TierChange.objects.exists()
     assert not Account.objects.exists()
+
+
+def _account_updates() -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT pg_stat_get_xact_tuples_updated(%s::regclass),
+                      pg_stat_get_xact_tuples_hot_updated(%s::regclass)""",
+            [Account._meta.db_table] * 2,
+        )
+        updated, hot = cursor.fetchone()
+    return int(updated), int(hot)
+
+
+def test_the_jobs_update_of_a_moved_member_is_hot(ladder: Any, account_member: Any) -> None:
+    member = account_member()
+    earn(member, 150, datetime(2026, 10, 1, tzinfo=SH))
+    updated, hot = _account_updates()
+
+    result = tiers_recalculate(as_of=date(2026, 10, 31))
+
+    assert result.moved_up == 1
+    assert Account.objects.get(member=member).tier == ladder["gold"]
+    assert _account_updates() == (updated + 1, hot + 1)
