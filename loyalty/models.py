@@ -343,10 +343,16 @@ class TierChange(models.Model):
         INSTANT = "instant", _("Instant upgrade")
         FLOOR = "floor", _("Tier floor set by staff")
 
+    # The member's key is enforced by the database, but on PostgreSQL against the member's
+    # account (migration 0012: a change is only ever written for a member with an account, and
+    # the account references the member): the monthly job updates those same account rows in
+    # the same transaction, so the key check at COMMIT locks a row already in memory instead of
+    # reading a cold member row. On SQLite the key to the member made by 0003 stays.
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="tier_changes",
+        db_constraint=False,
         verbose_name=_("member"),
     )
     period = models.DateField(_("period"))
@@ -434,12 +440,16 @@ class Account(models.Model):
         verbose_name=_("member"),
     )
     balance = models.IntegerField(_("points balance"), default=0)
+    # No index on the tier (migration 0013): no query looks accounts up by tier (the coupon
+    # issuing job's tier filter joins from the members), and without it an update of the tier
+    # (the monthly job's moves) can be HOT, like the ledger's balance updates.
     tier = models.ForeignKey(
         Tier,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         verbose_name=_("tier"),
     )
     tier_effective_on = models.DateField(_("tier effective on"), null=True, blank=True)

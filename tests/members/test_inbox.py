@@ -185,9 +185,11 @@ def test_an_instant_upgrade_and_an_evaluation_of_the_same_period_each_get_a_noti
     from django.utils import timezone
 
     from loyalty.models import TierChange
+    from loyalty.services import account_open
     from members.notices import notices_tier_changed
 
     member = MemberFactory()
+    account_open(member_id=member.pk)  # changes are written for members with an account
     tiers = {t.code: t for t in Tier.objects.all()}
     day = date(2026, 11, 1)
     common = {
