@@ -5,7 +5,8 @@
 Not run by `make bench` (the leading underscore). Uses the same database as bench/ingest.py
 (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench_ingest; do not run both at
 once), creates and drops it. Posts N single `order.received` events and 3 batches of B through
-Django's test client and prints, per event: statements, CPU in this process (Django, DRF, the
+the project's WSGI application (`config.wsgi`: the events fast path in front of Django) and
+prints, per event: statements, CPU in this process (Django, DRF, the
 ORM, psycopg), time inside the database calls, and wall time.
 """
 
@@ -66,7 +67,6 @@ def run(args: argparse.Namespace) -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from loyalty.models import Account
@@ -82,7 +82,6 @@ def run(args: argparse.Namespace) -> None:
         [Account(member_id=pk) for pk in Member.objects.values_list("pk", flat=True)]
     )
     secret = api_key_create(name="profile")[1]
-    client = Client(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     when = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
 
     def event(n: int, prefix: str) -> dict[str, Any]:
@@ -99,12 +98,30 @@ def run(args: argparse.Namespace) -> None:
             },
         }
 
+    from django.core import signals
+    from django.db import reset_queries
+    from django.test import RequestFactory
+
+    from config.wsgi import application  # with the events fast path, as gunicorn serves it
+
+    factory = RequestFactory(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    signals.request_started.disconnect(reset_queries)  # keep the statements for the count
+
+    def post(path: str, body: bytes) -> int:
+        environ = factory.post(path, body, content_type="application/json").environ
+        environ.pop("HTTP_COOKIE", None)
+        seen: list[str] = []
+        chunks = application(environ, lambda status, headers, *exc: seen.append(status))
+        b"".join(chunks)
+        chunks.close()  # type: ignore[attr-defined]
+        return int(seen[0].split()[0])
+
     def measure(label: str, count: int, requests: list[tuple[str, bytes]]) -> None:
         with CaptureQueriesContext(connection) as queries:
             cpu, wall = time.process_time(), time.perf_counter()
             for path, body in requests:
-                response = client.post(path, body, content_type="application/json")
-                assert response.status_code in (200, 201), response.content[:300]
+                status = post(path, body)
+                assert status in (200, 201), status
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         in_db = sum(float(q["time"]) for q in queries.captured_queries)
         print(
@@ -122,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
         )
         for b in range(3)
     ]
-    client.post(single[0][0], single[0][1], content_type="application/json")  # warm up
+    post(single[0][0], single[0][1])  # warm up
     profile(args.cprofile, lambda: measure("single ", args.single - 1, single[1:]))
     profile(
         args.cprofile,
