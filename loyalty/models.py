@@ -356,11 +356,14 @@ class TierChange(models.Model):
         verbose_name=_("member"),
     )
     period = models.DateField(_("period"))
+    # The tier keys are not indexed: no query looks changes up by tier, and the monthly job
+    # would maintain two more indexes per move. Deleting a tier (refused while any change
+    # refers to it) then scans the changes, as it scans the accounts.
     from_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("from")
+        Tier, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("from")
     )
     to_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, related_name="+", verbose_name=_("to")
+        Tier, on_delete=models.PROTECT, related_name="+", db_index=False, verbose_name=_("to")
     )
     direction = models.CharField(_("direction"), max_length=4, choices=Direction.choices)
     kind = models.CharField(
@@ -485,10 +488,14 @@ class PointEntry(models.Model):
         REVERSE = "reverse", _("Reversed")
         ADJUST = "adjust", _("Adjusted")
 
+    # Indexes of the ledger (see Meta): every one is paid on each posting, so a key gets one
+    # only if a query uses it. The member's is the history index (it leads with the member);
+    # keys that are mostly empty get partial indexes of their non-null rows.
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="point_entries",
+        db_index=False,
         verbose_name=_("member"),
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
@@ -503,6 +510,7 @@ class PointEntry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="reversals",
+        db_index=False,
         verbose_name=_("reverses"),
     )
     api_key = models.ForeignKey(
@@ -519,6 +527,7 @@ class PointEntry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         verbose_name=_("staff user"),
     )
     rule = models.ForeignKey(
@@ -535,6 +544,7 @@ class PointEntry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         verbose_name=_("campaign"),
     )
     event = models.ForeignKey(
@@ -560,9 +570,19 @@ class PointEntry(models.Model):
         indexes = [
             models.Index(fields=["member", "-occurred_at", "-id"], name="entry_member_history"),
             models.Index(
-                fields=["qualifying_at", "member", "points"],
-                name="entry_qualifying",
-                condition=models.Q(qualifying_at__isnull=False),
+                fields=["reverses"],
+                name="entry_reverses",
+                condition=models.Q(reverses__isnull=False),
+            ),
+            models.Index(
+                fields=["created_by"],
+                name="entry_by_staff",
+                condition=models.Q(created_by__isnull=False),
+            ),
+            models.Index(
+                fields=["campaign"],
+                name="entry_campaign",
+                condition=models.Q(campaign__isnull=False),
             ),
             # The tier job's per-member-range aggregate: an index-only scan on PostgreSQL.
             models.Index(
@@ -744,8 +764,12 @@ class Event(models.Model):
     and answers the stored `response`.
     """
 
-    api_key = models.ForeignKey(
-        "members.ApiKey", on_delete=models.PROTECT, related_name="+", verbose_name=_("API key")
+    api_key = models.ForeignKey(  # indexed by the unique constraint, which leads with it
+        "members.ApiKey",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("API key"),
     )
     key = models.CharField(_("event id"), max_length=100)
     type = models.CharField(_("type"), max_length=30)
@@ -774,10 +798,11 @@ class Order(models.Model):
     """An order the shop reported as received; returns and fraud reverse its points."""
 
     number = models.CharField(_("order number"), max_length=64, unique=True)
-    member = models.ForeignKey(
+    member = models.ForeignKey(  # indexed by order_member_day, which leads with it
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="loyalty_orders",
+        db_index=False,
         verbose_name=_("member"),
     )
     amount = MoneyField(_("amount"))
@@ -835,7 +860,9 @@ class PointLot(models.Model):
     """Points earned together, spent and expired together: one per earning (or positive
     adjustment). `remaining` = `points` + the sum of this lot's allocations, always."""
 
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey(  # indexed by lot_member_fifo, which leads with it
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     entry = models.OneToOneField(
         "PointEntry", on_delete=models.PROTECT, related_name="lot", verbose_name=_("earned by")
     )
