@@ -22,6 +22,7 @@ after our checks), the whole transaction rolls back and the run is applied event
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 Kind = PointEntry.Kind
 Rule = EarningRule.Kind
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Received:
@@ -109,6 +112,11 @@ def orders_receive(*, api_key: ApiKey, events: list[Received]) -> list[Result]:
         # conflict or order_already_received).
         if isinstance(exc, OperationalError) and not _deadlock(exc):
             raise
+        logger.warning(
+            "batch run of %d events refused by the database (%s); applying them one at a time",
+            len(events),
+            type(exc).__name__,
+        )
         return [receive_one(api_key, e) for e in events]
 
 
