@@ -1,6 +1,6 @@
 """Events per second through the real HTTP stack: gunicorn + Django + PostgreSQL.
 
-    .venv/bin/python bench/ingest.py [--single N] [--batches M] [--clients C]
+    .venv/bin/python bench/ingest.py [--single N] [--batches M] [--clients C] [--members K]
 
 Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 bench_ingest), migrates it, loads the aliexpress preset, starts gunicorn on a free loopback
@@ -10,6 +10,20 @@ latencies. In the same run it measures the plain SQL one posting needs (lock the
 insert the entry, update the balance, commit) over one connection. Every loop is bounded;
 gunicorn is stopped and the database dropped at the end. Targets on 2 cores: >= 500 events/s
 single, >= 5,000 events/s batched. Set REDIS_URL to use Redis as the cache, as in production.
+
+Members: K (default 20,000). Single events go to distinct members in turn; batch b holds 500
+distinct members, and the batches in flight at once hold different ones (a shop's concurrent
+batches rarely share members). A second batched phase, printed beside it and not part of the
+target, sends the same number of batches over only 2,000 members, so that every batch in
+flight waits for another holding the same 500 accounts: the cost of contended members.
+
+Statistics: the bench's ledger grows from nothing to tens of thousands of rows in seconds,
+faster than autovacuum re-analyzes it, so the database is analyzed after the warm-up and
+before each batched phase. Without that, a phase planned its look-ups on statistics of a
+ledger a tenth its size, whenever autovacuum had not caught up yet (sequential scans and
+hashes of the whole entries table per batch: backends' CPU per event 0.16-0.65 ms instead of
+0.11-0.13, and 2,300-5,000 events/s instead of 5,500-6,800). A production ledger of millions
+of rows changes by a tiny fraction per batch, so its statistics stay what ANALYZE gives.
 
 Server: gunicorn --workers W --threads T (gthread; default 2 x 4 on 2 cores: a process per
 core, threads to overlap the database waits), production settings (DEBUG off), persistent
@@ -42,7 +56,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _db import bench_url, create_database, drop_database  # noqa: E402
 
 BATCH = 500
-MEMBERS = 2000
+CONTENDED_MEMBERS = 2000
 
 
 def free_port() -> int:
@@ -51,7 +65,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def setup_django(env: dict[str, str]) -> tuple[str, list[str]]:
+def setup_django(env: dict[str, str], members: int) -> tuple[str, list[str]]:
     """Migrate, load the preset, make members and an API key. Returns (key, member numbers)."""
     os.environ.update(env)
     import django
@@ -65,7 +79,7 @@ def setup_django(env: dict[str, str]) -> tuple[str, list[str]]:
     call_command("migrate", verbosity=0)
     call_command("load_program", "aliexpress", verbosity=0)
     Member.objects.bulk_create(
-        [Member(email=f"bench{n}@example.com", number=f"9{n:09d}") for n in range(MEMBERS)],
+        [Member(email=f"bench{n}@example.com", number=f"9{n:09d}") for n in range(members)],
         batch_size=1000,
     )
     from loyalty.models import Account
@@ -78,7 +92,7 @@ def setup_django(env: dict[str, str]) -> tuple[str, list[str]]:
     from django.db import connection
 
     connection.close()
-    return secret, [f"9{n:09d}" for n in range(MEMBERS)]
+    return secret, [f"9{n:09d}" for n in range(members)]
 
 
 def start_gunicorn(
@@ -339,7 +353,8 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--single", type=int, default=2000, help="single-event requests")
-    parser.add_argument("--batches", type=int, default=8, help="batches of 500")
+    parser.add_argument("--batches", type=int, default=24, help="batches of 500")
+    parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
@@ -359,7 +374,9 @@ def main() -> None:
     create_database(url)
     gunicorn = None
     try:
-        secret, numbers = setup_django(env)
+        if args.members < CONTENDED_MEMBERS:
+            parser.error(f"--members must be at least {CONTENDED_MEMBERS:,}")
+        secret, numbers = setup_django(env, args.members)
         port = free_port()
         gunicorn = start_gunicorn(env, port, args.workers, args.threads)
         print(
@@ -369,7 +386,7 @@ def main() -> None:
         when = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
 
         def single_job(n: int, prefix: str) -> tuple[str, bytes, int]:
-            body = event(numbers[n % MEMBERS], f"{prefix}{n}", f"{prefix}O{n}", when)
+            body = event(numbers[n % args.members], f"{prefix}{n}", f"{prefix}O{n}", when)
             return "/api/v1/events/", json.dumps(body).encode(), 1
 
         warm = [single_job(n, "w") for n in range(200)]
@@ -395,24 +412,44 @@ def main() -> None:
         )
         print(f"         {meter.stop(events)}")
 
-        batch_jobs = []
-        for b in range(args.batches):
-            body = {
-                "events": [
-                    event(numbers[(b * BATCH + i) % MEMBERS], f"b{b}-{i}", f"B{b}-{i}", when)
-                    for i in range(BATCH)
-                ]
-            }
-            batch_jobs.append(("/api/v1/events/batch/", json.dumps(body).encode(), BATCH))
-        meter.start()
-        seconds, lat, events, errors = run_clients(port, secret, args.clients, batch_jobs)
-        print(
-            f"batched: {events} events in {len(batch_jobs)} batches of {BATCH}, "
-            f"{args.clients} clients, {seconds:.1f} s -> {events / seconds:,.0f} events/s; "
-            f"p50 {pct(lat, 0.5):.0f} ms, p99 {pct(lat, 0.99):.0f} ms per batch; "
-            f"errors {errors}"
-        )
-        print(f"         {meter.stop(events)}")
+        def batch_jobs(prefix: str, members: int) -> list[tuple[str, bytes, int]]:
+            jobs = []
+            for b in range(args.batches):
+                body = {
+                    "events": [
+                        event(
+                            numbers[(b * BATCH + i) % members],
+                            f"{prefix}{b}-{i}",
+                            f"{prefix.upper()}{b}-{i}",
+                            when,
+                        )
+                        for i in range(BATCH)
+                    ]
+                }
+                jobs.append(("/api/v1/events/batch/", json.dumps(body).encode(), BATCH))
+            return jobs
+
+        phases = [
+            ("batched", "b", args.members, f"{args.members:,} members"),
+            (
+                "batched, contended (not the target)",
+                "c",
+                CONTENDED_MEMBERS,
+                f"{CONTENDED_MEMBERS:,} members: batches in flight share accounts",
+            ),
+        ]
+        for label, prefix, members, what in phases:
+            jobs = batch_jobs(prefix, members)
+            analyze(url)  # the statistics of the ledger as it now is (see the docstring)
+            meter.start()
+            seconds, lat, events, errors = run_clients(port, secret, args.clients, jobs)
+            print(
+                f"{label}: {events} events in {len(jobs)} batches of {BATCH} over {what}, "
+                f"{args.clients} clients, {seconds:.1f} s -> {events / seconds:,.0f} events/s; "
+                f"p50 {pct(lat, 0.5):.0f} ms, p99 {pct(lat, 0.99):.0f} ms per batch; "
+                f"errors {errors}"
+            )
+            print(f"         {meter.stop(events)}")
         print(f"load   : {os.getloadavg()[0]:.2f} (1-minute load average after the runs)")
         print(f"machine: {machine_speed():.2f} s for 10 million Python additions")
         rate = plain_sql(url, 5000)
