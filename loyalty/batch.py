@@ -30,8 +30,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Case, F, IntegerField, Sum, Value, When
+from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
 from members.page_versions import PG_DEFERRED_SETTING
@@ -47,6 +47,7 @@ from .earning import (
     category_bonus_what,
     earn_reason,
     event_ingest,
+    reversed_points,
 )
 from .models import (
     Account,
@@ -211,35 +212,21 @@ class _Run:
                 for r in self.capped
                 if (other.cap_group == r.cap_group if r.cap_group else pk == r.pk)
             }
-            # Net of reversals, as `earning.cap_used`: a reversal counts against the rule and
-            # day of the earning it reverses.
+            # Net of reversals, as `earning.cap_used`: driven by the members' earnings in the
+            # period (ranges of the history index), each with its reversals, so the cost does
+            # not grow with the members' histories. The program-local day is computed in the
+            # database: a member's many entries of a day come back as one row.
             rows = (
                 PointEntry.objects.filter(
-                    Q(
-                        kind=Kind.EARN,
-                        rule_id__in=capped_ids,
-                        occurred_at__gte=start,
-                        occurred_at__lt=end,
-                    )
-                    | Q(
-                        kind=Kind.REVERSE,
-                        reverses__kind=Kind.EARN,
-                        reverses__rule_id__in=capped_ids,
-                        reverses__occurred_at__gte=start,
-                        reverses__occurred_at__lt=end,
-                    ),
                     member_id__in=member_ids,
+                    kind=Kind.EARN,
+                    rule_id__in=capped_ids,
+                    occurred_at__gte=start,
+                    occurred_at__lt=end,
                 )
-                .annotate(
-                    cap_rule=Coalesce("reverses__rule_id", "rule_id"),
-                    # the program-local day, summed in the database: a member's many entries
-                    # of a day come back as one row
-                    cap_day=TruncDate(
-                        Coalesce("reverses__occurred_at", "occurred_at"), tzinfo=zone
-                    ),
-                )
-                .values_list("member_id", "cap_rule", "cap_day")
-                .annotate(points=Sum("points"))
+                .annotate(cap_day=TruncDate("occurred_at", tzinfo=zone))
+                .values_list("member_id", "rule_id", "cap_day")
+                .annotate(points=Sum(F("points") + reversed_points()))
                 .order_by()
             )
             for member_id, rule_id, day, points in rows:
