@@ -1,0 +1,167 @@
+"""Benchmark: the cap-usage reads of ingestion against members with long histories.
+
+    .venv/bin/python bench/history.py [--members N] [--histories 10,200,2000] [--keep]
+
+Every `order.received` reads what the member already earned under the capped rules in the
+cap period, net of reversals: a batch of 500 for all its members at once
+(`loyalty.batch._Run.load_usage`), a single event for its member (`earning.cap_used` in
+Python; `loyalty_cap_room` in SQL on the fast path). Those reads must cost the same whatever
+the members' histories hold. This creates its own database (bench_history), loads the
+aliexpress preset, makes N members (default 500: one batch), and for each history length H
+adds H earlier earnings per member (spread over the past two years, at copy speed) plus, today,
+two earnings and a reversal of one of them per member; then it times the batch's read for
+all N members and `cap_used` for each member (best of 3), and prints both next to H. No
+target is named for this; the figures must stay flat as H grows. The same script against the
+code before the reads were driven by the period's earnings (2026-12-03): batch read 43.8,
+67.3 and 109.7 ms for H = 10, 200 and 2,000, cap_used 1.6, 1.8 and 3.9 ms a member; after:
+44.5, 45.3 and 46.7 ms, and 2.0, 2.0 and 1.9 ms (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _db import bench_url, create_database, drop_database  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=500)
+    parser.add_argument("--histories", default="10,200,2000", help="entries per member")
+    parser.add_argument("--keep", action="store_true", help="keep the database to inspect it")
+    args = parser.parse_args()
+    url = bench_url("bench_history")
+    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.test"})
+    os.environ.pop("REDIS_URL", None)
+    create_database(url)
+    try:
+        import django
+
+        django.setup()
+        run(args.members, [int(h) for h in args.histories.split(",")])
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database(url)
+
+
+def run(members: int, histories: list[int]) -> None:
+    from decimal import Decimal
+
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from loyalty.batch import Received, _Run
+    from loyalty.clock import day_bounds, local_date
+    from loyalty.earning import cap_used
+    from loyalty.models import EarningRule
+    from members.services import api_key_create
+
+    call_command("migrate", verbosity=0)
+    call_command("load_program", "aliexpress", verbosity=0)
+    rule = EarningRule.objects.get(kind=EarningRule.Kind.SHOPPING, active=True)
+    api_key, _secret = api_key_create(name="bench")
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    start, end = day_bounds(local_date(now))
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO members_member (id, password, is_superuser, email, number, name,
+                joined_on, language, marketing_consent, is_staff, is_active, date_joined)
+            SELECT g, '!', false, 'h' || g || '@bench.test', lpad(g::text, 10, '0'), '',
+                   DATE '2024-01-01', 'en', false, false, true, TIMESTAMPTZ '2024-01-01'
+            FROM generate_series(1, %s) g
+            """,
+            [members],
+        )
+        cur.execute(
+            "INSERT INTO loyalty_account (member_id, balance, qualifying_points) "
+            "SELECT g, 0, 0 FROM generate_series(1, %s) g",
+            [members],
+        )
+        # Today: two earnings per member, the first of them reversed.
+        cur.execute(
+            """
+            INSERT INTO loyalty_pointentry (member_id, kind, points, occurred_at, qualifying_at,
+                                            created_at, reason, rule_id)
+            SELECT m, 'earn', 5, %s - n * interval '1 minute', %s - n * interval '1 minute',
+                   now(), 'today', %s
+            FROM generate_series(1, %s) m, generate_series(1, 2) n
+            """,
+            [now, now, rule.pk, members],
+        )
+        cur.execute(
+            """
+            INSERT INTO loyalty_pointentry (member_id, kind, points, occurred_at, qualifying_at,
+                                            created_at, reason, reverses_id)
+            SELECT e.member_id, 'reverse', -e.points, %s, e.occurred_at, now(), 'returned', e.id
+            FROM loyalty_pointentry e WHERE e.reason = 'today'
+              AND e.occurred_at = %s - interval '1 minute'
+            """,
+            [now, now],
+        )
+    events = [
+        Received(
+            key=f"k{m}",
+            member_id=m,
+            member_number=f"{m:010d}",
+            occurred_at=now,
+            number=f"H-{m}",
+            amount=Decimal("12.50"),
+            currency="USD",
+            categories=[],
+            digest="",
+        )
+        for m in range(1, members + 1)
+    ]
+    held = 0
+    print(f"members {members:,}; today: 2 earnings and 1 reversal each")
+    for history in histories:
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                INSERT INTO loyalty_pointentry (member_id, kind, points, occurred_at,
+                                                qualifying_at, created_at, reason, rule_id)
+                SELECT 1 + g %% %s, 'earn', 1 + g %% 10, ts, ts, now(), 'history', %s
+                FROM (SELECT g, %s - interval '1 day'
+                             - (g %% 700) * interval '1 day' - (g %% 1440) * interval '1 minute'
+                             AS ts
+                      FROM generate_series(1, %s) g) s
+                """,
+                [members, rule.pk, now, (history - held) * members],
+            )
+            cur.execute("VACUUM ANALYZE loyalty_pointentry")
+        held = history
+        timings = []
+        for _ in range(3):
+            with transaction.atomic():
+                run_ = _Run(api_key, events)
+                started = time.perf_counter()
+                run_.load_usage(events)
+                batch = time.perf_counter() - started
+                started = time.perf_counter()
+                used = [cap_used(m, rule, start, end) for m in range(1, members + 1)]
+                single = time.perf_counter() - started
+            timings.append((batch, single))
+            assert set(used) == {5}, set(used)  # one earning of 5 left, net of the reversal
+        batch, single = min(timings)
+        print(
+            f"history {history:>6,} entries a member: batch read {batch * 1000:7.1f} ms for "
+            f"{members} members ({batch * 1e6 / members:6.1f} us an event); "
+            f"cap_used {single * 1e6 / members:6.1f} us a member"
+        )
+
+
+if __name__ == "__main__":
+    main()
