@@ -42,3 +42,23 @@ def drop_database(url: str) -> None:
     assert name.startswith("bench_"), name
     with _admin(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def insert_members(cursor, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Members 1..count with empty accounts, server-side (INSERT ... SELECT generate_series:
+    copy speed, no Python per row). Member numbers are the id, zero-padded to 10 digits."""
+    cursor.execute(
+        """
+        INSERT INTO members_member (id, password, is_superuser, email, number, name,
+            joined_on, language, marketing_consent, is_staff, is_active, date_joined)
+        SELECT g, '!', false, 'm' || g || '@bench.test', lpad(g::text, 10, '0'), '',
+               DATE '2024-01-01', 'en', false, false, true, TIMESTAMPTZ '2024-01-01'
+        FROM generate_series(1, %s) g
+        """,
+        [count],
+    )
+    cursor.execute(
+        "INSERT INTO loyalty_account (member_id, balance, qualifying_points) "
+        "SELECT g, 0, 0 FROM generate_series(1, %s) g",
+        [count],
+    )

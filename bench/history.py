@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _db import bench_url, create_database, drop_database  # noqa: E402
+from _db import bench_url, create_database, drop_database, insert_members  # noqa: E402
 
 
 def main() -> None:
@@ -75,21 +75,7 @@ def run(members: int, histories: list[int]) -> None:
     now = datetime.now(UTC) - timedelta(minutes=5)
     start, end = day_bounds(local_date(now))
     with connection.cursor() as cur:
-        cur.execute(
-            """
-            INSERT INTO members_member (id, password, is_superuser, email, number, name,
-                joined_on, language, marketing_consent, is_staff, is_active, date_joined)
-            SELECT g, '!', false, 'h' || g || '@bench.test', lpad(g::text, 10, '0'), '',
-                   DATE '2024-01-01', 'en', false, false, true, TIMESTAMPTZ '2024-01-01'
-            FROM generate_series(1, %s) g
-            """,
-            [members],
-        )
-        cur.execute(
-            "INSERT INTO loyalty_account (member_id, balance, qualifying_points) "
-            "SELECT g, 0, 0 FROM generate_series(1, %s) g",
-            [members],
-        )
+        insert_members(cur, members)
         # Today: two earnings per member, the first of them reversed.
         cur.execute(
             """

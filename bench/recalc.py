@@ -25,6 +25,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _db import insert_members  # noqa: E402
 
 DB_NAME = "bench_recalc"
 
@@ -96,23 +99,7 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
     print(f"members {members:,}, entries {entries:,}")
     started = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute(
-            """
-            INSERT INTO members_member (id, password, is_superuser, email, number, name,
-                joined_on, language, marketing_consent, is_staff, is_active, date_joined)
-            SELECT g, '!', false, 'm' || g || '@bench.test', lpad(g::text, 10, '0'), '',
-                   DATE '2024-01-01', 'en', false, false, true, TIMESTAMPTZ '2024-01-01'
-            FROM generate_series(1, %s) g
-            """,
-            [members],
-        )
-        cur.execute(
-            """
-            INSERT INTO loyalty_account (member_id, balance, qualifying_points)
-            SELECT g, 0, 0 FROM generate_series(1, %s) g
-            """,
-            [members],
-        )
+        insert_members(cur, members)
         # Drop the entry indexes during the load, build them after (as a restore would).
         cur.execute(
             """SELECT indexname, indexdef FROM pg_indexes
