@@ -141,7 +141,8 @@ def run(members: int, histories: list[int]) -> None:
                 single = time.perf_counter() - started
             timings.append((batch, single))
             assert set(used) == {5}, set(used)  # one earning of 5 left, net of the reversal
-        batch, single = min(timings)
+        batch = min(t[0] for t in timings)
+        single = min(t[1] for t in timings)
         print(
             f"history {history:>6,} entries a member: batch read {batch * 1000:7.1f} ms for "
             f"{members} members ({batch * 1e6 / members:6.1f} us an event); "

@@ -359,6 +359,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     args = parser.parse_args()
+    if args.members < CONTENDED_MEMBERS:
+        parser.error(f"--members must be at least {CONTENDED_MEMBERS:,}")
 
     url = bench_url("bench_ingest")
     env = {
@@ -374,8 +376,6 @@ def main() -> None:
     create_database(url)
     gunicorn = None
     try:
-        if args.members < CONTENDED_MEMBERS:
-            parser.error(f"--members must be at least {CONTENDED_MEMBERS:,}")
         secret, numbers = setup_django(env, args.members)
         port = free_port()
         gunicorn = start_gunicorn(env, port, args.workers, args.threads)
