@@ -5,11 +5,18 @@
 Creates its own PostgreSQL database (default postgres://postgres@127.0.0.1:5432/bench_recalc,
 or DATABASE_URL's server with that database name), generates members, accounts and ledger
 entries server-side (INSERT ... SELECT generate_series: copy speed, no Python per row),
-evaluates September (to reach a steady state), then times the October recalculation (in one
-process, as `manage.py recalculate_tiers` runs it) and the bare aggregate over the same
-window, prints both and their ratio, reruns October and prints the rows it changed (0), times
-November with its chunks on two threads (as two Celery workers run them), and drops the
-database.
+evaluates September (to reach a steady state), then times October twice from the same state:
+
+1. in one process, as `manage.py recalculate_tiers` runs it, against the bare aggregate over
+   the same window as one query (the issue's ratio, target <= 2x); then reruns October and
+   prints the rows it changed (0);
+2. restored to the state after September, fanned out: the run's chunks on two threads with a
+   connection each, as two Celery workers take them, against the same aggregate fanned out
+   the same way (the chunks' member-id ranges on two connections). For reference it also
+   prints the fanned-out job against the aggregate as one query, plain and with parallel
+   query forced (which PostgreSQL cannot make faster here).
+
+Then it drops the database (`--keep` keeps it).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _db import insert_members  # noqa: E402
 
 DB_NAME = "bench_recalc"
+WORKERS = 2  # the Celery workers of the fanned-out run: one per core here
 
 
 def _urls() -> tuple[str, str]:
@@ -142,24 +150,33 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
         f"September (warm-up): up {september.moved_up:,}, down {september.moved_down:,}, "
         f"unchanged {september.unchanged:,}"
     )
+    # The state after September, to time October twice from the same start (in one process,
+    # then fanned out).
     with connection.cursor() as cur:
+        cur.execute(
+            """CREATE TABLE bench_after_september AS SELECT member_id, tier_id,
+                   tier_effective_on, qualifying_points, evaluated_on FROM loyalty_account"""
+        )
         cur.execute("VACUUM ANALYZE")
+        cur.execute("CHECKPOINT")
 
     as_of = date(2026, 10, 31)
     start, end = evaluation_window(as_of, program)
 
-    bare_sql = """
+    grouped_sql = """
         SELECT COUNT(*), SUM(pts) FROM (
             SELECT member_id, SUM(points) AS pts FROM loyalty_pointentry
-            WHERE qualifying_at >= %s AND qualifying_at < %s AND occurred_at < %s
+            WHERE qualifying_at >= %s AND qualifying_at < %s AND occurred_at < %s {ranged}
             GROUP BY member_id
         ) q
     """
+    bare_sql = grouped_sql.format(ranged="")
+    ranged_sql = grouped_sql.format(ranged="AND member_id >= %s AND member_id < %s")
 
     def aggregate(serial: bool = False, both_cores: bool = False) -> tuple[float, int]:
-        """The bare aggregate at the server's default settings (`serial`: with no parallel
-        workers, as the job's chunk statements run; `both_cores`: parallel query forced, so
-        the aggregate gets the two cores the fanned-out job gets)."""
+        """The bare aggregate, one query at the server's default settings (`serial`: with no
+        parallel workers, as the job's chunk statements run; `both_cores`: parallel query
+        forced, so the query may use the two cores the fanned-out job gets)."""
         started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cur:
             if serial:
@@ -177,14 +194,47 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
             grouped, _total = cur.fetchone()
         return time.perf_counter() - started, grouped
 
+    def on_workers(jobs: list, work) -> float:  # type: ignore[no-untyped-def]
+        """Seconds for `work(job)` over `jobs` on WORKERS threads, each with its own
+        connection (as WORKERS Celery workers take the run's chunks), job i on thread i % n."""
+
+        def worker(mine: list) -> None:  # type: ignore[type-arg]
+            try:
+                for job in mine:
+                    work(job)
+            finally:
+                connection.close()
+
+        threads = [
+            threading.Thread(target=worker, args=(jobs[i::WORKERS],)) for i in range(WORKERS)
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started
+
+    def ranged_aggregate(bounds: tuple[int, int]) -> None:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cur.execute(ranged_sql, [start, end, end, *bounds])
+            cur.fetchone()
+
+    def ranges() -> list[tuple[int, int]]:
+        with connection.cursor() as cur:
+            cur.execute("SELECT MIN(member_id), MAX(member_id) + 1 FROM loyalty_account")
+            low, last = cur.fetchone()
+        return [(lo, min(lo + chunk_size, last)) for lo in range(low, last, chunk_size)]
+
     with connection.cursor() as cur:
         cur.execute("EXPLAIN " + bare_sql, [start, end, end])
         plan = "\n".join(row[0] for row in cur.fetchall())
     workers = plan.split("Workers Planned: ")[1].split()[0] if "Workers Planned" in plan else "0"
     print(f"bare aggregate plan: {workers} parallel workers planned at default settings")
 
-    # The machine may be shared: the aggregate is timed before and after the recalculation
-    # (both with warm caches) and the mean is used.
+    # 1. October in one process, as `manage.py recalculate_tiers` runs it. The machine may be
+    # shared: the aggregate is timed before and after (both with warm caches), the mean used.
     aggregate()
     before, grouped = aggregate()
     started = time.perf_counter()
@@ -192,9 +242,8 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
     recalc = time.perf_counter() - started
     after, _grouped = aggregate()
     bare = (before + after) / 2
-
     print(
-        f"October recalculation: {recalc:.2f} s "
+        f"October recalculation in one process: {recalc:.2f} s "
         f"(processed {result.processed:,}: up {result.moved_up:,}, down {result.moved_down:,}, "
         f"unchanged {result.unchanged:,}; chunks of {chunk_size:,} member ids)"
     )
@@ -207,7 +256,7 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
     serial, _grouped = aggregate(serial=True)
     print(f"bare aggregate without parallel workers: {serial:.2f} s; ratio {recalc / serial:.2f}x")
 
-    # The rerun: snapshot the accounts, run October again, count the rows that differ.
+    # 2. The rerun: snapshot the accounts, run October again, count the rows that differ.
     with connection.cursor() as cur:
         cur.execute("CREATE TEMP TABLE snap AS SELECT * FROM loyalty_account")
         cur.execute("SELECT COUNT(*) FROM loyalty_tierchange")
@@ -225,48 +274,82 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
         accounts_changed = cur.fetchone()[0]
         cur.execute("SELECT COUNT(*) FROM loyalty_tierchange")
         changes_added = cur.fetchone()[0] - changes_before
+        cur.execute("DROP TABLE snap")
     print(
         f"rerun of October: rows changed {accounts_changed + changes_added} "
         f"(accounts {accounts_changed}, tier changes {changes_added}; run {again.status})"
     )
 
-    # November, fanned out: the run's chunks processed by two threads, as two Celery workers
-    # would (each takes its own chunks; the chunk row locks keep them apart).
-    as_of = date(2026, 11, 30)
-    start, end = evaluation_window(as_of, program)
-    aggregate()
-    before, grouped = aggregate()
+    # 3. October again from the state after September, fanned out: the run's chunks on
+    # WORKERS threads, as WORKERS Celery workers take them (the chunk row locks keep them
+    # apart). Its fair baseline is the same aggregate fanned out the same way: the same
+    # member-id ranges on WORKERS connections (a single query cannot use the second core:
+    # PostgreSQL's parallel plan of it is no faster, printed below).
+    _restore_after_september(connection)
+    ranges_ = ranges()
+    on_workers(ranges_, ranged_aggregate)
+    fan_before = on_workers(ranges_, ranged_aggregate)
     started = time.perf_counter()
     run = tier_run_start(as_of=as_of, chunk_size=chunk_size)
     chunk_ids = list(run.chunks.order_by("first_member_id").values_list("pk", flat=True))
-
-    def worker(ids: list[int]) -> None:
-        try:
-            for chunk_id in ids:
-                tier_run_chunk_process(chunk_id=chunk_id)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(chunk_ids[i::2],)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    on_workers(chunk_ids, lambda chunk_id: tier_run_chunk_process(chunk_id=chunk_id))
     fanned = time.perf_counter() - started
-    after, _grouped = aggregate()
-    bare = (before + after) / 2
+    fan_after = on_workers(ranges_, ranged_aggregate)
+    fan_bare = (fan_before + fan_after) / 2
     run.refresh_from_db()
+    if (run.moved_up, run.moved_down) != (result.moved_up, result.moved_down):
+        sys.exit(
+            f"the fanned-out October moved {run.moved_up:,} up and {run.moved_down:,} down, "
+            f"the one-process October {result.moved_up:,} and {result.moved_down:,}: "
+            "the restore to the state after September is wrong"
+        )
     print(
-        f"November recalculation, {len(chunk_ids)} chunks on 2 workers: {fanned:.2f} s "
+        f"October recalculation, {len(chunk_ids)} chunks on {WORKERS} workers: {fanned:.2f} s "
         f"(status {run.status}, processed {run.processed:,}: up {run.moved_up:,}, "
-        f"down {run.moved_down:,}); bare aggregate {bare:.2f} s; ratio {fanned / bare:.2f}x"
+        f"down {run.moved_down:,})"
     )
+    print(
+        f"bare aggregate over the same {len(ranges_)} ranges on {WORKERS} connections: "
+        f"{fan_bare:.2f} s ({fan_before:.2f} s before, {fan_after:.2f} s after); "
+        f"fanned-out ratio {fanned / fan_bare:.2f}x (target <= 2x)"
+    )
+    aggregate()
+    single, _grouped = aggregate()
     aggregate(both_cores=True)
     parallel, _grouped = aggregate(both_cores=True)
     print(
-        f"bare aggregate on both cores (parallel query forced): {parallel:.2f} s; "
-        f"fanned-out ratio {fanned / parallel:.2f}x"
+        f"for reference, the aggregate as one query: {single:.2f} s "
+        f"(ratio {fanned / single:.2f}x), with parallel query forced {parallel:.2f} s "
+        f"(ratio {fanned / parallel:.2f}x)"
     )
+
+
+def _restore_after_september(connection) -> None:  # type: ignore[no-untyped-def]
+    """Undo October: its run, chunks and changes, and the accounts as they were after
+    September; then vacuum and checkpoint, as before the first October run."""
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM loyalty_tierchange WHERE period >= %s", [date(2026, 10, 1)])
+        cur.execute(
+            """DELETE FROM loyalty_tierrunchunk WHERE run_id IN
+               (SELECT id FROM loyalty_tierrun WHERE period >= %s)""",
+            [date(2026, 10, 1)],
+        )
+        cur.execute("DELETE FROM loyalty_tierrun WHERE period >= %s", [date(2026, 10, 1)])
+        cur.execute(
+            """
+            UPDATE loyalty_account a
+            SET tier_id = s.tier_id, tier_effective_on = s.tier_effective_on,
+                qualifying_points = s.qualifying_points, evaluated_on = s.evaluated_on
+            FROM bench_after_september s
+            WHERE s.member_id = a.member_id
+              AND ROW(a.tier_id, a.tier_effective_on, a.qualifying_points, a.evaluated_on)
+                  IS DISTINCT FROM
+                  ROW(s.tier_id, s.tier_effective_on, s.qualifying_points, s.evaluated_on)
+            """
+        )
+        cur.execute("VACUUM ANALYZE loyalty_account")
+        cur.execute("VACUUM ANALYZE loyalty_tierchange")
+        cur.execute("CHECKPOINT")
 
 
 if __name__ == "__main__":
