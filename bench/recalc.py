@@ -91,7 +91,7 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from loyalty.models import Program
+    from loyalty.models import Program, TierRunChunk
     from loyalty.presets import tiers as tier_preset
     from loyalty.tiers import (
         evaluation_window,
@@ -221,12 +221,6 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
             cur.execute(ranged_sql, [start, end, end, *bounds])
             cur.fetchone()
 
-    def ranges() -> list[tuple[int, int]]:
-        with connection.cursor() as cur:
-            cur.execute("SELECT MIN(member_id), MAX(member_id) + 1 FROM loyalty_account")
-            low, last = cur.fetchone()
-        return [(lo, min(lo + chunk_size, last)) for lo in range(low, last, chunk_size)]
-
     with connection.cursor() as cur:
         cur.execute("EXPLAIN " + bare_sql, [start, end, end])
         plan = "\n".join(row[0] for row in cur.fetchall())
@@ -285,8 +279,14 @@ def _run(members: int, entries: int, chunk_size: int) -> None:
     # apart). Its fair baseline is the same aggregate fanned out the same way: the same
     # member-id ranges on WORKERS connections (a single query cannot use the second core:
     # PostgreSQL's parallel plan of it is no faster, printed below).
+    # The aggregate's ranges are the one-process run's chunks (the same accounts and chunk
+    # size give the fanned-out run the same ones).
+    ranges_ = list(
+        TierRunChunk.objects.filter(run__period=as_of.replace(day=1))
+        .order_by("first_member_id")
+        .values_list("first_member_id", "end_member_id")
+    )
     _restore_after_september(connection)
-    ranges_ = ranges()
     on_workers(ranges_, ranged_aggregate)
     fan_before = on_workers(ranges_, ranged_aggregate)
     started = time.perf_counter()
