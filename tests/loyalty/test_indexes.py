@@ -50,6 +50,21 @@ def test_the_written_tables_have_only_the_indexes_their_queries_use() -> None:
     )
 
 
+def test_a_tier_changes_period_key_leads_with_the_period() -> None:
+    """The monthly job writes one period's rows across all members: period first, they land
+    at the index's right edge (migration 0015)."""
+    assert sorted(_indexes("loyalty_tierchange").values()) == sorted(
+        [
+            "(id)",
+            "(member_id)",
+            "(period, member_id) WHERE ((kind)::text = 'evaluation'::text)",
+            "(member_id, period, to_tier_id) WHERE ((kind)::text = 'instant'::text)",
+            "(floor_id) WHERE ((kind)::text = 'floor'::text)",
+            "(effective_on) WHERE (NOT applied)",
+        ]
+    )
+
+
 def test_a_tier_change_keeps_its_tier_keys_without_their_indexes(
     ladder: dict[str, Tier],
 ) -> None:

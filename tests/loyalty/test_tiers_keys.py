@@ -31,10 +31,17 @@ def _keys_checked() -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _change(member: Member, ladder: dict[str, Tier]) -> TierChange:
+def _change(
+    member: Member,
+    ladder: dict[str, Tier],
+    *,
+    period: date = date(2026, 10, 1),
+    kind: str = TierChange.Kind.EVALUATION,
+) -> TierChange:
     return TierChange.objects.create(
         member=member,
-        period=date(2026, 10, 1),
+        period=period,
+        kind=kind,
         from_tier=ladder["standard"],
         to_tier=ladder["gold"],
         direction="up",
@@ -58,6 +65,22 @@ def test_a_change_for_a_member_with_an_account_is_kept(ladder: Any, account_memb
     _change(member, ladder)
     _keys_checked()
     assert TierChange.objects.filter(member=member).count() == 1
+
+
+def test_a_second_evaluation_of_a_member_in_a_period_is_refused(
+    ladder: Any, account_member: Any
+) -> None:
+    """The once-per-period key (period first since migration 0015) still holds per member:
+    another member, another period or another kind of change is not held back by it."""
+    member, other = account_member(), account_member()
+    _change(member, ladder)
+    with pytest.raises(IntegrityError, match="tierchange_once_per_period"), transaction.atomic():
+        _change(member, ladder)
+    _change(other, ladder)
+    _change(member, ladder, period=date(2026, 11, 1))
+    _change(member, ladder, kind=TierChange.Kind.INSTANT)
+    assert TierChange.objects.filter(member=member).count() == 3
+    assert TierChange.objects.filter(member=other).count() == 1
 
 
 def test_an_account_with_changes_cannot_be_removed_alone(ladder: Any, account_member: Any) -> None:
