@@ -393,8 +393,9 @@ class TierChange(models.Model):
             # Period first (migration 0015): a month's evaluation rows all land at the
             # index's right edge, so the monthly job writes a few new leaf pages instead of
             # dirtying (and logging a full image of) nearly every leaf after a checkpoint; it
-            # halved the job's WAL in bench/recalc.py. The job's per-chunk reads (a period and
-            # a member range) use it too; member lookups have the member index.
+            # halved the job's WAL in bench/recalc.py. The level-up rewards' read of a chunk
+            # (a period's promotions in a member range) uses it too; member lookups have the
+            # member index.
             models.UniqueConstraint(
                 fields=["period", "member"],
                 condition=models.Q(kind="evaluation"),
