@@ -285,6 +285,10 @@ def _eval_ctes_postgresql(ladder: Sequence[Rung]) -> str:
 
 
 def _insert_changes_sql(source: str) -> str:
+    """The chunk's changes. A plain INSERT: a chunk is processed once (its row lock and done
+    flag), so an evaluation row already there for a member and period can only be a fault,
+    and `tierchange_once_per_period` then refuses the whole chunk (it rolls back, account
+    updates included) instead of skipping the row while the account still moves."""
     return f"""
         INSERT INTO {_t(TierChange)} (member_id, period, from_tier_id, to_tier_id, direction,
                                       kind, qualifying_points, effective_on, applied, created_at)
@@ -292,7 +296,6 @@ def _insert_changes_sql(source: str) -> str:
                CASE WHEN to_rank > from_rank THEN 'up' ELSE 'down' END, 'evaluation',
                pts, %(eff)s, %(applied)s, %(now)s
         FROM {source} WHERE member_id IS NOT NULL
-        ON CONFLICT (member_id, period) WHERE kind = 'evaluation' DO NOTHING
     """  # noqa: S608 (names from model metadata)
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from loyalty import tiers
 from loyalty.models import Account, PointEntry, Tier, TierChange, TierFloor, TierRun, TierRunChunk
@@ -282,6 +282,45 @@ def test_crashed_run_resumes_where_it_stopped(
     assert sorted(Account.objects.values_list("tier__code", flat=True), key=str) == sorted(
         ["diamond", "gold", "platinum", "silver", "silver", None, None], key=str
     )
+
+
+def test_a_chunk_meeting_a_change_already_recorded_is_refused_whole(
+    ladder: Any, tz_program: Any, account_member: Any
+) -> None:
+    """A chunk is processed once, so an evaluation row already there for one of its members
+    and the period is a fault: the chunk is refused whole (its other moves and every
+    account update roll back, the chunk stays pending) instead of skipping that row while
+    the account moves anyway."""
+    stray, other = account_member(), account_member()
+    earn(stray, 700, at(2026, 6, 1))
+    earn(other, 150, at(2026, 6, 1))
+    TierChange.objects.create(
+        member=stray,
+        period=date(2026, 10, 1),
+        from_tier=ladder["standard"],
+        to_tier=ladder["silver"],
+        direction="up",
+        qualifying_points=1,
+        effective_on=date(2026, 11, 1),
+        applied=True,
+        created_at=at(2026, 11, 1),
+    )
+
+    # PostgreSQL names the index; SQLite names its columns
+    refused = "tierchange_once_per_period|loyalty_tierchange.period, loyalty_tierchange.member_id"
+    with pytest.raises(IntegrityError, match=refused):
+        tiers_recalculate(as_of=OCT_END)
+
+    assert list(Account.objects.values_list("tier", "qualifying_points", "evaluated_on")) == [
+        (None, 0, None),
+        (None, 0, None),
+    ]
+    assert list(TierChange.objects.values_list("member", "to_tier", "qualifying_points")) == [
+        (stray.pk, ladder["silver"].pk, 1)
+    ]
+    run = TierRun.objects.get()
+    assert (run.status, run.chunks_done, run.processed, run.moved_up) == ("running", 0, 0, 0)
+    assert not TierRunChunk.objects.filter(done=True).exists()
 
 
 def test_dry_run_counts_and_writes_nothing(
