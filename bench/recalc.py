@@ -16,7 +16,7 @@ account updates undone, then VACUUM ANALYZE and CHECKPOINT):
    two threads with a connection each, as the two Celery workers of `make run` take them (one
    per core here). The issue's ratio (target <= 2x) sets this against the bare aggregate
    query, the faster of its run at default settings and with parallel query forced (so that
-   it too may use both cores; PostgreSQL's parallel plan of it is no faster here).
+   it too may use both cores; PostgreSQL's parallel plan of it is 0-15% faster here).
 
 Beside the issue's ratio it prints two stricter ones, the cost of the job's own work per
 core: the one-process job against the query, and the fanned-out job against the aggregate
