@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements/lock.txt 2>/dev/null | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate run demo test lint format bench lock clean
+.PHONY: help install migrate run test lint format bench lock clean
 
 help:
 	@echo "make run    - set up and serve the portal with a demo, a Celery worker and beat"
@@ -27,14 +27,10 @@ install: $(STAMP)
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-demo: migrate
-	$(PY) manage.py load_program aliexpress
-	$(PY) manage.py seed_demo
-
-run: demo
-	$(PY) manage.py collectstatic --noinput -v0
-	@echo "Serving on http://127.0.0.1:$${PORT:-8000}/ (Ctrl-C stops the web server, worker and beat)"
-	$(VENV)/bin/honcho -f Procfile.dev start
+# Set-up (migrations, the AliExpress program, the demo, static files), then the web server,
+# a Celery worker and beat; one Ctrl-C stops them and the embedded database (config/dev.py).
+run: install
+	$(PY) -m config.dev
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -61,4 +57,4 @@ lock:
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements/lock.txt
 
 clean:
-	rm -rf $(VENV) var/db.sqlite3* var/cache var/celery staticfiles test-artifacts
+	rm -rf $(VENV) var/cache var/celery staticfiles test-artifacts

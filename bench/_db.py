@@ -1,25 +1,41 @@
 """Scratch PostgreSQL databases for the benchmarks.
 
 A benchmark always works in a database of its own name (bench_<name>) on the server that
-DATABASE_URL points at (default: the local PostgreSQL), and drops it when done. It never uses
-the database named in DATABASE_URL itself, so `make bench` cannot touch real data.
+DATABASE_URL points at (unset: the embedded server, config/embedded_db.py, started for the
+script and stopped after it), and drops it when done. It never uses the database named in
+DATABASE_URL itself, so `make bench` cannot touch real data.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config import embedded_db  # noqa: E402
+
+_announced = False
+
+
+def server_url() -> str:
+    """DATABASE_URL, or the embedded server's (started if needed); says once where it runs."""
+    global _announced
+    server = embedded_db.ensure()
+    url = os.environ["DATABASE_URL"]
+    if not urlsplit(url).scheme.startswith("postgres"):
+        sys.exit("the benchmarks need PostgreSQL: DATABASE_URL=postgres://... (or unset)")
+    if not _announced:
+        print(embedded_db.describe(server), flush=True)
+        _announced = True
+    return url
 
 
 def bench_url(name: str) -> str:
-    """The URL of the benchmark's own database `name` on DATABASE_URL's server."""
-    parts = urlsplit(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
-    if not parts.scheme.startswith("postgres"):
-        sys.exit("the benchmarks need PostgreSQL: DATABASE_URL=postgres://... (or unset)")
-    return urlunsplit(parts._replace(path=f"/{name}"))
+    """The URL of the benchmark's own database `name` on the server (see `server_url`)."""
+    return urlunsplit(urlsplit(server_url())._replace(path=f"/{name}"))
 
 
 def _admin(url: str):  # type: ignore[no-untyped-def]

@@ -3,11 +3,11 @@
     .venv/bin/python bench/_ingest_profile.py [--single N] [--batch B] [--cprofile]
 
 Not run by `make bench` (the leading underscore). Uses the same database as bench/ingest.py
-(DATABASE_URL, default postgres://postgres@127.0.0.1:5432/bench_ingest; do not run both at
-once), creates and drops it. Posts N single `order.received` events and 3 batches of B through
-the project's WSGI application (`config.wsgi`: the events fast path in front of Django) and
-prints, per event: statements, CPU in this process (Django, DRF, the
-ORM, psycopg), time inside the database calls, and wall time.
+(`bench_ingest` on DATABASE_URL's server, unset: the embedded one; do not run both at once),
+creates and drops it. Posts N single `order.received` events and 3 batches of B through the
+project's WSGI application (`config.wsgi`: the events fast path in front of Django) and prints,
+per event: statements, CPU in this process (Django, DRF, the ORM, psycopg), time inside the
+database calls, and wall time.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
     .venv/bin/python bench/events.py [--members N] [--capacity C] [--threads T]
 
-Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-bench_events), inserts N members, lets them RSVP to one event of capacity C from T threads at
-once (every answer takes the event's row lock), checks the counts (exactly C confirmed, the
-rest waiting), cancels a tenth of the seats from T threads (each seat goes to the first
-waiting member), then renders the dashboard of a member with 300 orders and every card
-filled, and drops the database.
+Creates its own database `bench_events` on DATABASE_URL's server (unset: the embedded one),
+inserts N members, lets them RSVP to one event of capacity C from T threads at once (every
+answer takes the event's row lock), checks the counts (exactly C confirmed, the rest waiting),
+cancels a tenth of the seats from T threads (each seat goes to the first waiting member), then
+renders the dashboard of a member with 300 orders and every card filled, and drops the
+database.
 """
 
 from __future__ import annotations

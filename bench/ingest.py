@@ -2,14 +2,14 @@
 
     .venv/bin/python bench/ingest.py [--single N] [--batches M] [--clients C] [--members K]
 
-Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-bench_ingest), migrates it, loads the aliexpress preset, starts gunicorn on a free loopback
-port, then with C concurrent clients (default 8) posts N single events (POST /api/v1/events/)
-and M batches of 500 (POST /api/v1/events/batch/), and prints events/s with p50/p99 request
-latencies. In the same run it measures the plain SQL one posting needs (lock the account,
-insert the entry, update the balance, commit) over one connection. Every loop is bounded;
-gunicorn is stopped and the database dropped at the end. Targets on 2 cores: >= 500 events/s
-single, >= 5,000 events/s batched. Set REDIS_URL to use Redis as the cache, as in production.
+Creates its own database `bench_ingest` on DATABASE_URL's server (unset: the embedded one),
+migrates it, loads the aliexpress preset, starts gunicorn on a free loopback port, then with C
+concurrent clients (default 8) posts N single events (POST /api/v1/events/) and M batches of
+500 (POST /api/v1/events/batch/), and prints events/s with p50/p99 request latencies. In the
+same run it measures the plain SQL one posting needs (lock the account, insert the entry,
+update the balance, commit) over one connection. Every loop is bounded; gunicorn is stopped and
+the database dropped at the end. Targets on 2 cores: >= 500 events/s single, >= 5,000 events/s
+batched. Set REDIS_URL to use Redis as the cache, as in production.
 
 Members: K (default 20,000). Single events go to distinct members in turn; batch b holds 500
 distinct members, and the batches in flight at once hold different ones (a shop's concurrent

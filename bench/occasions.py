@@ -2,12 +2,11 @@
 
     .venv/bin/python bench/occasions.py [--members N]
 
-Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-bench_occasions), generates the members with one INSERT ... SELECT over generate_series
-(birthdays and join dates spread over the year, tiers spread over the ladder), runs
-`issue_occasion_coupons` for one day (emails rendered and "sent" to the in-memory backend),
-runs it again (must insert 0 rows), prints the figures and drops the database.
-Target: the first run at most 30 s on 2 cores.
+Creates its own database `bench_occasions` on DATABASE_URL's server (unset: the embedded one),
+generates the members with one INSERT ... SELECT over generate_series (birthdays and join dates
+spread over the year, tiers spread over the ladder), runs `issue_occasion_coupons` for one day
+(emails rendered and "sent" to the in-memory backend), runs it again (must insert 0 rows),
+prints the figures and drops the database. Target: the first run at most 30 s on 2 cores.
 """
 
 from __future__ import annotations

@@ -1,18 +1,19 @@
-"""The member dashboard under gunicorn with PostgreSQL and Redis (sessions and cache).
+"""The member dashboard under gunicorn with PostgreSQL and Redis (sessions and cache; without
+REDIS_URL the settings' own: sessions in the database, a file cache).
 
     .venv/bin/python bench/pages.py [--members N] [--requests R] [--clients C] [--workers W]
                                     [--threads T]
 
-Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-bench_pages), migrates it, loads the aliexpress preset, makes N members (default 2,000), each
-with a loyalty account, a short points history and a coupon, and logs every one of them in
-(a session in Redis: REDIS_URL, default redis://127.0.0.1:6379/6). It starts gunicorn on a
-free loopback port, lets every member open the dashboard once (the day's first view awards
-the visit point: timed and printed apart), then with C concurrent keep-alive connections
-(default 10) requests R dashboards (default 4,000) spread over all the members, and in the
-same run R requests of a bare Django view (/healthz: no database). Prints requests/s and
-p50/p99 for both. Targets on 2 cores: >= 150 requests/s with p99 <= 150 ms. Every loop is
-bounded; gunicorn is stopped, the sessions deleted and the database dropped at the end.
+Creates its own database `bench_pages` on DATABASE_URL's server (unset: the embedded one),
+migrates it, loads the aliexpress preset, makes N members (default 2,000), each with a loyalty
+account, a short points history and a coupon, and logs every one of them in (a session in
+Redis when REDIS_URL is set, as in production). It starts gunicorn on a free loopback
+port, lets every member open the dashboard once (the day's first view awards the visit point:
+timed and printed apart), then with C concurrent keep-alive connections (default 10) requests R
+dashboards (default 4,000) spread over all the members, and in the same run R requests of a
+bare Django view (/healthz: no database). Prints requests/s and p50/p99 for both. Targets on 2
+cores: >= 150 requests/s with p99 <= 150 ms. Every loop is bounded; gunicorn is stopped, the
+sessions deleted and the database dropped at the end.
 
 Server: gunicorn 2 workers x 4 threads (gthread) by default, as bench/ingest.py: a process per
 core, threads to overlap the waits on PostgreSQL and Redis. On 2026-11-22 it beat 3 x 2 (the
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _db import bench_url, create_database, drop_database  # noqa: E402
 from ingest import free_port, pct, start_gunicorn  # noqa: E402
 
-DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
 HISTORY = 5  # point entries per member
 
 
@@ -54,7 +55,6 @@ def setup_django(env: dict[str, str], members: int) -> list[str]:
 
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cache import SessionStore
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
@@ -118,6 +118,7 @@ def setup_django(env: dict[str, str], members: int) -> list[str]:
         ],
         batch_size=1000,
     )
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore  # noqa: N806
     keys = []
     for member in rows:
         session = SessionStore()
@@ -132,7 +133,9 @@ def setup_django(env: dict[str, str], members: int) -> list[str]:
 
 
 def delete_sessions(keys: list[str]) -> None:
-    from django.contrib.sessions.backends.cache import SessionStore
+    from django.conf import settings
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore  # noqa: N806
 
     for key in keys:
         SessionStore(session_key=key).delete()
@@ -195,7 +198,7 @@ def main() -> None:
     url = bench_url("bench_pages")
     env: dict[str, Any] = {
         "DATABASE_URL": url,
-        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -211,9 +214,10 @@ def main() -> None:
     try:
         keys = setup_django(env, args.members)
         port = free_port()
+        sessions = "Redis sessions" if env["REDIS_URL"] else "database sessions, REDIS_URL unset"
         gunicorn = start_gunicorn(env, port, args.workers, args.threads)
         print(
-            f"{args.members} members logged in (Redis sessions), gunicorn {args.workers} "
+            f"{args.members} members logged in ({sessions}), gunicorn {args.workers} "
             f"workers x {args.threads} threads, {args.clients} connections"
         )
         first = [("/me/", key) for key in keys]

@@ -2,12 +2,11 @@
 
     .venv/bin/python bench/recalc.py [--members N] [--entries-per-member K] [--repeat R]
 
-Creates its own PostgreSQL database (default postgres://postgres@127.0.0.1:5432/bench_recalc,
-or DATABASE_URL's server with that database name), generates members, accounts and ledger
-entries server-side (INSERT ... SELECT generate_series: copy speed, no Python per row),
-evaluates September (to reach a steady state), then evaluates October R times (default 3) in
-each of two ways, every time from the same state after September (October's run, changes and
-account updates undone, then VACUUM ANALYZE and CHECKPOINT):
+Creates its own database `bench_recalc` on DATABASE_URL's server (unset: the embedded one),
+generates members, accounts and ledger entries server-side (INSERT ... SELECT generate_series:
+copy speed, no Python per row), evaluates September (to reach a steady state), then evaluates
+October R times (default 3) in each of two ways, every time from the same state after September
+(October's run, changes and account updates undone, then VACUUM ANALYZE and CHECKPOINT):
 
 1. in one process, as `manage.py recalculate_tiers` runs it (the chunks one after another),
    against the bare aggregate query (qualifying points per member over the window, grouped)
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _db import insert_members  # noqa: E402
+from _db import insert_members, server_url  # noqa: E402
 
 DB_NAME = "bench_recalc"
 WORKERS = 2  # the Celery workers of `make run` (--concurrency=2): one per core here
@@ -54,10 +53,7 @@ TARGET = 2.0
 
 
 def _urls() -> tuple[str, str]:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-    parts = urlsplit(base)
-    if not parts.scheme.startswith("postgres"):
-        sys.exit("bench/recalc.py needs PostgreSQL (DATABASE_URL=postgres://...)")
+    parts = urlsplit(server_url())
     bench = urlunsplit(parts._replace(path=f"/{DB_NAME}"))
     admin = urlunsplit(parts._replace(path="/postgres"))
     return bench, admin

@@ -2,14 +2,13 @@
 
     .venv/bin/python bench/rewards.py [--members N] [--stock S] [--threads T]
 
-Creates its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
-bench_rewards), loads the aliexpress preset, gives N members 1,000 points each, then T threads
-exchange a merchandise reward with stock S (every member tries once) and a coupon reward
-(every member tries 4 times at 300 points: with 700 or 1,000 points left only 2 or 3
-may succeed; everyone must end at exactly 100). Prints exchanges per
-second, checks that exactly S items went out, that no balance is wrong and that the ledger
-is consistent, times `GET /api/v1/members/{number}/benefits/` through the whole HTTP stack,
-and drops the database.
+Creates its own database `bench_rewards` on DATABASE_URL's server (unset: the embedded one),
+loads the aliexpress preset, gives N members 1,000 points each, then T threads exchange a
+merchandise reward with stock S (every member tries once) and a coupon reward (every member
+tries 4 times at 300 points: with 700 or 1,000 points left only 2 or 3 may succeed; everyone
+must end at exactly 100). Prints exchanges per second, checks that exactly S items went out,
+that no balance is wrong and that the ledger is consistent, times `GET
+/api/v1/members/{number}/benefits/` through the whole HTTP stack, and drops the database.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Case, F, IntegerField, Sum, Value, When
+from django.db.models import F, Sum
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
@@ -54,10 +54,8 @@ from .models import (
     Campaign,
     EarningRule,
     Event,
-    LotAllocation,
     Order,
     PointEntry,
-    PointLot,
 )
 from .selectors import base_tier
 from .services import LedgerError, lot_expiry
@@ -453,15 +451,11 @@ def _write(
     applied: list[Received],
     plans: list[tuple[list[_Entry], dict[str, Any]]],
 ) -> None:
-    """The run's rows, one bulk INSERT per table, and the balances in one UPDATE; on
-    PostgreSQL all of it in one statement (`_write_postgresql`).
+    """The run's rows and the balances, all in one statement (`_write_postgresql`).
 
     Events go in by event id and orders by order number, so that concurrent runs meet on the
     unique indexes in one order and cannot deadlock there."""
-    if connection.vendor == "postgresql":
-        _write_postgresql(api_key, applied, plans)
-    else:
-        _write_orm(api_key, applied, plans)
+    _write_postgresql(api_key, applied, plans)
     # As the one-by-one path does: a tier check after commit (a no-op unless switched on).
     earned = {
         e.member_id
@@ -605,84 +599,3 @@ def _write_postgresql(
             [PG_DEFERRED_SETTING, sorted({e.member_id for e in applied})],
         )
     assert counts[0] == counts[1] == len(applied) and counts[2] == len(entries), counts
-
-
-def _write_orm(
-    api_key: ApiKey,
-    applied: list[Received],
-    plans: list[tuple[list[_Entry], dict[str, Any]]],
-) -> None:
-    """`_write` with the ORM (SQLite)."""
-    answers = {e.key: answer for e, (_entries, answer) in zip(applied, plans, strict=True)}
-    events = Event.objects.bulk_create(
-        [
-            Event(
-                api_key_id=api_key.pk,
-                key=e.key,
-                type="order.received",
-                member_id=e.member_id,
-                body_hash=e.digest,
-                response=answers[e.key],
-            )
-            for e in sorted(applied, key=lambda e: e.key)
-        ]
-    )
-    orders = Order.objects.bulk_create(
-        [
-            Order(
-                number=e.number,
-                member_id=e.member_id,
-                amount=e.amount,
-                currency=e.currency,
-                categories=e.categories,
-                received_at=e.occurred_at,
-            )
-            for e in sorted(applied, key=lambda e: e.number)
-        ]
-    )
-    event_ids = {event.key: event.pk for event in events}
-    order_ids = {order.number: order.pk for order in orders}
-    entries: list[PointEntry] = []
-    repays: list[int] = []
-    for e, (planned, _answer) in zip(applied, plans, strict=True):
-        for plan, repay in planned:
-            entries.append(plan.entry(event_id=event_ids[e.key], order_id=order_ids[e.number]))
-            repays.append(repay)
-    if not entries:
-        return
-    PointEntry.objects.bulk_create(entries)
-    lots = []
-    for entry, repay in zip(entries, repays, strict=True):
-        if entry.points > 0:
-            lot = PointLot(
-                member_id=entry.member_id,
-                entry_id=entry.pk,
-                points=entry.points,
-                remaining=entry.points - repay,
-                expires_on=lot_expiry(local_date(entry.occurred_at)),
-            )
-            lots.append((lot, repay))
-    PointLot.objects.bulk_create([lot for lot, _repay in lots])
-    allocations = [
-        LotAllocation(lot_id=lot.pk, entry_id=lot.entry_id, points=-repay)
-        for lot, repay in lots
-        if repay
-    ]
-    if allocations:
-        LotAllocation.objects.bulk_create(allocations)
-    deltas: dict[int, int] = defaultdict(int)
-    for entry in entries:
-        deltas[entry.member_id] += entry.points
-    by_delta: dict[int, list[int]] = defaultdict(list)  # few distinct changes: few WHENs
-    for member_id, delta in deltas.items():
-        if delta:
-            by_delta[delta].append(member_id)
-    if by_delta:
-        Account.objects.filter(member_id__in=[m for ms in by_delta.values() for m in ms]).update(
-            balance=F("balance")
-            + Case(
-                *[When(member_id__in=ms, then=Value(d)) for d, ms in by_delta.items()],
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        )

@@ -343,11 +343,11 @@ class TierChange(models.Model):
         INSTANT = "instant", _("Instant upgrade")
         FLOOR = "floor", _("Tier floor set by staff")
 
-    # The member's key is enforced by the database, but on PostgreSQL against the member's
-    # account (migration 0012: a change is only ever written for a member with an account, and
-    # the account references the member): the monthly job updates those same account rows in
-    # the same transaction, so the key check at COMMIT locks a row already in memory instead of
-    # reading a cold member row. On SQLite the key to the member made by 0003 stays.
+    # The member's key is enforced by the database, but against the member's account
+    # (migration 0012: a change is only ever written for a member with an account, and the
+    # account references the member): the monthly job updates those same account rows in the
+    # same transaction, so the key check at COMMIT locks a row already in memory instead of
+    # reading a cold member row.
     member = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

@@ -5,7 +5,7 @@ function `loyalty_order_receive` (migration 0010): the member, the account lock,
 row, the order, the entries with their reasons, lots, debt repayment, the balance and the
 stored answer, in one statement (so one transaction, one round trip). It answers exactly
 what `event_ingest` answers for the same event and writes the same ledger rows; the Python
-services stay the reference implementation (SQLite, other event types, anything unusual) and
+services stay the reference implementation (other event types, anything unusual) and
 `tests/loyalty/test_order_receive_sql.py` compares both over random sequences.
 
 What needs Python stays in Python: the program-local day and its bounds, the lots' expiry
@@ -97,10 +97,6 @@ class ReceivedSpec:
     currency: str
     categories: list[str]  # sorted, distinct, stripped, lower-cased
     digest: str
-
-
-def order_receive_sql_available() -> bool:
-    return connection.vendor == "postgresql"
 
 
 def positional(name: str, template: str) -> str:

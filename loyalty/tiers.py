@@ -184,43 +184,6 @@ def qualifying_sql(member_filter: str) -> str:
     """  # noqa: S608 (names from model metadata)
 
 
-def _eval_ctes(ladder: Sequence[Rung]) -> str:
-    """CTEs evaluating one member-id range (params lo, hi, start, end, as_of). `moved` holds
-    the members whose tier changes, `counted` the number of accounts in the range.
-
-    The rank a member ends with is the earned one, raised to their highest active floor and,
-    when their tier took effect after `as_of` (an instant upgrade since that date), to the
-    tier they hold: an evaluation never undoes a later promotion."""
-    if connection.vendor == "postgresql":
-        return _eval_ctes_postgresql(ladder)
-    tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
-    in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
-    return f"""
-    q AS ({qualifying_sql(in_range)}),
-    floors AS (
-        SELECT f.member_id, MAX(ft.rank) AS floor_rank
-        FROM {floor} f JOIN {tier} ft ON ft.id = f.tier_id
-        WHERE f.member_id >= %(lo)s AND f.member_id < %(hi)s AND f.until >= %(as_of)s
-        GROUP BY f.member_id
-    ),
-    s AS (
-        SELECT a.member_id, COALESCE(q.pts, 0) AS pts,
-               {_tier_rank_sql("a.tier_id", ladder)} AS from_rank,
-               {rank_case_sql("COALESCE(q.pts, 0)", ladder)} AS earned_rank,
-               a.tier_effective_on AS te
-        FROM {account} a
-        LEFT JOIN q ON q.member_id = a.member_id
-        WHERE a.member_id >= %(lo)s AND a.member_id < %(hi)s
-    ),
-    counted AS (SELECT COUNT(*) AS n FROM s),
-    e AS (
-        SELECT c.member_id, c.pts, c.from_rank, c.earned_rank, {_raised_floor_sql()}
-        FROM s c LEFT JOIN floors fl ON fl.member_id = c.member_id
-    ),
-    {_moved_ctes(ladder)}
-    """  # noqa: S608 (names from model metadata, integers from the ladder)
-
-
 def _raised_floor_sql() -> str:
     return """CASE WHEN c.te > %(as_of)s AND COALESCE(fl.floor_rank, -1) < c.from_rank
                    THEN c.from_rank ELSE fl.floor_rank END AS floor_rank"""
@@ -241,11 +204,18 @@ def _moved_ctes(ladder: Sequence[Rung]) -> str:
     )"""  # noqa: S608 (integers from the ladder)
 
 
-def _eval_ctes_postgresql(ladder: Sequence[Rung]) -> str:
-    """The same evaluation in one pass: the grouped aggregate over the covering index,
-    merge-joined to the range's accounts, feeds one aggregate that counts the accounts and
-    keeps, in one array, only the candidates (earned rank differs from the tier held, or an
-    active floor: a hashed lookup). Floors and the rest apply to those few rows only."""
+def _eval_ctes(ladder: Sequence[Rung]) -> str:
+    """CTEs evaluating one member-id range (params lo, hi, start, end, as_of). `moved` holds
+    the members whose tier changes, `counted` the number of accounts in the range.
+
+    The rank a member ends with is the earned one, raised to their highest active floor and,
+    when their tier took effect after `as_of` (an instant upgrade since that date), to the
+    tier they hold: an evaluation never undoes a later promotion.
+
+    In one pass: the grouped aggregate over the covering index, merge-joined to the range's
+    accounts, feeds one aggregate that counts the accounts and keeps, in one array, only the
+    candidates (earned rank differs from the tier held, or an active floor: a hashed lookup).
+    Floors and the rest apply to those few rows only."""
     tier, floor, account = _t(Tier), _t(TierFloor), _t(Account)
     in_range = "member_id >= %(lo)s AND member_id < %(hi)s"
     return f"""
@@ -360,9 +330,8 @@ JOB_SESSION_SETTINGS = {
 
 
 def _job_session(cursor: Any) -> None:
-    if connection.vendor == "postgresql":
-        for name, value in JOB_SESSION_SETTINGS.items():
-            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+    for name, value in JOB_SESSION_SETTINGS.items():
+        cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
 
 
 def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Counts:
@@ -389,9 +358,9 @@ def _evaluate_range(cursor: Any, *, params: dict[str, Any], write: bool) -> Coun
     )
     processed, up, down = cursor.fetchone()
     if write and (up or down):
-        if connection.vendor == "postgresql":  # a few rows: probe the accounts' pkey
-            cursor.execute(f"ANALYZE {_EVAL_TABLE}")
-            cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
+        # a few rows: probe the accounts' pkey
+        cursor.execute(f"ANALYZE {_EVAL_TABLE}")
+        cursor.execute("SELECT set_config('enable_mergejoin', 'off', true)")
         cursor.execute(_insert_changes_sql(_EVAL_TABLE), params)
         cursor.execute(_update_accounts_sql(_EVAL_TABLE), params)
     cursor.execute(f"DROP TABLE {_EVAL_TABLE}")
@@ -489,15 +458,14 @@ def tier_run_start(
 def _accounts_estimate() -> int:
     """The number of accounts for a running job's progress: PostgreSQL's statistics (kept by
     autovacuum) when it has them, else an exact count. The run's final total is exact."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                [Account._meta.db_table],
-            )
-            row = cursor.fetchone()
-        if row is not None and row[0] >= 0:
-            return int(row[0])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+            [Account._meta.db_table],
+        )
+        row = cursor.fetchone()
+    if row is not None and row[0] >= 0:
+        return int(row[0])
     return Account.objects.count()
 
 

@@ -6,7 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _install_page_version_triggers(using: str = "default", **kwargs: Any) -> None:
-    """After every migrate: SQLite loses a table's triggers when a migration rebuilds it."""
+    """After every migrate: an UPDATE trigger names the columns it watches, so a column that a
+    later migration adds must be added to it (members.page_versions)."""
     from django.db import connections
 
     from .page_versions import install

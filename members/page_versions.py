@@ -14,9 +14,9 @@ fragment's key holds two counters from `members_pageversion`:
 Triggers do the bumping, so no write path can forget it: services, set-based jobs (one
 INSERT ... SELECT), bulk_create, the admin, raw SQL and the shell all pass through them. On
 PostgreSQL the member triggers are statement-level with transition tables (one upsert per
-statement, members locked in id order); SQLite gets row-level triggers. `install()` runs in
-the migration and again after every `migrate` (SQLite drops a table's triggers whenever a
-migration rebuilds it), and `tests/members/test_dashboard_cache.py` checks each table has them.
+statement, members locked in id order). `install()` runs in the migration and again after
+every `migrate` (an UPDATE trigger lists the columns it watches, so a column added later must
+be added to it), and `tests/members/test_dashboard_cache.py` checks each table has them.
 
 Counters that the dashboard does not show are left out of the global triggers
 (`GLOBAL_IGNORED`), so a coupon issued or a seat taken does not drop every member's fragment;
@@ -92,7 +92,6 @@ MANY_MEMBERS = 1000
 # cached under the same numbers for other data.
 PG_NOW = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 PG_NEXT = f"GREATEST(members_pageversion.version + 1, {PG_NOW})"
-SQLITE_NOW = "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)"
 
 PG_FUNCTIONS = (
     """
@@ -232,70 +231,13 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
             )
 
 
-def _sqlite_bump(value: str) -> str:
-    return (
-        f"INSERT INTO members_pageversion (scope, version) VALUES ({value}, {SQLITE_NOW}) "  # noqa: S608
-        f"ON CONFLICT(scope) DO UPDATE SET version = max(version + 1, {SQLITE_NOW});"
-    )
-
-
-def _sqlite(cursor: Any, connection: Any, tables: set[str]) -> None:
-    for table, column in MEMBER_TABLES:
-        if table not in tables:
-            continue
-        for name in _trigger_names(table):
-            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-        ins, upd, dele, _trunc, flip_name = _trigger_names(table)
-        for name, event, row in (
-            (ins, "INSERT", "NEW"),
-            (upd, "UPDATE", "NEW"),
-            (dele, "DELETE", "OLD"),
-        ):
-            cursor.execute(
-                f'CREATE TRIGGER "{name}" AFTER {event} ON "{table}" '
-                f'WHEN {row}."{column}" IS NOT NULL BEGIN {_sqlite_bump(f"{row}.{column}")} END'
-            )
-            if event == "UPDATE":  # a row moved to another member: the old owner too
-                cursor.execute(
-                    f'CREATE TRIGGER "{_trunc}" AFTER UPDATE OF "{column}" ON "{table}" '
-                    f'WHEN OLD."{column}" IS NOT NULL BEGIN {_sqlite_bump(f"OLD.{column}")} END'
-                )
-    for table in GLOBAL_TABLES:
-        if table not in tables:
-            continue
-        for name in _trigger_names(table):
-            cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-        ins, upd, dele, _trunc, flip_name = _trigger_names(table)
-        watched = [
-            c for c in _columns(cursor, connection, table) if c not in GLOBAL_IGNORED.get(table, ())
-        ]
-        bump = _sqlite_bump(str(GLOBAL_KEY))
-        cursor.execute(f'CREATE TRIGGER "{ins}" AFTER INSERT ON "{table}" BEGIN {bump} END')
-        cursor.execute(f'CREATE TRIGGER "{dele}" AFTER DELETE ON "{table}" BEGIN {bump} END')
-        cursor.execute(
-            f'CREATE TRIGGER "{upd}" AFTER UPDATE OF {_quoted(watched)} '
-            f'ON "{table}" BEGIN {bump} END'
-        )
-        if table in GLOBAL_FLIPS:
-            column, condition = GLOBAL_FLIPS[table]
-            flip = flip_name
-            cursor.execute(
-                f'CREATE TRIGGER "{flip}" AFTER UPDATE OF "{column}" ON "{table}" '
-                f"WHEN {condition.replace('R.', 'OLD.')} IS NOT {condition.replace('R.', 'NEW.')} "
-                f"BEGIN {bump} END"
-            )
-
-
 def install(connection: Any = default_connection) -> None:
     """(Re)create every trigger; idempotent. Tables that do not exist yet are skipped."""
     with connection.cursor() as cursor:
         tables = set(connection.introspection.table_names(cursor))
         if "members_pageversion" not in tables:
             return
-        if connection.vendor == "postgresql":
-            _postgres(cursor, connection, tables)
-        elif connection.vendor == "sqlite":
-            _sqlite(cursor, connection, tables)
+        _postgres(cursor, connection, tables)
 
 
 def uninstall(connection: Any = default_connection) -> None:
@@ -305,30 +247,20 @@ def uninstall(connection: Any = default_connection) -> None:
             if table not in tables:
                 continue
             for name in _trigger_names(table):
-                if connection.vendor == "postgresql":
-                    cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
-                else:
-                    cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')
-        if connection.vendor == "postgresql":
-            for column in sorted({column for _table, column in MEMBER_TABLES}):
-                cursor.execute(f"DROP FUNCTION IF EXISTS members_pageversion_bump_by_{column}()")
-            cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump(bigint[])")
-            cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_global()")
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
+        for column in sorted({column for _table, column in MEMBER_TABLES}):
+            cursor.execute(f"DROP FUNCTION IF EXISTS members_pageversion_bump_by_{column}()")
+        cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump(bigint[])")
+        cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_global()")
 
 
 def installed_triggers(connection: Any = default_connection) -> dict[str, set[str]]:
     """{table: trigger names} of this module's triggers, from the catalogue."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "WHERE t.tgname LIKE '%%_pv_%%' AND NOT t.tgisinternal"
-            )
-        else:
-            cursor.execute(
-                "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger' "
-                "AND name LIKE '%_pv_%'"
-            )
+        cursor.execute(
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE t.tgname LIKE '%%_pv_%%' AND NOT t.tgisinternal"
+        )
         found: dict[str, set[str]] = {}
         for table, name in cursor.fetchall():
             found.setdefault(table, set()).add(name)

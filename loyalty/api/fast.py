@@ -152,10 +152,8 @@ class EventsFastPath:
     @property
     def enabled(self) -> bool:
         if self._enabled is None:
-            self._enabled = connection.vendor == "postgresql" and (
-                list(settings.MIDDLEWARE) == MIDDLEWARE
-            )
-            if connection.vendor == "postgresql" and not self._enabled:
+            self._enabled = list(settings.MIDDLEWARE) == MIDDLEWARE
+            if not self._enabled:
                 logger.warning(
                     "events fast path off: MIDDLEWARE differs from loyalty.api.fast.MIDDLEWARE"
                 )

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from loyalty.batch import Received, orders_receive, receive_one
 from loyalty.earning import Outcome, body_hash, event_ingest
 from loyalty.models import PointEntry, Program, program_pinned
-from loyalty.receive_sql import ReceivedSpec, order_receive_sql, order_receive_sql_available
+from loyalty.receive_sql import ReceivedSpec, order_receive_sql
 from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
 from members.api.errors import ApiError, error_body, exception_handler
@@ -236,17 +236,14 @@ class EventView(APIView):
         assert isinstance(request.auth, ApiKey)
         raw = request.data
         with program_pinned():
-            if order_receive_sql_available():
-                # PostgreSQL: a well-formed order.received in one round trip
-                spec = _fast_spec(raw, timezone.now())
-                if spec is not None:
-                    try:
-                        outcome, _member_id = order_receive_sql(
-                            api_key_id=request.auth.pk, event=spec
-                        )
-                    except LedgerError as exc:
-                        raise ApiError(exc.status, exc.code, str(exc)) from exc
-                    return _event_response(outcome)
+            # a well-formed order.received in one round trip
+            spec = _fast_spec(raw, timezone.now())
+            if spec is not None:
+                try:
+                    outcome, _member_id = order_receive_sql(api_key_id=request.auth.pk, event=spec)
+                except LedgerError as exc:
+                    raise ApiError(exc.status, exc.code, str(exc)) from exc
+                return _event_response(outcome)
             number = raw.get("member") if isinstance(raw, dict) else None
             known: dict[str, int] = {}
             if isinstance(number, str):

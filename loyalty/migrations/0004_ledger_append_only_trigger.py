@@ -1,7 +1,4 @@
-"""On PostgreSQL, a trigger refuses UPDATE and DELETE on the point entries (append-only).
-
-On other databases (SQLite in development) this migration does nothing.
-"""
+"""A trigger refuses UPDATE and DELETE on the point entries (append-only)."""
 
 from django.db import migrations
 
@@ -24,13 +21,11 @@ DROP FUNCTION IF EXISTS loyalty_pointentry_append_only();
 
 
 def create_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
+    schema_editor.execute(CREATE, params=None)
 
 
 def drop_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+    schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,4 @@
-"""On PostgreSQL, `loyalty_order_receive(...)`: one well-formed `order.received` event applied in
+"""`loyalty_order_receive(...)`: one well-formed `order.received` event applied in
 one round trip (docs/adr/0008-one-round-trip-ingestion.md).
 
 It mirrors `loyalty.earning.event_ingest` + `order_receive` statement for statement: the member,
@@ -8,9 +8,6 @@ shopping points cut to their cap, the same-day category bonus, the campaigns (by
 category), lots that repay a debt first, the balance and the stored answer. The reason texts are
 the translated templates Python passes in (`p_texts`), formatted by `loyalty_fmt`.
 `tests/loyalty/test_order_receive_sql.py` proves both paths write the same ledger.
-
-On other databases (SQLite in development) this migration does nothing; the Python services
-are the reference implementation and the only path there.
 """
 
 from django.db import migrations
@@ -392,13 +389,11 @@ DROP FUNCTION IF EXISTS loyalty_fmt(text, jsonb);
 
 
 def create_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
+    schema_editor.execute(CREATE, params=None)
 
 
 def drop_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+    schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

@@ -353,14 +353,12 @@ DROP FUNCTION IF EXISTS loyalty_order_receive(
 
 
 def create_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
+    schema_editor.execute(CREATE, params=None)
 
 
 def restore_functions(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-        schema_editor.execute(PREVIOUS.CREATE, params=None)
+    schema_editor.execute(DROP, params=None)
+    schema_editor.execute(PREVIOUS.CREATE, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,4 @@
-"""On PostgreSQL, the tier change's member key references the member's account.
+"""The tier change's member key references the member's account.
 
 Every tier change is written for a member with an account (the job evaluates accounts; an
 instant upgrade and a floor lock the account first), and the account references the member,
@@ -6,8 +6,8 @@ so the member key is still enforced, one step removed. The monthly job updates t
 account rows in the same transaction, so the key's check at COMMIT (SELECT ... FOR KEY SHARE)
 locks a row already in shared buffers and already dirtied, where the key to members_member
 read and dirtied a cold member row per move (a random read and a full-page image in the WAL).
-Deferrable, initially deferred, as Django's own keys. On SQLite the key to members_member
-stays as 0003 made it; the model says db_constraint=False so Django manages neither.
+Deferrable, initially deferred, as Django's own keys. The model says db_constraint=False so
+Django manages neither.
 """
 
 from django.db import migrations, models
@@ -31,8 +31,6 @@ def _member_id_keys(schema_editor):
 
 
 def _replace_key(schema_editor, *, references):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     name = ACCOUNT_KEY if references == "loyalty_account" else MEMBER_KEY
     column = "member_id" if references == "loyalty_account" else "id"
     for old in _member_id_keys(schema_editor):

@@ -8,7 +8,7 @@
 - `entry_qualifying` goes: every qualifying-points query is per member or grouped by member
   and uses `entry_member_qualifying`.
 - The tier change's tier keys lose theirs: no query looks changes up by tier.
-- On PostgreSQL, the `varchar_pattern_ops` copy that Django adds beside the order number's
+- The `varchar_pattern_ops` copy that Django adds beside the order number's
   unique index: no query matches order numbers by prefix (the admin searches with `icontains`).
 """
 
@@ -32,15 +32,11 @@ def _order_number_like_indexes(schema_editor):
 
 
 def drop_order_number_like(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for name in _order_number_like_indexes(schema_editor):
         schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
 def create_order_number_like(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute(
         'CREATE INDEX IF NOT EXISTS "loyalty_order_number_0cea738f_like" '
         'ON "loyalty_order" ("number" varchar_pattern_ops)'

@@ -1,7 +1,7 @@
 """The dashboard's versions: a counter table and the triggers that bump it (members.page_versions).
 
-The triggers are (re)installed after every `migrate` too (members.apps), because SQLite drops a
-table's triggers when a later migration rebuilds that table.
+The triggers are (re)installed after every `migrate` too (members.apps): an UPDATE trigger names
+the columns it watches, and a later migration may add one.
 """
 
 from django.db import migrations, models

@@ -349,7 +349,6 @@ def test_validation_is_rate_limited_per_api_key(
 # --- the race -----------------------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_redemptions_exactly_one_succeeds(settings) -> None:
     settings.COUPON_RATE_LIMITS = {"member": "100/min", "api_key": "100/min"}

@@ -72,7 +72,6 @@ def test_daily_claim_of_a_template_whose_window_is_over_writes_nothing(ladder) -
     assert not DailyQuotaCounter.objects.exists()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_daily_quota_is_exact_when_many_claim_at_once() -> None:
     template = CouponTemplate.objects.create(

@@ -14,7 +14,7 @@ from tests.factories import MemberFactory
 
 from .showcase_factories import MemberEventFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def test_capacity_5_and_20_members_at_once() -> None:

@@ -15,7 +15,7 @@ from loyalty.services import points_award
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def attempt(member_id: int, reward_id: int) -> str:

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -291,7 +290,7 @@ def test_a_batch_runs_a_constant_number_of_queries(
     # orders of the day, campaigns; insert events, orders, entries, lots and update balances
     # (on PostgreSQL one statement, between switching the member triggers off and one
     # page-version bump of the run's members); COMMIT
-    queries = 13 if connection.vendor == "postgresql" else 15
+    queries = 13
     with django_assert_num_queries(queries):
         assert {r["status"] for r in batch(api_client, few)} == {201}
     with django_assert_num_queries(queries):
@@ -317,14 +316,9 @@ def test_one_event_runs_a_fixed_number_of_queries(
         received(member, "warm", "W-1", occurred_at=now_iso(days=2)),
         format="json",
     )
-    if connection.vendor == "postgresql":
-        # the API key is cached; loyalty_order_receive(...) in a savepoint (the test's
-        # transaction; in autocommit it is the one statement)
-        one, capped = 3, 3
-    else:
-        # member; BEGIN, insert event, lock, rules, orders of the day, insert order, cap so
-        # far, insert entry, update balance, insert lot, campaigns, store answer; COMMIT
-        one, capped = 14, 10
+    # the API key is cached; loyalty_order_receive(...) in a savepoint (the test's
+    # transaction; in autocommit it is the one statement)
+    one, capped = 3, 3
     with django_assert_num_queries(one):
         response = api_client.post(
             "/api/v1/events/", received(member, "e1", "SO-1", categories=["shoes"]), format="json"

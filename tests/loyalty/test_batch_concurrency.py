@@ -14,7 +14,7 @@ from loyalty.selectors import ledger_mismatches
 from tests.factories import MemberFactory
 from tests.loyalty.test_concurrency import client_for, run_threads, setup_program
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 __all__ = ["setup_program"]
 
 

@@ -23,7 +23,7 @@ from tests import wsgi
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def client_for(key: str) -> APIClient:

@@ -26,8 +26,6 @@ from members.services import api_key_revoke
 from tests.factories import MemberFactory
 from tests.wsgi import Answer, post
 
-pytestmark = [pytest.mark.postgres]
-
 
 @pytest.fixture
 def framed_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from loyalty.models import Account, Tier, TierChange
 from tests.factories import MemberFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db]
 
 
 def _indexes(table: str) -> dict[str, str]:

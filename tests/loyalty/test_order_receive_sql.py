@@ -41,8 +41,6 @@ from loyalty.services import InsufficientPoints, LedgerError, account_open, poin
 from members.services import api_key_create
 from tests.factories import MemberFactory
 
-pytestmark = [pytest.mark.postgres]
-
 CATEGORIES = ["shoes", "books", "toys", "food"]
 
 

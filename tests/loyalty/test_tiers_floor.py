@@ -280,7 +280,6 @@ def test_staff_sets_a_floor_in_the_admin_and_the_member_moves_at_once(
     assert "<td>Raised by our service team on Nov. 20, 2026</td>" in page
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_setting_the_same_floor_at_once_raise_the_member_once(
     ladder: Any, account_member: Any, staff: Any
@@ -300,7 +299,6 @@ def test_two_staff_setting_the_same_floor_at_once_raise_the_member_once(
     assert {account(m).tier for m in members} == {ladder["gold"]}
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_job_chunk_waits_for_a_floor_being_set_in_its_range(
     ladder: Any, tz_program: Any, account_member: Any, staff: Any

@@ -257,7 +257,6 @@ def test_task_is_thin_and_safe_twice(ladder: Any, instant: Program, account_memb
     assert tasks.tier_instant_upgrade_task(member.pk) is None
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_checks_promote_once(
     ladder: Any, instant: Program, account_member: Any, today: Any
@@ -304,7 +303,6 @@ def test_tier_page_shows_the_instant_upgrade(
     assert "<td>150</td>" in html
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_job_chunk_waits_for_an_instant_upgrade_in_its_range(
     ladder: Any, instant: Program, account_member: Any, today: Any

@@ -19,8 +19,6 @@ from tests.factories import MemberFactory
 
 from .conftest import earn
 
-pytestmark = pytest.mark.postgres
-
 SH = ZoneInfo("Asia/Shanghai")
 
 

@@ -414,7 +414,6 @@ def test_a_sale_opening_within_the_day(
     assert 'data-testid="sale-open"' in main(client)
 
 
-@pytest.mark.postgres
 def test_a_statement_over_many_members_bumps_the_program_version_once() -> None:
     """PostgreSQL: the set-based jobs' big statements cost one row, not a row per member."""
     moved = version(GLOBAL_KEY)
@@ -435,12 +434,11 @@ def test_versions_never_repeat_after_the_database_is_recreated(member: Member) -
     recreated under a live cache starts above every number it used before."""
     first = version(member)
     PageVersion.objects.filter(scope=member.pk).delete()  # as in a recreated database
-    time.sleep(0.002)  # SQLite's clock has millisecond steps
+    time.sleep(0.002)  # versions are the clock: let it move on
     member_update_profile(member=member, name="Again")
     assert version(member) > first
 
 
-@pytest.mark.postgres
 def test_the_one_statement_event_bumps_its_member_and_leaves_the_triggers_on(
     member: Member,
 ) -> None:
@@ -485,7 +483,6 @@ def test_the_one_statement_event_bumps_its_member_and_leaves_the_triggers_on(
     assert version(member) > refused
 
 
-@pytest.mark.postgres
 def test_a_batch_write_bumps_its_members_and_leaves_the_triggers_on(member: Member) -> None:
     """The batch path writes a run's rows in one statement with the member triggers deferred
     and bumps the run's members once after it; later writes still bump."""

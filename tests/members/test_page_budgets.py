@@ -73,7 +73,7 @@ def test_dashboard_first_view_of_the_day_is_bounded(
     # the showcase snapshot that is rebuilt at most once a minute for everyone (its rewards
     # with their tiers: 2 of them); the member's status and page versions are read before the
     # visit and again after it (the visit point moves the member's version: docs/experience.md).
-    # With SQLite sessions the session is one more query than with Redis.
+    # With database sessions (no REDIS_URL) the session is one more query than with Redis.
     with django_assert_max_num_queries(34):
         client.get("/me/")
     assert PointEntry.objects.filter(member=member, rule__kind="visit").count() == 1
