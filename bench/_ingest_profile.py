@@ -5,8 +5,7 @@
 Not run by `make bench` (the leading underscore). Uses the same database as bench/ingest.py
 (`bench_ingest` on DATABASE_URL's server, unset: the embedded one; do not run both at once),
 creates and drops it. Posts N single `order.received` events and 3 batches of B through the
-project's WSGI application (`config.wsgi`: the events fast path in front of Django) and prints,
-per event: statements, CPU in this process (Django, DRF, the ORM, psycopg), time inside the
+project's WSGI application (`config.wsgi`, as gunicorn serves it) and prints, per event: statements, CPU in this process (Django, DRF, the ORM, psycopg), time inside the
 database calls, and wall time.
 """
 
@@ -102,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
     from django.db import reset_queries
     from django.test import RequestFactory
 
-    from config.wsgi import application  # with the events fast path, as gunicorn serves it
+    from config.wsgi import application  # as gunicorn serves it
 
     factory = RequestFactory(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     signals.request_started.disconnect(reset_queries)  # keep the statements for the count
@@ -151,13 +150,16 @@ def profile(enabled: bool, work: Callable[[], None]) -> None:
     if not enabled:
         work()
         return
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     work()
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
+        "loyalty|members/api|rest_framework/views.py|middleware|pydantic|redis.py"
+    )
     print(out.getvalue())
 
 

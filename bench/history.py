@@ -3,18 +3,16 @@
     .venv/bin/python bench/history.py [--members N] [--histories 10,200,2000] [--keep]
 
 Every `order.received` reads what the member already earned under the capped rules in the
-cap period, net of reversals: a batch of 500 for all its members at once
-(`loyalty.batch._Run.load_usage`), a single event for its member (`earning.cap_used` in
-Python; `loyalty_cap_room` in SQL on the fast path). Those reads must cost the same whatever
-the members' histories hold. This creates its own database (bench_history), loads the
+cap period, with the earnings' reversals: the earning engine's snapshot
+(`loyalty.earning.store.snapshot_read`, the database function `loyalty_earning_snapshot`), for
+a batch of 500 members at once or for one member. Those reads must cost the same whatever the
+members' histories hold. This creates its own database (bench_history), loads the
 aliexpress preset, makes N members (default 500: one batch), and for each history length H
 adds H earlier earnings per member (spread over the past two years, at copy speed) plus, today,
-two earnings and a reversal of one of them per member; then it times the batch's read for
-all N members and `cap_used` for each member (best of 3), and prints both next to H. No
-target is named for this; the figures must stay flat as H grows. The same script against the
-code before the reads were driven by the period's earnings (2026-12-03): batch read 43.8,
-67.3 and 109.7 ms for H = 10, 200 and 2,000, cap_used 1.6, 1.8 and 3.9 ms a member; after:
-44.5, 45.3 and 46.7 ms, and 2.0, 2.0 and 1.9 ms (docs/benchmarks.md).
+two earnings and a reversal of one of them per member; then it times the snapshot of one batch
+of all N members and the snapshot of each member alone (best of 3), and checks that the plan
+finds the daily cap used up (5 earned, net of the reversal). No target is named for this; the
+figures must stay flat as H grows (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,9 +61,9 @@ def run(members: int, histories: list[int]) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from loyalty.batch import Received, _Run
-    from loyalty.clock import day_bounds, local_date
-    from loyalty.earning import cap_used
+    from loyalty.earning import OrderReceived, store
+    from loyalty.earning.planner import plan, reads
+    from loyalty.earning.program import program_state
     from loyalty.models import EarningRule
     from members.services import api_key_create
 
@@ -73,7 +72,6 @@ def run(members: int, histories: list[int]) -> None:
     rule = EarningRule.objects.get(kind=EarningRule.Kind.SHOPPING, active=True)
     api_key, _secret = api_key_create(name="bench")
     now = datetime.now(UTC) - timedelta(minutes=5)
-    start, end = day_bounds(local_date(now))
     with connection.cursor() as cur:
         insert_members(cur, members)
         # Today: two earnings per member, the first of them reversed.
@@ -98,19 +96,25 @@ def run(members: int, histories: list[int]) -> None:
             [now, now],
         )
     events = [
-        Received(
+        OrderReceived(
             key=f"k{m}",
-            member_id=m,
             member_number=f"{m:010d}",
             occurred_at=now,
             number=f"H-{m}",
             amount=Decimal("12.50"),
             currency="USD",
-            categories=[],
+            categories=(),
             digest="",
         )
         for m in range(1, members + 1)
     ]
+
+    def snapshot(run: list[OrderReceived]) -> Any:
+        program = program_state()
+        return store.snapshot_read(
+            program=program, api_key_id=api_key.pk, events=run, reads=reads(program, run)
+        )[0]
+
     held = 0
     print(f"members {members:,}; today: 2 earnings and 1 reversal each")
     for history in histories:
@@ -132,21 +136,24 @@ def run(members: int, histories: list[int]) -> None:
         timings = []
         for _ in range(3):
             with transaction.atomic():
-                run_ = _Run(api_key, events)
                 started = time.perf_counter()
-                run_.load_usage(events)
+                whole = snapshot(events)
                 batch = time.perf_counter() - started
                 started = time.perf_counter()
-                used = [cap_used(m, rule, start, end) for m in range(1, members + 1)]
+                for event in events:
+                    snapshot([event])
                 single = time.perf_counter() - started
+                transaction.set_rollback(True)
             timings.append((batch, single))
-            assert set(used) == {5}, set(used)  # one earning of 5 left, net of the reversal
+            # one earning of 5 left today, net of the reversal: the daily cap of 5 is used up
+            points = {r.answer["points"] for r in plan(whole, events).results}  # type: ignore[union-attr]
+            assert points == {0}, points
         batch = min(t[0] for t in timings)
         single = min(t[1] for t in timings)
         print(
             f"history {history:>6,} entries a member: batch read {batch * 1000:7.1f} ms for "
             f"{members} members ({batch * 1e6 / members:6.1f} us an event); "
-            f"cap_used {single * 1e6 / members:6.1f} us a member"
+            f"one member alone {single * 1e6 / members:6.1f} us"
         )
 
 

@@ -15,6 +15,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import text
+from core.fields import CategoryListField
 from loyalty.models import MoneyField
 
 # 31 symbols: no 0/O, 1/I/L look-alikes. 16 symbols = 16 * log2(31) ≈ 79 bits of randomness.
@@ -469,11 +471,6 @@ class CouponIssueJob(models.Model):
 # =============================================================================================
 
 
-def split_categories(value: str) -> list[str]:
-    """ "Shoes, bags" -> ["shoes", "bags"]: the form orders' categories are stored in."""
-    return [c.strip().lower() for c in value.split(",") if c.strip()]
-
-
 class Brand(models.Model):
     """A brand that sells on the platform: featured as brand of the week, hosts events."""
 
@@ -481,7 +478,7 @@ class Brand(models.Model):
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     website = models.URLField(_("website"), blank=True)
-    categories = models.CharField(
+    categories = CategoryListField(
         _("categories"),
         max_length=255,
         blank=True,
@@ -499,7 +496,7 @@ class Brand(models.Model):
 
     @property
     def category_list(self) -> list[str]:
-        return split_categories(self.categories)
+        return text.category_list(self.categories)
 
 
 class FeaturedBrand(models.Model):
@@ -855,7 +852,7 @@ class Reward(models.Model):
         verbose_name=_("only tiers"),
         help_text=_("Empty: every tier."),
     )
-    categories = models.CharField(
+    categories = CategoryListField(
         _("categories"),
         max_length=255,
         blank=True,
@@ -897,7 +894,7 @@ class Reward(models.Model):
 
     @property
     def category_list(self) -> list[str]:
-        return split_categories(self.categories)
+        return text.category_list(self.categories)
 
     def clean(self) -> None:
         super().clean()

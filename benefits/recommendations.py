@@ -69,7 +69,7 @@ def category_weights(member_id: int, now: datetime) -> Counter[str]:
     )
     weights: Counter[str] = Counter()
     for categories, received_at in rows:
-        weights.update({str(c).strip().lower() for c in categories or [] if str(c).strip()})
+        weights.update(set(categories or []))  # stored normalised (core.text)
         note_change_at(received_at + timedelta(days=WINDOW_DAYS))  # it leaves the window
     return weights
 

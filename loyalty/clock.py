@@ -37,22 +37,22 @@ def default_today() -> date:
     return timezone.now().astimezone(ZoneInfo(settings.PROGRAM_TIME_ZONE_DEFAULT)).date()
 
 
-def local_date(moment: datetime) -> date:
-    """The calendar date of an aware datetime in the program's time zone."""
-    return moment.astimezone(program_timezone()).date()
+def local_date(moment: datetime, tz: ZoneInfo | None = None) -> date:
+    """The calendar date of an aware datetime in the program's time zone (or `tz`)."""
+    return moment.astimezone(tz or program_timezone()).date()
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a program-local calendar day, as aware datetimes."""
-    tz = program_timezone()
+def day_bounds(day: date, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of a program-local calendar day (or `tz`'s), as aware datetimes."""
+    tz = tz or program_timezone()
     start = datetime.combine(day, time.min, tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
     return start, end
 
 
-def month_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of the program-local calendar month that contains `day`."""
-    tz = program_timezone()
+def month_bounds(day: date, tz: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    """[start, end) of the program-local calendar month (or `tz`'s) that contains `day`."""
+    tz = tz or program_timezone()
     first = day.replace(day=1)
     nxt = add_months(first, 1)
     return datetime.combine(first, time.min, tzinfo=tz), datetime.combine(nxt, time.min, tzinfo=tz)

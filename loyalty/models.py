@@ -18,6 +18,9 @@ from django.db import models, transaction
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core import text
+from core.fields import CategoriesField, CategoryListField
+
 MONEY_DIGITS = 12
 MONEY_PLACES = 2
 
@@ -720,7 +723,7 @@ class Campaign(models.Model):
     tiers = models.ManyToManyField(
         Tier, blank=True, related_name="+", verbose_name=_("only for tiers")
     )
-    categories = models.CharField(
+    categories = CategoryListField(
         _("only for categories"),
         max_length=255,
         blank=True,
@@ -760,7 +763,7 @@ class Campaign(models.Model):
 
     @property
     def category_list(self) -> list[str]:
-        return [c.strip().lower() for c in self.categories.split(",") if c.strip()]
+        return text.category_list(self.categories)
 
 
 class Event(models.Model):
@@ -813,7 +816,7 @@ class Order(models.Model):
     )
     amount = MoneyField(_("amount"))
     currency = models.CharField(_("currency"), max_length=3)
-    categories = models.JSONField(_("categories"), default=list, blank=True)
+    categories = CategoriesField(_("categories"), default=list, blank=True)
     received_at = models.DateTimeField(_("received at"))
     returned_amount = MoneyField(_("returned amount"), default=Decimal("0"))
     fraud = models.BooleanField(_("flagged as fraud"), default=False)

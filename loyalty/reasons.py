@@ -23,7 +23,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
 TEMPLATES = (
-    # earning.earn_reason and the "what" it is given
+    # the earning planner's reasons (loyalty.earning.planner) and the "what" they are given
     gettext_noop("1 point for %(what)s"),
     gettext_noop("%(points)d points for %(what)s"),
     gettext_noop("%(cap)s reached: 0 points"),

@@ -649,11 +649,12 @@ class _InstantUpgradeJob:
         tier_instant_upgrade_task.delay(self.member_id)
 
 
-def tiers_instant_upgrade_schedule(*, member_id: int) -> None:
+def tiers_instant_upgrade_schedule(*, member_id: int, program: Program | None = None) -> None:
     """Called by the ledger when it posts an earning: with `Program.instant_upgrade` on, the
     member's tier is checked by a Celery task after the transaction commits (once per
-    member and transaction); with it off, nothing happens."""
-    if not Program.load().instant_upgrade:
+    member and transaction); with it off, nothing happens. `program`: the settings the
+    caller already holds (else they are loaded)."""
+    if not (program or Program.load()).instant_upgrade:
         return
     job = _InstantUpgradeJob(member_id)
     connection = transaction.get_connection()

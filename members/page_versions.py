@@ -125,11 +125,11 @@ $$ LANGUAGE plpgsql;
     .replace("{now}", PG_NOW)
 )
 
-# A writer that bumps the member's version itself, once, after its last write sets this
-# (transaction-local) setting to 'on' for the span of its writes, all of them for that one
-# member; the member triggers then skip (their WHEN clause: the function is not even called).
-# The one-statement event does (loyalty_order_receive, loyalty migration 0011): four writes,
-# one bump, instead of four trigger calls of ~0.1 ms each. The writer clears it before its
+# A writer that bumps its members' versions itself, once, after its last write sets this
+# (transaction-local) setting to 'on' for the span of its writes, all of them for those
+# members; the member triggers then skip (their WHEN clause: the function is not even called).
+# The earning engine's write does (loyalty_earning_write, loyalty migration 0018): one
+# statement's writes to four tables, one bump, instead of four trigger calls. The writer clears it before its
 # explicit bump, and an error rolls it back with the writes, so no later write of the
 # transaction can pass unbumped; tests/members/test_dashboard_cache.py checks both.
 PG_DEFERRED_SETTING = "members.pv_deferred"

@@ -43,15 +43,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
-    """Each test starts with an empty cache (rate limits, the cached program settings)."""
+    """Each test starts with an empty cache (rate limits, the cached program settings) and the
+    default language (a request through the test client leaves its language active)."""
+    from django.conf import settings
     from django.core.cache import cache
+    from django.utils import translation
 
-    from loyalty.api import fast
+    translation.activate(settings.LANGUAGE_CODE)
+
+    from loyalty.earning import program_forget
     from loyalty.models import program_data_forget
+    from members.selectors import api_keys_forget
 
     cache.clear()
     program_data_forget()
-    fast.forget()
+    program_forget()
+    api_keys_forget()
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
-"""Requests through the project's WSGI application, as a server makes them (the events fast
-path, loyalty/api/fast.py, sits in front of Django's handler there, where Django's test client
-does not reach)."""
+"""Requests through the project's WSGI application, as a server makes them (with its own
+connection handling and signals, which Django's test client does not go through)."""
 
 from __future__ import annotations
 

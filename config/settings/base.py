@@ -88,8 +88,8 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         "PostgreSQL is the only database: DATABASE_URL must be postgres://... (or unset, for "
         "the embedded server)"
     )
-# psycopg prepares the statements the code asks it to (the one-statement event,
-# loyalty.receive_sql); Django's own queries bind client-side and are never prepared.
+# psycopg prepares the statements the code asks it to (the earning engine's snapshot and
+# write, loyalty.earning.store); Django's own queries bind client-side and are never prepared.
 # "none" turns preparing off, e.g. behind PgBouncer < 1.21 in transaction mode.
 _prepare = env("DB_PREPARE_THRESHOLD", default="5")
 DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, TypeGuard
+from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException
@@ -16,23 +14,23 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.batch import Received, orders_receive, receive_one
-from loyalty.earning import Outcome, body_hash, event_ingest
-from loyalty.models import PointEntry, Program, program_pinned
-from loyalty.receive_sql import ReceivedSpec, order_receive_sql
+from loyalty.earning import (
+    LedgerEvent,
+    Outcome,
+    event_ingest,
+    events_apply,
+)
+from loyalty.models import PointEntry
 from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
 from members.api.errors import ApiError, error_body, exception_handler
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 
+from .payloads import MAX_BATCH, BatchPayload, Context, EventPayload, body_hash, event_from
 from .serializers import (
-    CLOCK_SKEW,
-    MAX_BATCH,
     BatchAnswerSerializer,
-    BatchSerializer,
     EventAnswerSerializer,
-    EventSerializer,
     PointEntrySerializer,
     RedemptionSerializer,
     TierSerializer,
@@ -49,215 +47,105 @@ ERRORS = {
 }
 
 
-def _member_or_404(number: Any, known: dict[str, int] | None = None) -> tuple[int, str]:
-    number = str(number)
-    if known is not None and number in known:
-        found: int | None = known[number]
-    else:  # not looked up beforehand (e.g. spelled otherwise before validation)
-        pk = Member.objects.filter(number=number, is_active=True).values_list("pk", flat=True)
-        found = pk.first()
+def _member_or_404(number: str) -> int:
+    found = (
+        Member.objects.filter(number=number, is_active=True).values_list("pk", flat=True).first()
+    )
     if found is None:
         raise ApiError(404, "member_not_found", "No member with this number.")
-    return found, number
+    return found
 
 
-def _ingest(api_key: ApiKey, raw: Any, known: dict[str, int] | None = None) -> Outcome:
-    """Validate and apply one event; raises what the error handler turns into JSON.
-    `known`: member numbers to ids, looked up once for a whole batch."""
-    payload = EventSerializer(data=raw)
-    payload.is_valid(raise_exception=True)
-    event = payload.validated_data
-    member_id, number = _member_or_404(event["member"], known)
+def _context() -> Context:
+    return Context(now=timezone.now())
+
+
+def _api_error(error: LedgerError) -> ApiError:
+    return ApiError(error.status, error.code, str(error), getattr(error, "fields", None))
+
+
+def _ledger_event(api_key: ApiKey, event: LedgerEvent) -> Outcome:
     try:
         return event_ingest(
-            api_key=api_key,
-            key=event["id"],
-            type=event["type"],
-            member_id=member_id,
-            member_number=number,
-            occurred_at=event["occurred_at"],
-            data=event["data"],
-            digest=body_hash(raw),
+            api_key=api_key, event=event, member_id=_member_or_404(event.member_number)
         )
     except LedgerError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from exc
+        raise _api_error(exc) from exc
 
 
-def _receive(api_key: ApiKey, event: Received) -> Outcome:
-    """Apply one well-formed `order.received` event (read by `_fast_received`)."""
-    outcome = receive_one(api_key, event)
+def _error_result(exc: Exception, raw: Any) -> dict[str, Any]:
+    response = exception_handler(exc, {})
+    assert response is not None
+    result = {"status": response.status_code, **response.data}
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        result["id"] = raw["id"].strip()
+    return result
+
+
+def _outcome_result(outcome: Any, key: str) -> dict[str, Any]:
     if isinstance(outcome, LedgerError):
-        raise ApiError(outcome.status, outcome.code, str(outcome)) from outcome
-    return outcome
-
-
-def _as_result(api_key: ApiKey, raw: Any, known: dict[str, int]) -> dict[str, Any]:
-    try:
-        outcome = _ingest(api_key, raw, known)
-    except (APIException, DjangoValidationError) as exc:
-        response = exception_handler(exc, {})
-        assert response is not None
-        result = {"status": response.status_code, **response.data}
-        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-            result["id"] = raw["id"]
-        return result
+        fields = getattr(outcome, "fields", None)
+        return {
+            "status": outcome.status,
+            **error_body(outcome.code, str(outcome), fields),
+            "id": key,
+        }
     return {"status": 201 if outcome.created else 200, **outcome.answer}
 
 
-AMOUNT = re.compile(r"\d{1,10}(\.\d{1,2})?")
-RECEIVED_KEYS = frozenset({"id", "type", "member", "occurred_at", "order"})
-ORDER_KEYS = frozenset({"number", "amount", "currency", "categories"})
-CENT = Decimal("0.01")
-
-
-def _plain_text(value: Any, limit: int) -> TypeGuard[str]:
-    return isinstance(value, str) and 0 < len(value) <= limit and value == value.strip()
-
-
-def _fast_spec(raw: Any, now: datetime) -> ReceivedSpec | None:
-    """A plain-Python reading of the common, well-formed `order.received` event, accepting
-    exactly what `EventSerializer` accepts with the same values. None: anything else (an
-    error, another type, an unusual spelling); the serializer then judges the event."""
-    if not isinstance(raw, dict) or raw.get("type") != "order.received":
-        return None
-    if not RECEIVED_KEYS.issuperset(raw):
-        return None
-    key, number, when, order = (
-        raw.get("id"),
-        raw.get("member"),
-        raw.get("occurred_at"),
-        raw.get("order"),
-    )
-    if not (_plain_text(key, 100) and _plain_text(number, 20) and isinstance(when, str)):
-        return None
-    if not isinstance(order, dict) or not ORDER_KEYS.issuperset(order):
-        return None
-    try:
-        occurred_at = datetime.fromisoformat(when)
-    except ValueError:
-        return None
-    if occurred_at.tzinfo is None:
-        return None
-    occurred_at = occurred_at.astimezone(UTC)
-    program = Program.load()
-    if occurred_at > now + CLOCK_SKEW or occurred_at < now - timedelta(
-        days=program.backdating_days
-    ):
-        return None
-    order_number, amount, currency = order.get("number"), order.get("amount"), order.get("currency")
-    categories = order.get("categories", [])
-    if not (_plain_text(order_number, 64) and isinstance(amount, str) and AMOUNT.fullmatch(amount)):
-        return None
-    if currency != program.currency or not isinstance(categories, list) or len(categories) > 50:
-        return None
-    if not all(_plain_text(c, 50) for c in categories):
-        return None
-    value = Decimal(amount).quantize(CENT)
-    if value < CENT:
-        return None
-    return ReceivedSpec(
-        key=key,
-        member_number=number,
-        occurred_at=occurred_at,
-        number=order_number,
-        amount=value,
-        currency=currency,
-        categories=sorted({c.strip().lower() for c in categories if c}),
-        digest=body_hash(raw),
-    )
-
-
-def _fast_received(raw: Any, known: dict[str, int], now: datetime) -> Received | None:
-    """`_fast_spec` of an event whose member is in `known` (numbers to ids)."""
-    spec = _fast_spec(raw, now)
-    if spec is None or spec.member_number not in known:
-        return None
-    return Received(
-        key=spec.key,
-        member_id=known[spec.member_number],
-        member_number=spec.member_number,
-        occurred_at=spec.occurred_at,
-        number=spec.number,
-        amount=spec.amount,
-        currency=spec.currency,
-        categories=spec.categories,
-        digest=spec.digest,
-    )
-
-
-def _batch_results(api_key: ApiKey, events: list[Any], known: dict[str, int]) -> list[Any]:
-    """One result per event, in order. Runs of well-formed `order.received` events with
-    distinct ids go through `orders_receive` together; every other event alone."""
+def _batch_results(api_key: ApiKey, events: list[Any]) -> list[Any]:
+    """One result per event, in order: the earning events between two ledger events go through
+    the engine together; a ledger event alone; an invalid one answers its errors."""
     results: list[Any] = [None] * len(events)
-    now = timezone.now()
-    run: list[tuple[int, Received]] = []
-    run_keys: set[str] = set()
+    context = _context()
+    run: list[tuple[int, Any]] = []
 
     def flush() -> None:
-        outcomes = orders_receive(api_key=api_key, events=[r for _i, r in run])
-        for (index, received), outcome in zip(run, outcomes, strict=True):
-            results[index] = _outcome_result(outcome, received.key)
+        outcomes = events_apply(api_key=api_key, events=[e for _i, e in run])
+        for (index, event), outcome in zip(run, outcomes, strict=True):
+            results[index] = _outcome_result(outcome, event.key)
         run.clear()
-        run_keys.clear()
 
     for index, raw in enumerate(events):
-        received = _fast_received(raw, known, now)
-        if received is not None:
-            if received.key in run_keys:
-                flush()
-            run.append((index, received))
-            run_keys.add(received.key)
+        try:
+            event = event_from(raw, context)
+        except APIException as exc:
+            results[index] = _error_result(exc, raw)
             continue
-        if run:
-            flush()
-        results[index] = _as_result(api_key, raw, known)
-    if run:
+        if not isinstance(event, LedgerEvent):
+            run.append((index, event))
+            continue
         flush()
+        try:
+            results[index] = _outcome_result(_ledger_event(api_key, event), event.key)
+        except (APIException, DjangoValidationError) as exc:
+            results[index] = _error_result(exc, raw)
+    flush()
     return results
-
-
-def _outcome_result(outcome: Outcome | LedgerError, key: str) -> dict[str, Any]:
-    if isinstance(outcome, LedgerError):
-        return {"status": outcome.status, **error_body(outcome.code, str(outcome)), "id": key}
-    return {"status": 201 if outcome.created else 200, **outcome.answer}
 
 
 class EventView(APIView):
     """Report one thing a member did (API key). Idempotent per event id."""
 
+    api_key_memoised = True  # the engine checks the key under its locks (ApiKeyAuthentication)
     permission_classes = [IsIntegration]
 
     @extend_schema(
-        request=EventSerializer,
+        request=EventPayload,
         responses={201: EventAnswerSerializer, 200: EventAnswerSerializer, **ERRORS},
         tags=["events"],
     )
     def post(self, request: Request) -> Response:
         assert isinstance(request.auth, ApiKey)
-        raw = request.data
-        with program_pinned():
-            # a well-formed order.received in one round trip
-            spec = _fast_spec(raw, timezone.now())
-            if spec is not None:
-                try:
-                    outcome, _member_id = order_receive_sql(api_key_id=request.auth.pk, event=spec)
-                except LedgerError as exc:
-                    raise ApiError(exc.status, exc.code, str(exc)) from exc
-                return _event_response(outcome)
-            number = raw.get("member") if isinstance(raw, dict) else None
-            known: dict[str, int] = {}
-            if isinstance(number, str):
-                pk = (
-                    Member.objects.filter(number=number, is_active=True)
-                    .values_list("pk", flat=True)
-                    .first()
-                )
-                known = {number: pk} if pk is not None else {}
-            received = _fast_received(raw, known, timezone.now())
-            if received is None:
-                outcome = _ingest(request.auth, raw, known)
-            else:
-                outcome = _receive(request.auth, received)
+        event = event_from(request.data, _context())
+        if isinstance(event, LedgerEvent):
+            outcome = _ledger_event(request.auth, event)
+        else:
+            [result] = events_apply(api_key=request.auth, events=[event])
+            if isinstance(result, LedgerError):
+                raise _api_error(result)
+            assert isinstance(result, Outcome)
+            outcome = result
         return _event_response(outcome)
 
 
@@ -274,24 +162,21 @@ class EventBatchView(APIView):
     permission_classes = [IsIntegration]
 
     @extend_schema(
-        request=BatchSerializer,
+        request=BatchPayload,
         responses={200: BatchAnswerSerializer, 400: ERRORS[400]},
         tags=["events"],
     )
     def post(self, request: Request) -> Response:
         assert isinstance(request.auth, ApiKey)
         events = request.data.get("events") if isinstance(request.data, dict) else None
-        if not (isinstance(events, list) and 0 < len(events) <= MAX_BATCH):
-            batch = BatchSerializer(data=request.data)  # answers the field errors
-            batch.is_valid(raise_exception=True)
-            events = batch.validated_data["events"]
-        numbers = {str(e.get("member")) for e in events if isinstance(e, dict)}
-        known = dict(
-            Member.objects.filter(number__in=numbers, is_active=True).values_list("number", "pk")
-        )
-        with program_pinned():
-            results = _batch_results(request.auth, events, known)
-        return Response({"results": results})
+        if not isinstance(events, list) or not 0 < len(events) <= MAX_BATCH:
+            raise ApiError(
+                400,
+                "invalid",
+                "Some fields are invalid.",
+                {"events": [_("Give a list of 1 to %(max)d events.") % {"max": MAX_BATCH}]},
+            )
+        return Response({"results": _batch_results(request.auth, events)})
 
 
 class RedemptionView(APIView):
@@ -308,19 +193,18 @@ class RedemptionView(APIView):
         assert isinstance(request.auth, ApiKey)
         payload = RedemptionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        member_id, number = _member_or_404(number)
+        member_id = _member_or_404(number)
         data = payload.validated_data
+        event = LedgerEvent(
+            type="redemption",
+            key=data["id"],
+            member_number=number,
+            occurred_at=timezone.now(),
+            data={"points": data["points"], "reason": data["reason"]},
+            digest=body_hash({"member": number, **request.data}),
+        )
         try:
-            outcome = event_ingest(
-                api_key=request.auth,
-                key=data["id"],
-                type="redemption",
-                member_id=member_id,
-                member_number=number,
-                occurred_at=timezone.now(),
-                data={"points": data["points"], "reason": data["reason"]},
-                digest=body_hash({"member": number, **request.data}),
-            )
+            outcome = event_ingest(api_key=request.auth, event=event, member_id=member_id)
         except LedgerError as exc:
             raise ApiError(exc.status, exc.code, str(exc)) from exc
         return Response(
@@ -358,7 +242,7 @@ class MemberPointsView(_HistoryView):
     permission_classes = [IsIntegration]
 
     def member_id(self) -> int:
-        return _member_or_404(self.kwargs["number"])[0]
+        return _member_or_404(self.kwargs["number"])
 
 
 @extend_schema(tags=["me"], parameters=[KIND_FILTER])

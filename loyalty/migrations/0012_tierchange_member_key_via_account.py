@@ -10,43 +10,11 @@ Deferrable, initially deferred, as Django's own keys. The model says db_constrai
 Django manages neither.
 """
 
-from django.db import migrations, models
 import django.db.models.deletion
 from django.conf import settings
+from django.db import migrations, models
 
-TABLE = "loyalty_tierchange"
-ACCOUNT_KEY = "tierchange_member_account_fk"
-MEMBER_KEY = "loyalty_tierchange_member_id_fk_members_member_id"
-
-
-def _member_id_keys(schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, TABLE)
-    return [
-        name
-        for name, info in constraints.items()
-        if info["foreign_key"] and info["columns"] == ["member_id"]
-    ]
-
-
-def _replace_key(schema_editor, *, references):
-    name = ACCOUNT_KEY if references == "loyalty_account" else MEMBER_KEY
-    column = "member_id" if references == "loyalty_account" else "id"
-    for old in _member_id_keys(schema_editor):
-        schema_editor.execute(f'ALTER TABLE {TABLE} DROP CONSTRAINT "{old}"')
-    schema_editor.execute(
-        f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" FOREIGN KEY (member_id) '
-        f"REFERENCES {references} ({column}) DEFERRABLE INITIALLY DEFERRED"
-    )
-
-
-def to_account(apps, schema_editor):
-    _replace_key(schema_editor, references="loyalty_account")
-
-
-def to_member(apps, schema_editor):
-    _replace_key(schema_editor, references="members_member")
+from ._sql import run_files
 
 
 class Migration(migrations.Migration):
@@ -71,6 +39,11 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[migrations.RunPython(to_account, to_member)],
+            database_operations=[
+                run_files(
+                    ["0012_tierchange_member_key_via_account.pg.sql"],
+                    ["0012_tierchange_member_key_via_account.reverse.pg.sql"],
+                )
+            ],
         ),
     ]

@@ -16,31 +16,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
-def _order_number_like_indexes(schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "loyalty_order")
-    return [
-        name
-        for name, info in constraints.items()
-        if info["index"]
-        and not info["unique"]
-        and info["columns"] == ["number"]
-        and name.endswith("_like")
-    ]
-
-
-def drop_order_number_like(apps, schema_editor):
-    for name in _order_number_like_indexes(schema_editor):
-        schema_editor.execute(f'DROP INDEX IF EXISTS "{name}"')
-
-
-def create_order_number_like(apps, schema_editor):
-    schema_editor.execute(
-        'CREATE INDEX IF NOT EXISTS "loyalty_order_number_0cea738f_like" '
-        'ON "loyalty_order" ("number" varchar_pattern_ops)'
-    )
+from ._sql import run_files
 
 
 class Migration(migrations.Migration):
@@ -183,5 +159,8 @@ class Migration(migrations.Migration):
                 name="entry_campaign",
             ),
         ),
-        migrations.RunPython(drop_order_number_like, create_order_number_like),
+        run_files(
+            ["0014_fewer_indexes_on_writes.pg.sql"],
+            ["0014_fewer_indexes_on_writes.reverse.pg.sql"],
+        ),
     ]

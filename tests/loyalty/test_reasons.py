@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
-from loyalty.earning import _visit_award
+from loyalty.earning import points_visit_award
 from loyalty.models import Campaign, PointEntry
 from loyalty.reasons import localize
 from loyalty.services import points_award, points_expire_due, points_redeem, points_reverse
@@ -70,7 +70,7 @@ def test_every_reason_the_ledger_writes_reads_in_chinese(
     _event(api_client, member, "e7", "order.fraud", order={"number": "SO2"})
     _event(api_client, member, "e8", "review.posted", review={"id": "R1", "product": "P1"})
     _event(api_client, member, "e9", "club.posted", post={"id": "C1"})
-    _visit_award(member_id=member.pk, today=today)
+    assert points_visit_award(member_id=member.pk) is not None
     redemption = {"id": "x1", "points": 1}
     assert (
         api_client.post(

@@ -51,11 +51,14 @@ def test_expire_task_uses_the_given_day_and_is_safe_twice(member: object) -> Non
 
 
 def test_caps_count_in_the_program_time_zone(member: object) -> None:
-    from loyalty.earning import _cap_room
-    from loyalty.services import account_lock
+    from decimal import Decimal
+
+    from loyalty.earning import OrderReceived, events_apply
+    from members.services import api_key_create
 
     program = Program.load()
     program.time_zone = "Asia/Shanghai"
+    program.backdating_days = 3650  # the story is dated March 2026
     program.save()
     call_command("load_program", "aliexpress", stdout=io.StringIO())
     rule = EarningRule.objects.get(kind="shopping")
@@ -68,12 +71,29 @@ def test_caps_count_in_the_program_time_zone(member: object) -> None:
         occurred_at=datetime(2026, 3, 1, 23, 30, tzinfo=shanghai),
         rule_id=rule.pk,
     )
-    from django.db import transaction
 
-    with transaction.atomic():
-        account = account_lock(member_id=member.pk)  # type: ignore[attr-defined]
-        assert _cap_room(account, rule, datetime(2026, 3, 1, 23, 50, tzinfo=shanghai)) == 0
-        assert _cap_room(account, rule, datetime(2026, 3, 2, 0, 30, tzinfo=shanghai)) == 5
+    def order(key: str, at: datetime) -> OrderReceived:
+        return OrderReceived(
+            key=key,
+            member_number=member.number,  # type: ignore[attr-defined]
+            occurred_at=at,
+            number=f"SO-{key}",
+            amount=Decimal("12.50"),
+            currency="USD",
+            categories=(),
+            digest=key,
+        )
+
+    # the same local day: the cap is used up; the next local day: a fresh cap
+    same_day, next_day = events_apply(
+        api_key=api_key_create(name="shop")[0],
+        events=[
+            order("a", datetime(2026, 3, 1, 23, 50, tzinfo=shanghai)),
+            order("b", datetime(2026, 3, 2, 0, 30, tzinfo=shanghai)),
+        ],
+    )
+    assert same_day.answer["points"] == 0  # type: ignore[union-attr]
+    assert next_day.answer["points"] == 5  # type: ignore[union-attr]
 
 
 def test_program_pinned_answers_one_snapshot_then_lets_go() -> None:

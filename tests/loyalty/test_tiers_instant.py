@@ -345,8 +345,8 @@ def test_a_batch_of_orders_promotes_at_once_and_tells_the_member(
     eager: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """The batched ingestion path (loyalty/batch.py) checks the tier like the one-by-one path,
-    and the promotion lands in the member's inbox."""
+    """A batch checks the tier as one event does, and the promotion lands in the member's
+    inbox."""
     from django.utils import timezone
 
     from members.models import Notice

@@ -439,79 +439,80 @@ def test_versions_never_repeat_after_the_database_is_recreated(member: Member) -
     assert version(member) > first
 
 
-def test_the_one_statement_event_bumps_its_member_and_leaves_the_triggers_on(
-    member: Member,
-) -> None:
-    """loyalty_order_receive writes the member's rows with the member triggers deferred
-    (members.page_versions.PG_DEFERRED_SETTING) and bumps the member once at the end; the
-    setting never outlives the function, whether it succeeds or refuses."""
-    from loyalty.earning import OrderExists
-    from loyalty.receive_sql import ReceivedSpec, order_receive_sql
+def _received(member: Member, key: str, number: str) -> Any:
+    from loyalty.earning import OrderReceived
+
+    return OrderReceived(
+        key=key,
+        member_number=member.number,
+        occurred_at=timezone.now() - timedelta(minutes=5),
+        number=number,
+        amount=Decimal("12.50"),
+        currency="USD",
+        categories=("shoes",),
+        digest=key,
+    )
+
+
+def _deferred() -> str | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('members.pv_deferred', true)")
+        return cursor.fetchone()[0]  # type: ignore[no-any-return]
+
+
+def test_an_event_bumps_its_member_and_leaves_the_triggers_on(member: Member) -> None:
+    """The engine's write (loyalty_earning_write) writes the member's rows with the member
+    triggers deferred (members.page_versions.PG_DEFERRED_SETTING) and bumps the member once at
+    the end; the setting never outlives the write, whether it succeeds or is refused."""
+    from django.db import IntegrityError, transaction
+
+    from loyalty.earning import events_apply, store
+    from loyalty.earning.planner import OrderRow, Plan
     from members.services import api_key_create
 
     key = api_key_create(name="t")[0]
-
-    def spec(event_key: str, number: str) -> ReceivedSpec:
-        return ReceivedSpec(
-            key=event_key,
-            member_number=member.number,
-            occurred_at=timezone.now() - timedelta(minutes=5),
-            number=number,
-            amount=Decimal("12.50"),
-            currency="USD",
-            categories=["shoes"],
-            digest=event_key,
-        )
-
-    def deferred() -> str | None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('members.pv_deferred', true)")
-            return cursor.fetchone()[0]  # type: ignore[no-any-return]
-
     before = version(member)
-    order_receive_sql(api_key_id=key.pk, event=spec("e1", "SO-1"))
+    events_apply(api_key=key, events=[_received(member, "e1", "SO-1")])
     after = version(member)
     assert after > before
-    assert deferred() in (None, "")
+    assert _deferred() in (None, "")
     points_award(member_id=member.pk, points=1, reason="later in the same transaction")
     assert version(member) > after
-    with pytest.raises(OrderExists):  # raised after the setting was switched on
-        order_receive_sql(api_key_id=key.pk, event=spec("e2", "SO-1"))
-    assert deferred() in (None, "")
+    # a write the database refuses (the order number is taken) after switching them off
+    taken = Plan(
+        orders=[
+            OrderRow(
+                number="SO-1",
+                member_id=member.pk,
+                amount=Decimal("1.00"),
+                currency="USD",
+                categories=[],
+                received_at=timezone.now(),
+            )
+        ]
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        store.plan_write(taken, api_key_id=key.pk)
+    assert _deferred() in (None, "")
     refused = version(member)
     points_award(member_id=member.pk, points=1, reason="after a refusal")
     assert version(member) > refused
 
 
 def test_a_batch_write_bumps_its_members_and_leaves_the_triggers_on(member: Member) -> None:
-    """The batch path writes a run's rows in one statement with the member triggers deferred
-    and bumps the run's members once after it; later writes still bump."""
-    from loyalty.batch import Received, orders_receive
+    """A run of events writes its rows in one statement with the member triggers deferred and
+    bumps the run's members once after it; later writes still bump."""
+    from loyalty.earning import events_apply
     from members.services import api_key_create
 
     other = MemberFactory()
     account_open(member_id=other.pk)
     key = api_key_create(name="t")[0]
     before = {m.pk: version(m) for m in (member, other)}
-    events = [
-        Received(
-            key=f"b{n}",
-            member_id=m.pk,
-            member_number=m.number,
-            occurred_at=timezone.now() - timedelta(minutes=5),
-            number=f"SO-B{n}",
-            amount=Decimal("12.50"),
-            currency="USD",
-            categories=[],
-            digest=f"b{n}",
-        )
-        for n, m in enumerate((member, other))
-    ]
-    assert all(r.created for r in orders_receive(api_key=key, events=events))  # type: ignore[union-attr]
+    events = [_received(m, f"b{n}", f"SO-B{n}") for n, m in enumerate((member, other))]
+    assert all(r.created for r in events_apply(api_key=key, events=events))  # type: ignore[union-attr]
     after = {m.pk: version(m) for m in (member, other)}
     assert all(after[pk] > before[pk] for pk in before)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('members.pv_deferred', true)")
-        assert cursor.fetchone()[0] in (None, "")
+    assert _deferred() in (None, "")
     points_award(member_id=other.pk, points=1, reason="later in the same transaction")
     assert version(other) > after[other.pk]

@@ -1,0 +1,1 @@
+"""What every domain shares (the bottom layer): text normalisation, ..."""
