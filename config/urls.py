@@ -34,5 +34,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler400 = "members.views.bad_request"
 handler404 = "members.views.not_found"
 handler500 = "members.views.server_error"

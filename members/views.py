@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django.views.defaults import bad_request as django_bad_request
 from django.views.i18n import set_language as django_set_language
 
 from loyalty.clock import changes_collected, program_today
@@ -21,7 +22,7 @@ from loyalty.models import program_data_version, program_pinned
 from loyalty.selectors import program_overview
 
 from .adapters import remember_language
-from .api.errors import json_404, json_500
+from .api.errors import json_400, json_404, json_500
 from .forms import ProfileForm
 from .models import Member, Notice
 from .notices import notice_text, notices_mark_read
@@ -159,6 +160,13 @@ def inbox_read(request: HttpRequest) -> HttpResponse:
     notice_id = int(raw) if raw.isdigit() else None
     notices_mark_read(member_id=_member(request).pk, notice_id=notice_id)
     return redirect("members:inbox")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """JSON under /api/ (the error envelope), Django's own page elsewhere."""
+    if request.path.startswith("/api/"):
+        return json_400(request, exception)
+    return django_bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

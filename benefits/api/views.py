@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +13,7 @@ from benefits import services
 from benefits.models import Coupon
 from benefits.selectors import WALLET_TABS, coupon_check, member_coupons
 from members.api.errors import ApiError
+from members.api.pagination import CursorPagination
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 from members.selectors import member_by_number

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     RootModel,
@@ -30,6 +31,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 from rest_framework import exceptions
@@ -40,6 +42,7 @@ from loyalty.earning import (
     LedgerEvent,
     OrderReceived,
 )
+from members.api.parsers import unstorable
 
 MAX_BATCH = 500
 # Shop clocks drift: an event up to this far "in the future" is accepted.
@@ -53,10 +56,26 @@ class Context:
     now: datetime
 
 
+def _storable(value: str) -> str:
+    """Text PostgreSQL can store: no NUL character, no lone surrogate (a `\ud800` escape)."""
+    if unstorable(value):
+        raise PydanticCustomError(
+            "invalid_text", _("Text with a NUL character or a lone surrogate cannot be stored.")
+        )
+    return value
+
+
 def _text(max_length: int) -> Any:
     return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+        AfterValidator(_storable),
     ]
+
+
+def echo(value: Any) -> str:
+    """A client's value as an error message may quote it: always encodable."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
 
 
 def _context(info: ValidationInfo) -> Context:
@@ -77,9 +96,32 @@ def _moment(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
-Moment = Annotated[datetime, AfterValidator(_moment)]
-Amount = Annotated[Decimal, Field(max_digits=12, decimal_places=2, ge=Decimal("0.01"))]
-Category = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+def _iso_text(value: Any) -> Any:
+    """A moment is an ISO 8601 string, as the schema says (not a Unix time)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "not a string")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_moment)]
+Amount = Annotated[
+    Decimal,
+    Field(max_digits=12, decimal_places=2, ge=Decimal("0.01")),
+    # what the validator takes, exactly: a number, or a string of one
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0.01, "maximum": 9999999999.99},
+                {"type": "string", "pattern": r"^\s*\d{1,10}(\.\d{1,2})?\s*$"},
+            ]
+        }
+    ),
+]
+Category = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(_storable),
+]
 
 
 class _Part(BaseModel):
@@ -89,9 +131,9 @@ class _Part(BaseModel):
 class OrderReceivedPart(_Part):
     number: _text(64)  # type: ignore[valid-type]
     amount: Amount
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=3, to_upper=True)] = Field(
-        description="The program's currency (case does not matter)."
-    )
+    currency: Annotated[
+        str, StringConstraints(min_length=3, max_length=3, to_upper=True), AfterValidator(_storable)
+    ] = Field(description="The program's currency (case does not matter).")
     categories: list[Category] = Field(
         default_factory=list,
         max_length=50,
@@ -270,7 +312,7 @@ def event_from(raw: Any, context: Context) -> OrderReceived | ContributionPosted
 # --- pydantic's errors in the API's envelope and language -----------------------------------
 def _message(error: Any) -> str:  # noqa: C901 (a table of error types)
     kind, ctx = error["type"], error.get("ctx") or {}
-    if kind in ("future", "date_out_of_range"):
+    if kind in ("future", "date_out_of_range", "invalid_text"):
         return str(error["msg"])
     if kind == "missing":
         return _("This field is required.")
@@ -278,10 +320,12 @@ def _message(error: Any) -> str:  # noqa: C901 (a table of error types)
         return _("This field may not be blank.")
     if kind == "string_too_long":
         return _("Ensure this field has no more than %(max_length)s characters.") % ctx
+    if kind == "string_unicode":
+        return _("Text with a NUL character or a lone surrogate cannot be stored.")
     if kind in ("string_type", "str_type"):
         return _("Not a valid string.")
     if kind in ("literal_error", "union_tag_invalid"):
-        return _('"%(input)s" is not a valid choice.') % {"input": error.get("input", "")}
+        return _('"%(input)s" is not a valid choice.') % {"input": echo(error.get("input", ""))}
     if kind == "union_tag_not_found":
         return _("This field is required.")
     if kind.startswith("datetime") or kind.startswith("date_"):

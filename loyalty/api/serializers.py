@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from loyalty.models import PointEntry, Tier
@@ -20,17 +21,39 @@ class EventAnswerSerializer(serializers.Serializer):
     balance = serializers.IntegerField()
 
 
-class BatchResultSerializer(EventAnswerSerializer):
-    """An event's answer with its status; an error result carries `code`, `detail` and
-    `fields` (as the error body of POST /events/) instead of the answer's fields."""
+class BatchAppliedSerializer(EventAnswerSerializer):
+    """An event of a batch that was applied (201) or had been (200: the stored answer)."""
 
-    status = serializers.IntegerField(help_text="the HTTP status this event alone would get")
-    code = serializers.CharField(required=False, help_text="on errors")
-    detail = serializers.CharField(required=False)
+    status = serializers.IntegerField(
+        min_value=200, max_value=201, help_text="as POST /events/ would answer"
+    )
+
+
+class BatchRefusedSerializer(serializers.Serializer):
+    """An event of a batch that was refused: its status and the error envelope."""
+
+    status = serializers.IntegerField(
+        min_value=400, max_value=499, help_text="as POST /events/ would answer"
+    )
+    id = serializers.CharField(required=False, help_text="the event's id, when it had one")
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField(child=serializers.JSONField())  # type: ignore[assignment]
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="BatchResult",
+        serializers=[BatchAppliedSerializer, BatchRefusedSerializer],
+        resource_type_field_name=None,
+    )
+)
+class BatchResultField(serializers.JSONField):
+    """One result of a batch: applied, or refused."""
 
 
 class BatchAnswerSerializer(serializers.Serializer):
-    results = BatchResultSerializer(many=True)
+    results = serializers.ListField(child=BatchResultField(), help_text="one per event, in order")
 
 
 class RedemptionSerializer(serializers.Serializer):

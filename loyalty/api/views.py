@@ -9,7 +9,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,10 +23,12 @@ from loyalty.models import PointEntry
 from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
 from members.api.errors import ApiError, error_body, exception_handler
+from members.api.pagination import CursorPagination
+from members.api.parsers import TextCheckedLater
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 
-from .payloads import MAX_BATCH, BatchPayload, Context, EventPayload, body_hash, event_from
+from .payloads import MAX_BATCH, BatchPayload, Context, EventPayload, body_hash, echo, event_from
 from .serializers import (
     BatchAnswerSerializer,
     EventAnswerSerializer,
@@ -78,7 +79,7 @@ def _error_result(exc: Exception, raw: Any) -> dict[str, Any]:
     assert response is not None
     result = {"status": response.status_code, **response.data}
     if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-        result["id"] = raw["id"].strip()
+        result["id"] = echo(raw["id"].strip())
     return result
 
 
@@ -127,6 +128,7 @@ def _batch_results(api_key: ApiKey, events: list[Any]) -> list[Any]:
 class EventView(APIView):
     """Report one thing a member did (API key). Idempotent per event id."""
 
+    parser_classes = [TextCheckedLater]  # the payload's validator checks each text field
     api_key_memoised = True  # the engine checks the key under its locks (ApiKeyAuthentication)
     permission_classes = [IsIntegration]
 
@@ -159,6 +161,7 @@ def _event_response(outcome: Outcome) -> Response:
 class EventBatchView(APIView):
     """Up to 500 events; one result per event, in order. Each is applied whole or not at all."""
 
+    parser_classes = [TextCheckedLater]  # one event's bad text refuses that event alone
     permission_classes = [IsIntegration]
 
     @extend_schema(

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from members.api.pagination import InvalidCursor
+from members.api.parsers import InvalidText
 
 
 class ApiError(exceptions.APIException):
@@ -30,6 +35,8 @@ class ApiError(exceptions.APIException):
 
 
 _DEFAULT_CODES = {
+    InvalidText: "invalid_text",
+    InvalidCursor: "invalid_cursor",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
     exceptions.PermissionDenied: "permission_denied",
@@ -97,12 +104,22 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """A request refused before any view (Django's SuspiciousOperation): the body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields, a bad Host header..."""
+    if isinstance(exception, RequestDataTooBig):
+        body = error_body("request_too_large", _("The request body is too large."))
+    else:
+        body = error_body("bad_request", _("Bad request."))
+    return JsonResponse(body, status=status.HTTP_400_BAD_REQUEST)
+
+
 def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse(error_body("not_found", _("Not found.")), status=status.HTTP_404_NOT_FOUND)
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
-        error_body("server_error", "Something went wrong on our side."),
+        error_body("server_error", _("Something went wrong on our side.")),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
