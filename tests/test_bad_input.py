@@ -103,14 +103,32 @@ def test_a_nul_in_a_query_parameter_is_refused(api_client: APIClient, member: Me
 
 
 @pytest.mark.parametrize(
-    "path",
-    ["/api/v1/members/", "/api/v1/coupons/validate/", "/api/v1/coupons/redeem/"],
+    ("path", "field"),
+    [
+        ("/api/v1/members/", "name"),
+        ("/api/v1/coupons/validate/", "code"),
+        ("/api/v1/coupons/redeem/", "order_number"),
+    ],
 )
-def test_unstorable_text_anywhere_in_another_json_body_is_refused(
-    api_client: APIClient, path: str
+@pytest.mark.parametrize("text", ["A\x00B", "A\ud800"], ids=["nul", "lone-surrogate"])
+def test_unstorable_text_in_another_json_body_is_a_field_error(
+    api_client: APIClient, member: Member, path: str, field: str, text: str
 ) -> None:
-    body = json.dumps({"email": "a@example.com", "code": "X", "nested": {"k\x00": ["\ud800"]}})
-    envelope(raw_post(api_client, path, body), "invalid_text")
+    """Beside the field that carries it; what the API ignores (an unknown key) may hold
+    anything without harm."""
+    body = {
+        "email": "a@example.com",
+        "id": "r-1",
+        "code": "X",
+        "member": member.number,
+        "order_number": "SO-1",
+        "order_amount": "10.00",
+        "currency": "USD",
+        field: text,
+        "ignored": {"k\x00": ["\ud800"]},
+    }
+    answer = envelope(raw_post(api_client, path, json.dumps(body)), "invalid")
+    assert list(answer["fields"]) == [field], answer
 
 
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
@@ -202,8 +220,9 @@ def test_a_batch_with_one_bad_event_answers_the_others(
         (lambda body: body.update(member=10000001), "member"),
         (lambda body: body.update(occurred_at=1764000000), "occurred_at"),
         (lambda body: body["order"].update(categories=["bags", "  "]), "categories"),
+        (lambda body: body["order"].update(amount=12.5), "amount"),
     ],
-    ids=["number-as-int", "id-as-int", "member-as-int", "unix-time", "blank-category"],
+    ids=["number-as-int", "id-as-int", "member-as-int", "unix-time", "blank-category", "float"],
 )
 def test_an_event_field_is_exactly_what_the_schema_says(
     api_client: APIClient, member: Member, change: Any, field: str
@@ -216,3 +235,39 @@ def test_an_event_field_is_exactly_what_the_schema_says(
     flat = json.dumps(answer["fields"])
     assert field in flat, answer
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("/api/v1/coupons/validate/", "order_amount", 25.5),
+        ("/api/v1/coupons/validate/", "code", 12345),
+        ("/api/v1/members/", "name", 7),
+    ],
+)
+def test_a_request_field_is_exactly_what_the_schema_says(
+    api_client: APIClient, member: Member, path: str, field: str, value: Any
+) -> None:
+    body = {
+        "email": "b@example.com",
+        "code": "X",
+        "member": member.number,
+        "order_amount": "10.00",
+        "currency": "USD",
+        field: value,
+    }
+    answer = envelope(api_client.post(path, body, format="json"), "invalid")
+    assert list(answer["fields"]) == [field], answer
+    assert not Member.objects.filter(email="b@example.com").exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("page_size=abc", "page_size"), ("page_size=0", "page_size"), ("kind=nope", "kind")],
+)
+def test_a_query_parameter_outside_the_schema_is_refused(
+    api_client: APIClient, member: Member, query: str, field: str
+) -> None:
+    """Not silently replaced by the default (the schema says what is allowed)."""
+    response = api_client.get(f"/api/v1/members/{member.number}/points/?{query}")
+    assert list(envelope(response, "invalid")["fields"]) == [field]

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from benefits.models import Reward, RewardExchange
 from loyalty.api.serializers import TierRefSerializer
+from members.api.fields import StrictInput
 
 from .serializers import CouponSerializer
 
@@ -33,7 +34,7 @@ class MemberBenefitsSerializer(serializers.Serializer):
     )
 
 
-class FastRefundRequestSerializer(serializers.Serializer):
+class FastRefundRequestSerializer(StrictInput):
     order_number = serializers.CharField(max_length=64)
     order_amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01")

@@ -41,7 +41,7 @@ class FeaturedBrandView(APIView):
         tags=["benefits"],
     )
     def get(self, request: Request) -> Response:
-        query = FeaturedBrandQuerySerializer(data=request.query_params)
+        query = FeaturedBrandQuerySerializer(data=request.query_params.dict())  # "" is no date
         query.is_valid(raise_exception=True)
         day = query.validated_data.get("date") or program_today()
         member = request.user if isinstance(request.user, Member) else None

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from benefits.models import Coupon, CouponRedemption
 from benefits.selectors import effective_status
 from benefits.templatetags.benefits import coupon_reason
+from members.api.fields import StrictInput
 
 
 class CouponSerializer(serializers.ModelSerializer):
@@ -59,7 +60,7 @@ class CouponListSerializer(serializers.Serializer):
     results = CouponSerializer(many=True)
 
 
-class ValidateRequestSerializer(serializers.Serializer):
+class ValidateRequestSerializer(StrictInput):
     code = serializers.CharField(max_length=40)
     member = serializers.CharField(max_length=10, help_text="The member's public number.")
     order_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
@@ -87,7 +88,7 @@ class ValidateResponseSerializer(serializers.Serializer):
     coupon = CouponSerializer(required=False)
 
 
-class RedeemRequestSerializer(serializers.Serializer):
+class RedeemRequestSerializer(StrictInput):
     id = serializers.CharField(max_length=64, help_text="Your idempotency key for this request.")
     code = serializers.CharField(max_length=40)
     member = serializers.CharField(max_length=10)
@@ -116,7 +117,7 @@ class RedemptionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReleaseRequestSerializer(serializers.Serializer):
+class ReleaseRequestSerializer(StrictInput):
     id = serializers.CharField(max_length=64)
     code = serializers.CharField(max_length=40)
     order_number = serializers.CharField(max_length=64)

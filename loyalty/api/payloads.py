@@ -42,6 +42,7 @@ from loyalty.earning import (
     LedgerEvent,
     OrderReceived,
 )
+from members.api.fields import AMOUNT_ABOVE_ZERO, AMOUNT_AS_TEXT, TEXT
 from members.api.parsers import unstorable
 
 MAX_BATCH = 500
@@ -70,6 +71,7 @@ def _text(max_length: int) -> Any:
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
         AfterValidator(_storable),
+        Field(json_schema_extra={"pattern": TEXT}),
     ]
 
 
@@ -104,23 +106,26 @@ def _iso_text(value: Any) -> Any:
 
 
 Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_moment)]
+
+
+def _amount_text(value: Any) -> Any:
+    """An amount is a string ("12.50"): a JSON number is a binary float, not every amount."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("amount_text", str(AMOUNT_AS_TEXT))
+    return value
+
+
 Amount = Annotated[
     Decimal,
+    BeforeValidator(_amount_text),
     Field(max_digits=12, decimal_places=2, ge=Decimal("0.01")),
-    # what the validator takes, exactly: a number, or a string of one
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "number", "minimum": 0.01, "maximum": 9999999999.99},
-                {"type": "string", "pattern": r"^\s*\d{1,10}(\.\d{1,2})?\s*$"},
-            ]
-        }
-    ),
+    WithJsonSchema({"type": "string", "pattern": AMOUNT_ABOVE_ZERO}),
 ]
 Category = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
     AfterValidator(_storable),
+    Field(json_schema_extra={"pattern": TEXT}),
 ]
 
 
@@ -312,7 +317,7 @@ def event_from(raw: Any, context: Context) -> OrderReceived | ContributionPosted
 # --- pydantic's errors in the API's envelope and language -----------------------------------
 def _message(error: Any) -> str:  # noqa: C901 (a table of error types)
     kind, ctx = error["type"], error.get("ctx") or {}
-    if kind in ("future", "date_out_of_range", "invalid_text"):
+    if kind in ("future", "date_out_of_range", "invalid_text", "amount_text"):
         return str(error["msg"])
     if kind == "missing":
         return _("This field is required.")

@@ -4,6 +4,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from loyalty.models import PointEntry, Tier
+from members.api.fields import StrictInput
 
 
 class EventAnswerEntrySerializer(serializers.Serializer):
@@ -56,7 +57,7 @@ class BatchAnswerSerializer(serializers.Serializer):
     results = serializers.ListField(child=BatchResultField(), help_text="one per event, in order")
 
 
-class RedemptionSerializer(serializers.Serializer):
+class RedemptionSerializer(StrictInput):
     id = serializers.CharField(max_length=100)
     points = serializers.IntegerField(min_value=1, max_value=10_000_000)
     reason = serializers.CharField(max_length=200, required=False, default="")

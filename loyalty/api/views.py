@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,7 +24,6 @@ from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
 from members.api.errors import ApiError, error_body, exception_handler
 from members.api.pagination import CursorPagination
-from members.api.parsers import TextCheckedLater
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 
@@ -128,7 +127,6 @@ def _batch_results(api_key: ApiKey, events: list[Any]) -> list[Any]:
 class EventView(APIView):
     """Report one thing a member did (API key). Idempotent per event id."""
 
-    parser_classes = [TextCheckedLater]  # the payload's validator checks each text field
     api_key_memoised = True  # the engine checks the key under its locks (ApiKeyAuthentication)
     permission_classes = [IsIntegration]
 
@@ -161,7 +159,6 @@ def _event_response(outcome: Outcome) -> Response:
 class EventBatchView(APIView):
     """Up to 500 events; one result per event, in order. Each is applied whole or not at all."""
 
-    parser_classes = [TextCheckedLater]  # one event's bad text refuses that event alone
     permission_classes = [IsIntegration]
 
     @extend_schema(
@@ -234,7 +231,9 @@ class _HistoryView(generics.ListAPIView):
         raise NotImplementedError
 
     def get_queryset(self) -> QuerySet[PointEntry]:
-        kind = self.request.query_params.get("kind") or None
+        kind = self.request.query_params.get("kind")
+        if kind is not None and kind not in PointEntry.Kind.values:
+            raise ValidationError({"kind": [_("One of %s.") % ", ".join(PointEntry.Kind.values)]})
         return point_history(self.member_id(), kind).select_related("order")
 
 

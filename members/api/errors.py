@@ -15,7 +15,6 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from members.api.pagination import InvalidCursor
-from members.api.parsers import InvalidText
 
 
 class ApiError(exceptions.APIException):
@@ -35,7 +34,6 @@ class ApiError(exceptions.APIException):
 
 
 _DEFAULT_CODES = {
-    InvalidText: "invalid_text",
     InvalidCursor: "invalid_cursor",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",

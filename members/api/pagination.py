@@ -21,6 +21,24 @@ class InvalidCursor(exceptions.APIException):
 
 
 class CursorPagination(pagination.CursorPagination):
+    def get_page_size(self, request: Any) -> int:
+        """`page_size` is a whole number from 1 (more than the most is the most); anything
+        else is refused, not silently replaced by the default."""
+        raw = request.query_params.get(self.page_size_query_param or "")
+        if raw is None:
+            assert self.page_size is not None
+            return self.page_size
+        if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError({"page_size": [_("A whole number from 1.")]})
+        return min(int(raw), self.max_page_size or int(raw))
+
+    def get_schema_operation_parameters(self, view: Any) -> Any:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
     def decode_cursor(self, request: Any) -> Any:
         try:
             return super().decode_cursor(request)

@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiResponse
 from pydantic.json_schema import model_json_schema
 from rest_framework import serializers
 
+from members.api.fields import AMOUNT, AMOUNT_ABOVE_ZERO, OPTIONAL_TEXT, TEXT
 from members.api.permissions import IsIntegration, IsMember
 
 
@@ -61,6 +62,10 @@ def _kinds(permission: Any) -> set[str]:
 
 SCHEMES = {"ApiKeyAuth": "api_key", "cookieAuth": "session"}
 
+# What the server takes, said in the schema (a request is refused for exactly what it says):
+# text patterns and amounts are in members.api.fields; a calendar day:
+DAY = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])$"  # (29 to 31: documented stricter)
+
 
 class AutoSchema(openapi.AutoSchema):
     def get_auth(self) -> list[Any]:
@@ -71,6 +76,36 @@ class AutoSchema(openapi.AutoSchema):
         if not kinds:
             return auths
         return [a for a in auths if not a or SCHEMES.get(next(iter(a))) in kinds]
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or schema.get("readOnly"):
+            return schema
+        if isinstance(field, serializers.DecimalField):
+            above_zero = field.min_value is not None and field.min_value > 0
+            schema.pop("format", None)
+            schema["pattern"] = AMOUNT_ABOVE_ZERO if above_zero else AMOUNT
+        elif isinstance(field, serializers.DateField):
+            schema["pattern"] = DAY
+        elif isinstance(field, serializers.RegexField):
+            schema["pattern"] = next(
+                v.regex.pattern for v in field.validators if hasattr(v, "regex")
+            )
+        elif (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"format", "pattern", "enum"} & set(schema)
+        ):
+            schema["pattern"] = OPTIONAL_TEXT if field.allow_blank else TEXT
+        return schema
+
+    def _get_request_body(self, direction: Any = "request") -> Any:
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True  # every body the API takes has a required field
+        return body
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         responses = super()._get_response_bodies(direction)

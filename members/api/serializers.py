@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from loyalty.api.serializers import TierRefSerializer
 from loyalty.selectors import TierStatus, member_account, member_points_expiring, member_tier_status
+from members.api.fields import StrictInput
 from members.models import Member
 
 
@@ -81,7 +82,7 @@ class MemberSerializer(serializers.ModelSerializer):
         return self._tier_status(obj).tier_effective_on
 
 
-class MemberCreateSerializer(serializers.Serializer):
+class MemberCreateSerializer(StrictInput):
     email = serializers.EmailField(max_length=254)
     name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     birthday = serializers.DateField(required=False, allow_null=True, default=None)

@@ -1,0 +1,66 @@
+"""Request bodies take exactly what the OpenAPI schema says (members.api.schema documents it).
+
+DRF's CharField turns a JSON number into text and IntegerField takes "5" or 5.0; the schema
+says "string" and "integer", so a client that relies on the coercion relies on something
+undocumented. `StrictInput` refuses it beside the field instead. Amounts are strings ("12.50"),
+never JSON numbers: a binary float cannot carry every amount exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from members.api.parsers import unstorable
+
+# An amount: up to ten digits before the point and two after; the second for amounts above zero.
+# Text with something besides white space (fields are trimmed) and no NUL (PostgreSQL cannot
+# store it); text that may be blank.
+TEXT = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+OPTIONAL_TEXT = r"^[^\u0000]*$"
+AMOUNT = r"^\d{1,10}(\.\d{1,2})?$"
+AMOUNT_ABOVE_ZERO = r"^([1-9]\d{0,9}(\.\d{1,2})?|0\.(0[1-9]|[1-9]\d?))$"
+
+NOT_TEXT = _("Not a valid string.")
+AMOUNT_AS_TEXT = _('Send an amount as a string, e.g. "12.50".')
+NOT_WHOLE = _("A valid integer is required.")
+TEXT_REFUSED = _("Text with a NUL character or a lone surrogate cannot be stored.")
+
+
+def _wrong_type(field: serializers.Field, value: Any) -> Any:
+    if value is None:
+        return None  # the field's own allow_null decides
+    if isinstance(field, serializers.DecimalField):
+        return None if isinstance(value, str) else AMOUNT_AS_TEXT
+    if isinstance(field, serializers.ChoiceField | serializers.DateField):
+        return None if isinstance(value, str) else NOT_TEXT
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        return NOT_TEXT
+    if isinstance(field, serializers.IntegerField) and (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (isinstance(value, float) and not value.is_integer())  # JSON's 5.0 is an integer
+    ):
+        return NOT_WHOLE
+    if isinstance(value, str) and unstorable(value):
+        return TEXT_REFUSED
+    return None
+
+
+class StrictInput(serializers.Serializer):
+    """A request serializer whose fields take the JSON types the schema documents."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping) and not hasattr(data, "getlist"):  # JSON, not a query
+            errors = {}
+            for name, field in self.fields.items():
+                if field.read_only or name not in data:
+                    continue
+                message = _wrong_type(field, data[name])
+                if message is not None:
+                    errors[name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
