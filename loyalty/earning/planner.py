@@ -464,8 +464,16 @@ class _Run:
         return max(rule.cap - self.used[self._bucket(rule, member_id, day)], 0)
 
     def use(self, rule: EarningRule, member_id: int, day: date, points: int) -> None:
-        if rule.cap is not None:
-            self.used[self._bucket(rule, member_id, day)] += points
+        """Count `points` granted by `rule` in every cap they count against, as the snapshot's
+        usage is counted: each capped rule that shares a cap with `rule` (its own, and its
+        group's even where a rule of the group has another period or no cap)."""
+        buckets = {
+            self._bucket(other, member_id, day)
+            for other in self.program.rules.values()
+            if other.cap is not None and _shares_cap(other, rule)
+        }
+        for bucket in buckets:
+            self.used[bucket] += points
 
     def tier_id(self, member_id: int) -> int | None:
         held = self.snapshot.accounts.get(member_id)

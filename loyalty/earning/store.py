@@ -5,7 +5,6 @@ plan. Both are one round trip each, to the database functions `loyalty_earning_s
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -43,11 +42,11 @@ WRITE_SQL = (
 @contextmanager
 def own_transaction() -> Iterator[None]:
     """A transaction of the engine's own, for a caller outside any of Django's (the API), in
-    two round trips instead of four: in psycopg's pipeline mode the BEGIN travels with the
-    snapshot's call and the COMMIT with the write's (Django's `atomic` would send each apart).
-    The database runs them in order, as sent. If anything fails, the transaction is rolled
-    back and the error raised as Django's (a refused write surfaces when the COMMIT returns).
-    Nothing inside may use Django's transactions (the ORM's reads are fine)."""
+    as few round trips as the checks allow: in psycopg's pipeline mode the BEGIN travels with
+    the snapshot's call, and the COMMIT goes out only after the write's answer was checked
+    (Django's `atomic` would send each statement apart). If anything fails, the transaction is
+    rolled back and the error raised as Django's. Nothing inside may use Django's
+    transactions (the ORM's reads are fine)."""
     assert not connection.in_atomic_block, "inside a transaction of Django's: use atomic()"
     connection.ensure_connection()
     raw = connection.connection
@@ -57,23 +56,11 @@ def own_transaction() -> Iterator[None]:
             raw.execute("BEGIN")
             yield
             raw.execute("COMMIT")
-            while _pending():  # the write's answer: fetching it sends the COMMIT along
-                _pending().pop(0)()
     except BaseException:
-        _pending().clear()
         if raw.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             with connection.wrap_database_errors:
                 raw.execute("ROLLBACK")
         raise
-
-
-_LOCAL = threading.local()  # a connection is a thread's: so are its pending checks
-
-
-def _pending() -> list[Any]:
-    if not hasattr(_LOCAL, "pending"):
-        _LOCAL.pending = []
-    return _LOCAL.pending  # type: ignore[no-any-return]
 
 
 def _call(sql: str, params: list[Any]) -> Any:
@@ -219,14 +206,13 @@ def plan_write(plan: Plan, *, api_key_id: int | None) -> None:
     ]
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
-    connection._prepare_cursor(raw).execute(WRITE_SQL, params)  # type: ignore[attr-defined]
-    if connection.connection.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
-        _pending().append(lambda: _check(raw, expected))  # with the COMMIT
-    else:
-        _check(raw, expected)
+    with connection._prepare_cursor(raw) as cursor:  # type: ignore[attr-defined]
+        # fetching the answer before anything else is sent: in a pipeline, before the COMMIT
+        cursor.execute(WRITE_SQL, params)
+        row = cursor.fetchone()
+    if row is None or list(row[0]) != expected:
+        raise WriteMismatch(f"the write stored {row and row[0]}, the plan has {expected}")
 
 
-def _check(cursor: psycopg.Cursor[Any], expected: list[int]) -> None:
-    row = cursor.fetchone()
-    cursor.close()
-    assert row is not None and list(row[0]) == expected, (row, expected)
+class WriteMismatch(RuntimeError):
+    """The write stored other rows than the plan has: the transaction must not commit."""

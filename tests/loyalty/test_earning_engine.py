@@ -158,3 +158,37 @@ def test_field_errors_are_in_the_request_language(api_client: APIClient, member:
         "order": {"amount": ["请输入有效的数字。"]},
     }
     assert not Event.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("own_transaction", [True, False], ids=["own", "inside-atomic"])
+def test_a_write_that_does_not_match_its_plan_commits_nothing(
+    member: Member, api_key: tuple[Any, str], monkeypatch: Any, own_transaction: bool
+) -> None:
+    """The write's row counts are checked before the COMMIT is sent, in the engine's own
+    transaction (the API's) as inside Django's: a mismatch leaves nothing behind."""
+    from django.db import transaction
+
+    from loyalty.earning import store
+
+    # the real write, answered with a count the plan does not have
+    call = store.WRITE_SQL.removeprefix("SELECT ")
+    monkeypatch.setattr(store, "WRITE_SQL", f"SELECT array_append(({call})[1:7], 99)")
+    order = OrderReceived(
+        key="e1",
+        member_number=member.number,
+        occurred_at=timezone.now(),
+        number="SO-1",
+        amount=Decimal("12.50"),
+        currency="USD",
+        categories=(),
+        digest="d",
+    )
+    with pytest.raises(store.WriteMismatch):
+        if own_transaction:
+            events_apply(api_key=api_key[0], events=[order])
+        else:
+            with transaction.atomic():
+                events_apply(api_key=api_key[0], events=[order])
+    assert not Order.objects.exists()
+    assert not Event.objects.exists() and not PointEntry.objects.exists()
