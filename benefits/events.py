@@ -207,6 +207,8 @@ def event_rsvp_cancel(
     same transaction. Returns (the cancelled RSVP, the promoted one or None)."""
     now = now or timezone.now()
     event = _locked_event(event_id)
+    if not event.published:  # answered as a missing one: unpublished events do not exist yet
+        raise EventError("event_not_found", _("This event does not exist."))
     rsvp = EventRsvp.objects.filter(event=event, member=member).first()
     if rsvp is None or rsvp.status == EventRsvp.Status.CANCELLED:
         raise EventError("no_rsvp", _("You have not answered this invitation."))

@@ -1,3 +1,4 @@
+from allauth.account import views as account_views
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
@@ -27,6 +28,9 @@ urlpatterns = [
     path("me/", include("benefits.catalogue_urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
+    # Every logout link signs out, staff and members alike: allauth's view (GET asks to
+    # confirm, POST signs out), not the admin's, which sends a member to its login page.
+    path("admin/logout/", account_views.logout, name="admin-logout"),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", member_views.set_language, name="set_language"),
     path("api/v1/", include(api_v1)),
