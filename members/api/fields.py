@@ -6,11 +6,21 @@ import unicodedata
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MEMBER_NUMBER_LENGTH = 10
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "example": "1234567897"},
+            {"type": "integer", "minimum": 0, "maximum": 9_999_999_999},
+        ],
+        "description": "The member's public number: up to 10 digits, as a string or a number.",
+    }
+)
 class MemberNumberField(serializers.CharField):
     """A member's public number, in the one form it is stored and compared (and counted by
     the rate limits): a JSON number or a string, surrounding whitespace dropped, full-width
