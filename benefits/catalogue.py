@@ -8,13 +8,13 @@ its percent is above 0 and fast refunds when it has a limit. Every other benefit
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.placeholders import fill
 from loyalty.models import Program, Tier
 from loyalty.selectors import account_state, member_tier
 from members.models import Member
@@ -28,11 +28,6 @@ def format_percent(value: Decimal) -> str:
     """8.00 → "8", 7.50 → "7.5"."""
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 @dataclass(frozen=True)
@@ -49,16 +44,13 @@ class BenefitLine:
 
     @property
     def applies(self) -> str:
-        values = _Blank(
-            percent=format_percent(self.percent) if self.percent is not None else "",
-            limit=f"{self.limit:.2f}" if self.limit is not None else "",
-            currency=self.currency,
-            hours=str(self.hours) if self.hours is not None else "",
-        )
-        try:
-            text = string.Formatter().vformat(self.benefit.applies, (), values)
-        except (ValueError, IndexError):
-            text = self.benefit.applies
+        values = {
+            "percent": format_percent(self.percent) if self.percent is not None else "",
+            "limit": f"{self.limit:.2f}" if self.limit is not None else "",
+            "currency": self.currency,
+            "hours": str(self.hours) if self.hours is not None else "",
+        }
+        text = fill(self.benefit.applies, values)
         return f"{text} ({self.note})" if self.note else text
 
     @property

@@ -38,7 +38,7 @@ class BenefitMatrixForm(forms.Form):
                 max_digits=5,
                 decimal_places=2,
                 initial=tier.discount_percent,
-                widget=forms.NumberInput(attrs={"style": "width: 6em", "step": "0.01"}),
+                widget=forms.NumberInput(attrs={"class": "matrix-percent", "step": "0.01"}),
             )
             self.fields[f"refund-{tier.pk}"] = forms.DecimalField(
                 label=_("%(tier)s fast-refund limit") % {"tier": tier.name},
@@ -48,7 +48,7 @@ class BenefitMatrixForm(forms.Form):
                 decimal_places=2,
                 initial=tier.fast_refund_limit,
                 help_text=_("Empty: no fast refunds."),
-                widget=forms.NumberInput(attrs={"style": "width: 7em", "step": "0.01"}),
+                widget=forms.NumberInput(attrs={"class": "matrix-limit", "step": "0.01"}),
             )
         for benefit in benefits:
             if benefit.from_tier:
@@ -67,7 +67,7 @@ class BenefitMatrixForm(forms.Form):
                         min_value=1,
                         max_value=720,
                         initial=cell.hours if cell else None,
-                        widget=forms.NumberInput(attrs={"style": "width: 4em"}),
+                        widget=forms.NumberInput(attrs={"class": "matrix-hours"}),
                     )
 
     def clean(self) -> dict[str, Any]:

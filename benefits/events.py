@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.mail import email_subject
 from loyalty.selectors import account_state, base_tier
 from members.models import Member
 
@@ -193,9 +194,9 @@ def event_seat_email_send(*, rsvp_id: int, now: datetime | None = None) -> bool:
     rsvp = EventRsvp.objects.select_related("event", "member").get(pk=rsvp_id)
     with translation.override(rsvp.member.language):
         context = {"rsvp": rsvp, "event": rsvp.event, "member": rsvp.member}
-        subject = render_to_string("benefits/email/event_seat_subject.txt", context)
+        subject = email_subject("benefits/email/event_seat_subject.txt", context)
         body = render_to_string("benefits/email/event_seat.txt", context)
-    EmailMessage(" ".join(subject.split()), body, to=[rsvp.member.email]).send()
+    EmailMessage(subject, body, to=[rsvp.member.email]).send()
     return True
 
 
@@ -207,6 +208,8 @@ def event_rsvp_cancel(
     same transaction. Returns (the cancelled RSVP, the promoted one or None)."""
     now = now or timezone.now()
     event = _locked_event(event_id)
+    if not event.published:  # answered as a missing one: unpublished events do not exist yet
+        raise EventError("event_not_found", _("This event does not exist."))
     rsvp = EventRsvp.objects.filter(event=event, member=member).first()
     if rsvp is None or rsvp.status == EventRsvp.Status.CANCELLED:
         raise EventError("no_rsvp", _("You have not answered this invitation."))

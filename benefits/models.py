@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core import text
 from core.fields import CategoryListField
+from core.placeholders import PlaceholderValidator
 from loyalty.models import MoneyField
 
 # 31 symbols: no 0/O, 1/I/L look-alikes. 16 symbols = 16 * log2(31) ≈ 79 bits of randomness.
@@ -742,6 +743,9 @@ class SaleEarlyAccess(models.Model):
 # a tier has any other benefit, with its parameters (hours of early access, a note).
 
 
+BENEFIT_PLACEHOLDERS = ("currency", "hours", "limit", "percent")  # BenefitLine.applies
+
+
 class Benefit(models.Model):
     """One benefit a tier may give, with the sentence that says where it applies."""
 
@@ -779,6 +783,7 @@ class Benefit(models.Model):
             "Shown to members. May use {percent}, {limit}, {currency} and {hours}, e.g. "
             "'{percent}% off products marked Member price at checkout'."
         ),
+        validators=[PlaceholderValidator(BENEFIT_PLACEHOLDERS)],
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     active = models.BooleanField(_("active"), default=True)

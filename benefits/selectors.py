@@ -73,10 +73,9 @@ def coupon_refusal(
     currency: str | None = None,
 ) -> tuple[str, str] | None:
     """Why this coupon cannot be used on this order, as (code, message); None if it can."""
-    if coupon is None:
+    if coupon is None or coupon.member.number != member_number:
+        # Another member's coupon answers as an unknown code: a guesser learns nothing.
         return "not_found", _("No coupon with this code.")
-    if coupon.member.number != member_number:
-        return "not_yours", _("This coupon belongs to another member.")
     if coupon.status == Coupon.Status.REDEEMED:
         return "used", _("This coupon was already used.")
     if coupon.status == Coupon.Status.VOID:

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.mail import email_subject
 from loyalty.clock import day_bounds, program_today
 from loyalty.models import Tier
 from loyalty.selectors import base_tier, member_tier
@@ -402,9 +403,9 @@ def coupon_emails_send(*, coupon_ids: list[int]) -> int:
     for coupon in coupons:
         with translation.override(coupon.member.language):
             context = {"coupon": coupon, "member": coupon.member, "template": coupon.template}
-            subject = render_to_string("benefits/email/coupon_issued_subject.txt", context)
+            subject = email_subject("benefits/email/coupon_issued_subject.txt", context)
             body = render_to_string("benefits/email/coupon_issued.txt", context)
-        messages.append(EmailMessage(" ".join(subject.split()), body, to=[coupon.member.email]))
+        messages.append(EmailMessage(subject, body, to=[coupon.member.email]))
     if not messages:
         return 0
     return get_connection().send_messages(messages) or 0

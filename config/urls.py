@@ -1,9 +1,11 @@
+from allauth.account import views as account_views
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from config import health
+from config.api_docs import ApiDocsView
 from members import views as member_views
 
 # The admin's login goes through allauth: the same rate limits and MFA as the member center.
@@ -27,11 +29,14 @@ urlpatterns = [
     path("me/", include("benefits.catalogue_urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
+    # Every logout link signs out, staff and members alike: allauth's view (GET asks to
+    # confirm, POST signs out), not the admin's, which sends a member to its login page.
+    path("admin/logout/", account_views.logout, name="admin-logout"),
     path("admin/", admin.site.urls),
     path("i18n/setlang/", member_views.set_language, name="set_language"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 handler400 = "members.views.bad_request"

@@ -6,9 +6,11 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from core.mail import email_subject
 from loyalty.clock import program_today
 from loyalty.services import account_open
 
@@ -27,6 +29,19 @@ def remember_language(response: HttpResponse, language: str) -> None:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        """allauth's email, with its subject rendered as plain text (core.mail)."""
+        message = super().render_mail(template_prefix, email, context, headers)
+        subject = email_subject(f"{template_prefix}_subject.txt", context)
+        message.subject = self.format_email_subject(subject)
+        return message
+
     def populate_username(self, request: HttpRequest, user: Any) -> None:
         """Members have no username."""
 

@@ -55,11 +55,14 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     fields = ("name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at")
     actions = ["revoke"]
 
+    class Media:
+        css = {"all": ("css/admin.css",)}
+
     @admin.display(description=_("status"))
     def status(self, obj: ApiKey) -> str:
         if obj.is_revoked:
-            return format_html('<span style="color:#b91c1c">{}</span>', _("revoked"))
-        return format_html('<span style="color:#15803d">{}</span>', _("active"))
+            return format_html('<span class="key-revoked">{}</span>', _("revoked"))
+        return format_html('<span class="key-active">{}</span>', _("active"))
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:

@@ -135,6 +135,10 @@ class ApiKey(models.Model):
 
     objects = ApiKeyQuerySet.as_manager()
 
+    # The cache generation this copy was read under (members.selectors.api_key_for); not a
+    # column. None: not read through the cache, or read while a revocation was in flight.
+    cache_generation: str | None = None
+
     class Meta:
         verbose_name = _("API key")
         verbose_name_plural = _("API keys")

@@ -23,6 +23,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.mail import email_subject
+
 from .labels import label
 from .models import Notice
 
@@ -192,9 +194,9 @@ def notice_emails_send(*, notice_ids: list[int]) -> int:
     for notice in notices:
         with translation.override(notice.member.language):
             context = {"notice": notice, "member": notice.member, "text": notice_text(notice)}
-            subject = render_to_string("members/email/notice_subject.txt", context)
+            subject = email_subject("members/email/notice_subject.txt", context)
             body = render_to_string("members/email/notice.txt", context)
-        messages.append(EmailMessage(" ".join(subject.split()), body, to=[notice.member.email]))
+        messages.append(EmailMessage(subject, body, to=[notice.member.email]))
     if not messages:
         return 0
     return get_connection().send_messages(messages) or 0

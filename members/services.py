@@ -16,7 +16,15 @@ from loyalty.clock import program_today
 from loyalty.services import account_open
 
 from .models import ApiKey, Member, birthday_change_allowed
-from .selectors import API_KEY_CACHE, API_KEY_CACHE_SECONDS
+from .selectors import (
+    API_KEY_GENERATION,
+    API_KEY_GENERATION_SECONDS,
+    API_KEY_HOLD,
+    API_KEY_HOLD_SECONDS,
+    api_key_cache_put,
+    api_key_forget,
+    api_key_generation_fresh,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +126,17 @@ def profile_completeness(member: Member, *, email_verified: bool) -> int:
     return round(100 * sum(checks) / len(checks))
 
 
-def api_key_touch(*, key: ApiKey, now: datetime) -> None:
+def api_key_touch(*, key: ApiKey, now: datetime) -> bool:
     """Record that the key was used (the caller throttles: at most once a minute per key)
-    and keep the cached copy's `last_used_at` in step, so the throttle holds."""
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    and keep the cached copy's `last_used_at` in step, so the throttle holds. False: the key
+    was revoked meanwhile (nothing written; the process's memo forgets it). The copy goes back
+    under the generation it was read under, so after a revocation it is never used."""
+    if not ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(last_used_at=now):
+        api_key_forget(key.prefix)
+        return False
     key.last_used_at = now
-    cache.set(API_KEY_CACHE.format(prefix=key.prefix), key, API_KEY_CACHE_SECONDS)
+    api_key_cache_put(key)
+    return True
 
 
 @transaction.atomic
@@ -136,10 +149,15 @@ def api_key_create(*, name: str, created_by: Member | None = None) -> tuple[ApiK
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
+    """Revoke the key: refused by every request that starts after the commit, on every path.
+
+    The key's cache generation is put on hold first (no cached copy is used or written while
+    it is, for at most API_KEY_HOLD_SECONDS) and replaced by a fresh one after the commit, so a
+    copy cached by a request in flight, under the old generation, is never used again."""
+    generation_key = API_KEY_GENERATION.format(prefix=key.prefix)
+    cache.set(generation_key, API_KEY_HOLD, API_KEY_HOLD_SECONDS)
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    # Refused from the next request on (api_key_for caches active keys by prefix); once more
-    # after commit, in case a request cached the key again in between.
-    cache_key = API_KEY_CACHE.format(prefix=key.prefix)
-    cache.delete(cache_key)
-    transaction.on_commit(lambda: cache.delete(cache_key))
+    transaction.on_commit(
+        lambda: cache.set(generation_key, api_key_generation_fresh(), API_KEY_GENERATION_SECONDS)
+    )
     logger.info("api key revoked prefix=%s", key.prefix)

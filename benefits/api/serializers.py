@@ -8,7 +8,7 @@ from rest_framework import serializers
 from benefits.models import Coupon, CouponRedemption
 from benefits.selectors import effective_status
 from benefits.templatetags.benefits import coupon_reason
-from members.api.fields import StrictInput
+from members.api.fields import MemberNumberField, StrictInput
 
 
 class CouponSerializer(serializers.ModelSerializer):
@@ -62,7 +62,7 @@ class CouponListSerializer(serializers.Serializer):
 
 class ValidateRequestSerializer(StrictInput):
     code = serializers.CharField(max_length=40)
-    member = serializers.CharField(max_length=10, help_text="The member's public number.")
+    member = MemberNumberField()
     order_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", max_length=3)
 
@@ -73,7 +73,6 @@ class ValidateResponseSerializer(serializers.Serializer):
         required=False,
         choices=[
             "not_found",
-            "not_yours",
             "used",
             "void",
             "expired",
@@ -81,7 +80,8 @@ class ValidateResponseSerializer(serializers.Serializer):
             "currency",
             "min_amount",
         ],
-        help_text="Why the coupon cannot be used (only when valid is false).",
+        help_text="Why the coupon cannot be used (only when valid is false). Another member's"
+        " coupon answers `not_found`, as an unknown code does.",
     )
     detail = serializers.CharField(required=False)
     discount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
@@ -91,7 +91,7 @@ class ValidateResponseSerializer(serializers.Serializer):
 class RedeemRequestSerializer(StrictInput):
     id = serializers.CharField(max_length=64, help_text="Your idempotency key for this request.")
     code = serializers.CharField(max_length=40)
-    member = serializers.CharField(max_length=10)
+    member = MemberNumberField()
     order_number = serializers.CharField(max_length=64)
     order_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
 

@@ -1,7 +1,9 @@
 """Rate limits on coupon validation and redemption, so codes cannot be found by trying.
 
-Counted in the cache (Redis in production and CI), per API key and per member number.
-Rates come from settings.COUPON_RATE_LIMITS when set, else the defaults below.
+Counted atomically in the cache (core.counters; Redis in production and CI), per API key
+before the request is read and per member number once the body is validated (the number in
+its normalised form, however it was written). Rates come from settings.COUPON_RATE_LIMITS when
+set, else the defaults below. Validation and redemption share both budgets.
 """
 
 from __future__ import annotations
@@ -9,38 +11,36 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from rest_framework import exceptions
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
+from core.counters import counter_hit, parse_rate
 from members.models import ApiKey
 
 DEFAULT_RATES = {"api_key": "600/min", "member": "20/min"}
 
 
-class _CouponThrottle(SimpleRateThrottle):
-    rate_name = ""
-
-    def get_rate(self) -> str:
-        rates = {**DEFAULT_RATES, **getattr(settings, "COUPON_RATE_LIMITS", {})}
-        return rates[self.rate_name]
+def _rate(name: str) -> tuple[int, int]:
+    rates = {**DEFAULT_RATES, **getattr(settings, "COUPON_RATE_LIMITS", {})}
+    return parse_rate(rates[name])
 
 
-class CouponApiKeyThrottle(_CouponThrottle):
-    scope = "coupons_key"
-    rate_name = "api_key"
+class CouponApiKeyThrottle(BaseThrottle):
+    """Per API key (per client address without one)."""
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    def allow_request(self, request: Request, view: Any) -> bool:
         ident = request.auth.prefix if isinstance(request.auth, ApiKey) else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        limit, self.window = _rate("api_key")
+        return counter_hit(f"coupons:api-key:{ident}", window=self.window) <= limit
+
+    def wait(self) -> float:
+        return float(self.window)
 
 
-class CouponMemberThrottle(_CouponThrottle):
-    scope = "coupons_member"
-    rate_name = "member"
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        data = request.data
-        number = data.get("member") if isinstance(data, dict) else None
-        if not isinstance(number, str) or not number:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": number[:20]}
+def coupon_member_limit(number: str) -> None:
+    """Count one attempt for the member `number` (normalised: MemberNumberField); raise
+    Throttled (429 `rate_limited`) over the limit."""
+    limit, window = _rate("member")
+    if counter_hit(f"coupons:member:{number}", window=window) > limit:
+        raise exceptions.Throttled(wait=window)

@@ -28,7 +28,7 @@ from .serializers import (
     ValidateRequestSerializer,
     ValidateResponseSerializer,
 )
-from .throttles import CouponApiKeyThrottle, CouponMemberThrottle
+from .throttles import CouponApiKeyThrottle, coupon_member_limit
 
 # Refusals of a redemption: HTTP status by service error code.
 _STATUS = {
@@ -52,7 +52,7 @@ class CouponValidateView(APIView):
     """Could this member use this code on this order, and for what discount? Writes nothing."""
 
     permission_classes = [IsIntegration]
-    throttle_classes = [CouponApiKeyThrottle, CouponMemberThrottle]
+    throttle_classes = [CouponApiKeyThrottle]  # and the member's: coupon_member_limit
 
     @extend_schema(
         request=ValidateRequestSerializer,
@@ -66,6 +66,7 @@ class CouponValidateView(APIView):
         payload = ValidateRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        coupon_member_limit(data["member"])
         check = coupon_check(
             code=data["code"],
             member_number=data["member"],
@@ -88,18 +89,17 @@ class CouponRedeemView(APIView):
     the first answer; a coupon already redeemed under another id is 409 `coupon_used`."""
 
     permission_classes = [IsIntegration]
-    throttle_classes = [CouponApiKeyThrottle, CouponMemberThrottle]
+    throttle_classes = [CouponApiKeyThrottle]  # and the member's: coupon_member_limit
 
     @extend_schema(
         request=RedeemRequestSerializer,
         responses={
             201: RedemptionSerializer,
             200: RedemptionSerializer,
-            404: OpenApiResponse(description="coupon_not_found"),
+            404: OpenApiResponse(description="coupon_not_found (also for another member's coupon)"),
             409: OpenApiResponse(description="coupon_used, id_conflict"),
             422: OpenApiResponse(
-                description="coupon_not_yours, coupon_expired, coupon_void, "
-                "coupon_not_started, coupon_min_amount"
+                description="coupon_expired, coupon_void, coupon_not_started, coupon_min_amount"
             ),
             429: OpenApiResponse(description="rate_limited"),
         },
@@ -109,6 +109,7 @@ class CouponRedeemView(APIView):
         payload = RedeemRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        coupon_member_limit(data["member"])
         try:
             redemption, created = services.coupon_redeem(
                 api_key=_api_key(request),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.earning import (
+    KeyRevoked,
     LedgerEvent,
     Outcome,
     event_ingest,
@@ -47,13 +48,24 @@ ERRORS = {
 }
 
 
-def _member_or_404(number: str) -> int:
+def _member_or_404(number: str, *, api_key: ApiKey) -> int:
+    """The member's id; the key is checked first, in the same query, so a key revoked while the
+    request was in flight answers 401 whether the member exists or not (never a probe)."""
     found = (
-        Member.objects.filter(number=number, is_active=True).values_list("pk", flat=True).first()
+        ApiKey.objects.filter(pk=api_key.pk)
+        .annotate(
+            member_id=Subquery(
+                Member.objects.filter(number=number, is_active=True).values("pk")[:1]
+            )
+        )
+        .values_list("revoked_at", "member_id")
+        .first()
     )
-    if found is None:
+    if found is None or found[0] is not None:
+        raise ApiError(401, KeyRevoked.code, _("Invalid or revoked API key."))
+    if found[1] is None:
         raise ApiError(404, "member_not_found", "No member with this number.")
-    return found
+    return int(found[1])
 
 
 def _context() -> Context:
@@ -67,7 +79,9 @@ def _api_error(error: LedgerError) -> ApiError:
 def _ledger_event(api_key: ApiKey, event: LedgerEvent) -> Outcome:
     try:
         return event_ingest(
-            api_key=api_key, event=event, member_id=_member_or_404(event.member_number)
+            api_key=api_key,
+            event=event,
+            member_id=_member_or_404(event.member_number, api_key=api_key),
         )
     except LedgerError as exc:
         raise _api_error(exc) from exc
@@ -193,7 +207,7 @@ class RedemptionView(APIView):
         assert isinstance(request.auth, ApiKey)
         payload = RedemptionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        member_id = _member_or_404(number)
+        member_id = _member_or_404(number, api_key=request.auth)
         data = payload.validated_data
         event = LedgerEvent(
             type="redemption",
@@ -244,7 +258,8 @@ class MemberPointsView(_HistoryView):
     permission_classes = [IsIntegration]
 
     def member_id(self) -> int:
-        return _member_or_404(self.kwargs["number"])
+        assert isinstance(self.request.auth, ApiKey)
+        return _member_or_404(self.kwargs["number"], api_key=self.request.auth)
 
 
 @extend_schema(tags=["me"], parameters=[KIND_FILTER])

@@ -56,9 +56,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 _("Invalid or revoked API key."), code="invalid_api_key"
             )
         now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at > self.LAST_USED_RESOLUTION:
-            # Throttled bookkeeping: at most one write per key per minute.
-            api_key_touch(key=key, now=now)
+        # Throttled bookkeeping: at most one write per key per minute; refused when the key
+        # was revoked since it was read (the memoised copy, for one).
+        stale = key.last_used_at is None or now - key.last_used_at > self.LAST_USED_RESOLUTION
+        if stale and not api_key_touch(key=key, now=now):
+            raise exceptions.AuthenticationFailed(
+                _("Invalid or revoked API key."), code="invalid_api_key"
+            )
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:

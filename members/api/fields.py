@@ -1,4 +1,5 @@
-"""Request bodies take exactly what the OpenAPI schema says (members.api.schema documents it).
+"""Request fields: the member number, and request bodies that take exactly what the OpenAPI
+schema says (members.api.schema documents it).
 
 DRF's CharField turns a JSON number into text and IntegerField takes "5" or 5.0; the schema
 says "string" and "integer", so a client that relies on the coercion relies on something
@@ -7,10 +8,12 @@ never JSON numbers: a binary float cannot carry every amount exactly."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from members.api.parsers import unstorable
@@ -29,9 +32,45 @@ NOT_WHOLE = _("A valid integer is required.")
 TEXT_REFUSED = _("Text with a NUL character or a lone surrogate cannot be stored.")
 
 
+MEMBER_NUMBER_LENGTH = 10
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": r"^\d{1,10}$", "example": "1234567897"},
+            {"type": "integer", "minimum": 0, "maximum": 9_999_999_999},
+        ],
+        "description": "The member's public number: up to 10 digits, as a string or a number.",
+    }
+)
+class MemberNumberField(serializers.CharField):
+    """A member's public number, in the one form it is stored and compared (and counted by
+    the rate limits): a JSON number or a string, surrounding whitespace dropped, full-width
+    digits as ASCII digits (NFKC). Anything but up to 10 digits is refused."""
+
+    default_error_messages = {
+        "invalid": _("Give the member's number: up to 10 digits."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "The member's public number.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)  # JSON's 5.0 is the integer 5
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        number = unicodedata.normalize("NFKC", str(data)).strip()
+        if not number.isascii() or not number.isdigit() or len(number) > MEMBER_NUMBER_LENGTH:
+            self.fail("invalid")
+        return number
+
+
 def _wrong_type(field: serializers.Field, value: Any) -> Any:
-    if value is None:
-        return None  # the field's own allow_null decides
+    if value is None or isinstance(field, MemberNumberField):
+        return None  # the field's own allow_null decides; a member number may be a number
     if isinstance(field, serializers.DecimalField):
         return None if isinstance(value, str) else AMOUNT_AS_TEXT
     if isinstance(field, serializers.ChoiceField | serializers.DateField):

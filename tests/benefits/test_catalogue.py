@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from benefits.catalogue import benefit_matrix
+from benefits.catalogue import BenefitLine, benefit_matrix
 from benefits.models import Benefit, TierBenefit
 from benefits.showcase import showcase
 from loyalty.models import Account, Program, Tier
@@ -371,3 +371,79 @@ def test_benefits_page_shows_the_brand_of_the_week_with_the_members_discount(
     html = client.get("/me/benefits/").content.decode()
     assert 'data-testid="featured-brand-name">Northwind Outdoor' in html
     assert "7.5% extra off for your tier this week." in html
+
+
+# --- the texts staff write ------------------------------------------------------------------
+
+ATTACKS = ["{percent.x}% off", "{percent[0]}% off", "{percent.__class__}% off"]
+
+
+@pytest.mark.parametrize("text", ATTACKS)
+def test_a_text_saved_with_an_attribute_or_index_is_shown_as_written(
+    client: Client, api_client: APIClient, text: str
+) -> None:
+    # Saved before the validator existed (or by a bulk update): the page and the API still
+    # answer, and nothing but {name} placeholders is ever interpreted.
+    load()
+    Benefit.objects.filter(code="level-discount").update(applies=text)
+    member = in_tier(MemberFactory(), "gold")
+    client.force_login(member)
+    page = client.get("/me/benefits/")
+    assert page.status_code == 200
+    assert text in page.content.decode()
+    answer = api_client.get(f"/api/v1/members/{member.number}/benefits/")
+    assert answer.status_code == 200
+    assert answer.json()["benefits"]["level-discount"]["applies"] == text
+
+
+def test_placeholders_are_filled_and_a_double_brace_is_a_brace() -> None:
+    benefit = Benefit(applies="{{VIP} {percent}% off, up to {limit} {currency}; {hours} h")
+    line = BenefitLine(
+        benefit, included=True, percent=Decimal("7.50"), limit=Decimal("24"), currency="USD"
+    )
+    assert line.applies == "{VIP} 7.5% off, up to 24.00 USD;  h"
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("{percent.x}% off", "A “{” must start a placeholder"),
+        ("{percent[0]}% off", "A “{” must start a placeholder"),
+        ("{percent.__class__}", "A “{” must start a placeholder"),
+        ("{discount}% off", "Unknown placeholder {discount}: use {currency}, {hours}, {limit}"),
+        ("50% off {", "A “{” must start a placeholder"),
+    ],
+)
+def test_the_admin_refuses_an_unknown_or_malformed_placeholder_beside_the_field(
+    admin_client: Client, text: str, error: str
+) -> None:
+    load()
+    benefit = Benefit.objects.get(code="level-discount")
+    url = f"/admin/benefits/benefit/{benefit.pk}/change/"
+    data = {
+        "code": benefit.code,
+        "name": benefit.name,
+        "description": benefit.description,
+        "kind": benefit.kind,
+        "applies": text,
+        "position": benefit.position,
+        "active": "on",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["applies"]
+    assert error in errors["applies"][0]
+    assert Benefit.objects.get(pk=benefit.pk).applies != text
+    saved = admin_client.post(url, data | {"applies": "{{Members}} get {percent}% off"})
+    assert saved.status_code == 302
+    assert Benefit.objects.get(pk=benefit.pk).applies == "{{Members}} get {percent}% off"
+
+
+@pytest.mark.parametrize("preset", ["aliexpress", "tmall"])
+def test_every_preset_text_passes_the_validator(preset: str) -> None:
+    load(preset)
+    benefits = list(Benefit.objects.all())
+    assert len(benefits) == 17
+    for benefit in benefits:
+        benefit.full_clean()

@@ -465,3 +465,21 @@ def test_admin_edit_never_writes_back_a_stale_seat_count(
     assert response.status_code == 302, response.content.decode()[:2000]
     event.refresh_from_db()
     assert (event.title, event.seats_taken) == ("Preview night (moved)", 2)
+
+
+def test_cancelling_an_unpublished_event_answers_as_a_missing_one(
+    web: Client, member: Member, ladder: dict[str, Tier]
+) -> None:
+    event = MemberEventFactory(title="Secret sale", published=False)
+    token = _csrf(web)
+    answers = [
+        web.post(f"/me/events/{event_id}/cancel/", {"csrfmiddlewaretoken": token})
+        for event_id in (event.pk, event.pk + 1000)
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert all("This event does not exist." in a.content.decode() for a in answers)
+    assert "Secret sale" not in answers[0].content.decode()
+    with pytest.raises(EventError) as refused:
+        event_rsvp_cancel(event_id=event.pk, member=member)
+    assert refused.value.code == "event_not_found"
+    assert not EventRsvp.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,13 +40,28 @@ def browser() -> Iterator[object]:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
+def watch_policy(page: Any) -> list[str]:
+    """Collects what the browser refused under the Content-Security-Policy (it reports each
+    refusal on the console): a journey fails on any."""
+    refused: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    return refused
+
+
 @pytest.fixture
 def page(browser: object) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
     page = context.new_page()
     page.set_default_timeout(15_000)
+    refused = watch_policy(page)
     yield page
     context.close()
+    assert refused == [], "\n".join(refused)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ member page at a phone and a desktop size: no serious or critical violations."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,11 @@ from members.models import Notice
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import MemberFactory
 
+from .conftest import watch_policy
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = Path(settings.BASE_DIR) / "static" / "vendor" / "axe-core" / "axe.min.js"
+AXE = "/static/vendor/axe-core/axe.min.js"  # by URL: the policy refuses an inline script
 PAGES = [
     "/me/",
     "/me/inbox/",
@@ -56,6 +57,7 @@ def test_member_pages_have_no_serious_axe_violations(live_server: Any, browser: 
     client.force_login(member)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     failures: list[str] = []
+    refused: list[str] = []
     for width, height in VIEWPORTS:
         context = browser.new_context(viewport={"width": width, "height": height})
         context.add_cookies(
@@ -63,12 +65,13 @@ def test_member_pages_have_no_serious_axe_violations(live_server: Any, browser: 
         )
         page = context.new_page()
         page.set_default_timeout(15_000)
+        refused_here = watch_policy(page)
         try:
             for url in PAGES:
                 response = page.goto(live_server.url + url)
                 assert response is not None and response.status == 200, url
                 assert page.url.startswith(live_server.url + url), page.url  # not sent to login
-                page.add_script_tag(path=str(AXE))
+                page.add_script_tag(url=live_server.url + AXE)
                 violations = page.evaluate(
                     """async () => {
                         const r = await axe.run(document, {resultTypes: ['violations']});
@@ -81,4 +84,6 @@ def test_member_pages_have_no_serious_axe_violations(live_server: Any, browser: 
                 failures.extend(f"{width}x{height} {url}: {v}" for v in violations)
         finally:
             context.close()
+        refused.extend(refused_here)
     assert not failures, "\n".join(failures)
+    assert refused == [], "\n".join(refused)

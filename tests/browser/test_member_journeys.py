@@ -97,7 +97,7 @@ def test_member_with_history_sees_tier_progress_and_forecast(
     # not evaluated yet: Standard, with Silver (1 point) already earned
     assert card.get_by_test_id("tier-badge").inner_text() == "Standard"
     bar = card.get_by_role("progressbar")
-    assert bar.get_attribute("aria-valuenow") == "100"
+    assert bar.get_attribute("value") == "100"
     forecast = page.get_by_test_id("tier-forecast").inner_text()
     assert "You reach Silver at the evaluation on" in forecast
     _both_sizes(page, shoot, "journey-tier-progress")

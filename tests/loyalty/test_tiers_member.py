@@ -75,7 +75,7 @@ def test_dashboard_tier_card(
     html = " ".join(response.content.decode().split())
     assert 'data-testid="tier-badge">Gold</span>' in html
     assert 'data-testid="qualifying-points">120</dd>' in html
-    assert 'aria-valuenow="4"' in html
+    assert 'max="100" value="4"' in html
     assert "381 more qualifying points to Platinum." in html
     assert "40 qualifying points leave the window at the evaluation on Nov. 30, 2026." in html
     assert "Earn 21 more points by Nov. 30, 2026 to keep Gold." in html

@@ -182,3 +182,19 @@ def test_language_choice_sticks_across_logout_and_login(client: Client, member: 
     page = fresh.get("/me/")
     assert page.headers["Content-Language"] == "zh-hans"
     assert "会员号" in page.content.decode()  # "Member number", from the Chinese catalogue
+
+
+@pytest.mark.parametrize("staff", [False, True])
+def test_the_admins_logout_link_signs_out_members_and_staff(
+    client: Client, member: Member, staff: bool
+) -> None:
+    if staff:
+        Member.objects.filter(pk=member.pk).update(is_staff=True, is_superuser=True)
+    client.force_login(member)
+    confirm = client.get("/admin/logout/")
+    assert confirm.status_code == 200  # asks to confirm; a GET changes nothing
+    assert '<form method="post"' in confirm.content.decode()
+    assert client.session.get("_auth_user_id") == str(member.pk)
+    client.post("/admin/logout/")
+    assert "_auth_user_id" not in client.session
+    assert client.get("/me/").status_code == 302  # signed out: the dashboard asks to log in

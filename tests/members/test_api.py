@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from members.models import ApiKey, Member
-from members.services import api_key_revoke
+from members.selectors import api_key_for
+from members.services import api_key_revoke, api_key_touch
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +97,80 @@ def test_a_cached_api_key_is_refused_once_revoked(
     response = api_client.get(f"/api/v1/members/{member.number}/")
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_api_key"
+
+
+def test_a_copy_written_back_after_the_revocation_is_never_used(
+    api_client: APIClient,
+    api_key: tuple[ApiKey, str],
+    member: Member,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    key, full = api_key
+    in_flight = api_key_for(full)  # a request read the key before the revocation...
+    assert in_flight is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(key=key)
+    api_key_touch(key=in_flight, now=timezone.now())  # ...and records its use after it
+    response = api_client.get(f"/api/v1/members/{member.number}/")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"
+    key.refresh_from_db()
+    assert key.last_used_at is None  # nothing recorded for a revoked key
+
+
+def _returned(number: str) -> dict[str, Any]:
+    return {
+        "id": f"ret-{number}",
+        "type": "order.returned",
+        "member": number,
+        "occurred_at": (timezone.now() - timedelta(minutes=1)).isoformat(),
+        "order": {"number": "SO-NOPE"},
+    }
+
+
+def test_the_single_event_endpoints_memo_is_refused_once_revoked(
+    api_client: APIClient,
+    api_key: tuple[ApiKey, str],
+    member: Member,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    key, full = api_key
+    first = api_client.post("/api/v1/events/", _returned(member.number), format="json")
+    assert first.json()["code"] == "order_not_found"  # authenticated; the key is memoised
+    memo = api_key_for(full, memoised=True)
+    assert memo is not None
+    memo.last_used_at = timezone.now() - timedelta(minutes=2)  # its next use is recorded
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(key=key)
+    for path, body in [
+        ("/api/v1/events/", _returned(member.number)),
+        ("/api/v1/members/", {"email": "late@example.com"}),
+    ]:
+        response = api_client.post(path, body, format="json")
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "invalid_api_key"
+    assert api_client.get(f"/api/v1/members/{member.number}/").status_code == 401
+    assert not Member.objects.exclude(pk=member.pk).exists()
+
+
+def test_a_revoked_key_in_flight_cannot_tell_known_members_from_unknown_ones(
+    api_client: APIClient,
+    api_key: tuple[ApiKey, str],
+    member: Member,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # The single event endpoint takes the key as this process last read it (and recorded its
+    # use a moment ago): a request in flight during the revocation, for the ledger events.
+    first = api_client.post("/api/v1/events/", _returned(member.number), format="json")
+    assert first.json()["code"] == "order_not_found"
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(key=api_key[0])
+    answers = [
+        api_client.post("/api/v1/events/", _returned(number) | {"type": kind}, format="json")
+        for number in (member.number, "0000000000")
+        for kind in ("order.returned", "order.fraud")
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(401, "invalid_api_key")] * 4
 
 
 def test_a_cached_api_key_is_checked_against_its_secret(

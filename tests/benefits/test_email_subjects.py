@@ -1,0 +1,37 @@
+"""Email subjects are plain text: a name with & and quotes is sent as written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from benefits.events import event_rsvp, event_rsvp_cancel, event_seat_email_send
+from benefits.services import coupon_emails_send
+from loyalty.models import Tier
+from tests.factories import MemberFactory
+
+from .factories import CouponFactory, CouponTemplateFactory
+from .showcase_factories import MemberEventFactory
+
+pytestmark = pytest.mark.django_db
+
+NAME = 'H&M "VIP" <night>'
+
+
+def test_a_coupon_emails_subject_is_plain_text(mailoutbox: list[Any]) -> None:
+    coupon = CouponFactory(member=MemberFactory(), template=CouponTemplateFactory(name=NAME))
+    assert coupon_emails_send(coupon_ids=[coupon.pk]) == 1
+    assert mailoutbox[0].subject == f"A coupon for you: {NAME}"
+
+
+def test_an_event_seat_emails_subject_is_plain_text(
+    ladder: dict[str, Tier], mailoutbox: list[Any]
+) -> None:
+    event = MemberEventFactory(title=NAME, capacity=1)
+    first, second = MemberFactory(), MemberFactory()
+    event_rsvp(event_id=event.pk, member=first)
+    waiting = event_rsvp(event_id=event.pk, member=second)
+    event_rsvp_cancel(event_id=event.pk, member=first)
+    assert event_seat_email_send(rsvp_id=waiting.pk) is True
+    assert mailoutbox[0].subject == f"You have a seat: {NAME}"
