@@ -24,8 +24,9 @@ def expire_coupons_task() -> int:
 
 
 @shared_task(name="benefits.run_coupon_issue_job")
-def coupon_issue_job_run_task(job_id: int) -> int:
-    return services.coupon_issue_job_run(job_id=job_id).issued
+def coupon_issue_job_run_task(job_id: int, batch_size: int = 1000) -> int:
+    """Run (or resume, from its recorded position) a staff issuing job. Safe to run twice."""
+    return services.coupon_issue_job_run(job_id=job_id, batch_size=batch_size).issued
 
 
 @shared_task(name="benefits.resume_coupon_issue_jobs")
