@@ -523,6 +523,13 @@ def coupon_notices_send(*, coupon_ids: list[int]) -> int:
     return _coupon_notice_emails_send(notice_ids=list(notice_ids))
 
 
+# The coupons announced by a notice and an email after commit: birthday, anniversary, level-up
+# and staff jobs (a daily claim or a reward exchange is seen on the page that made it).
+ANNOUNCED_COUPONS = Q(
+    occasion__in=[Occasion.BIRTHDAY, Occasion.ANNIVERSARY, Occasion.LEVEL_UP]
+) | Q(job__isnull=False)
+
+
 def coupon_notices_sweep(
     *, now: datetime | None = None, since: datetime | None = None, batch_size: int = 1000
 ) -> int:
@@ -539,6 +546,7 @@ def coupon_notices_sweep(
     )
     missing = (
         Coupon.objects.filter(created_at__gte=start, created_at__lt=end)
+        .filter(ANNOUNCED_COUPONS)
         .exclude(Exists(told))
         .order_by("pk")
         .values_list("pk", flat=True)

@@ -3,7 +3,7 @@ resume from the database's state and never issue a member twice."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from benefits.models import Coupon, CouponIssueJob, CouponTemplate
+from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
 from benefits.services import (
     _job_batch,
     coupon_issue_job_run,
@@ -19,6 +19,7 @@ from benefits.services import (
     coupon_issue_jobs_resume_stale,
     coupon_notices_send,
     coupon_notices_sweep,
+    daily_coupon_claim,
 )
 from members.models import Notice
 from tests.concurrency import run_threads
@@ -29,7 +30,10 @@ from .factories import CouponFactory, CouponTemplateFactory
 
 def _coupons(count: int, *, age: timedelta) -> list[int]:
     template = CouponTemplateFactory(name="Lost coupon")
-    ids = [CouponFactory(template=template).pk for _i in range(count)]
+    ids = [
+        CouponFactory(template=template, occasion=Occasion.BIRTHDAY, period=date(2026, 1, 1)).pk
+        for _i in range(count)
+    ]
     Coupon.objects.filter(pk__in=ids).update(created_at=timezone.now() - age)
     return ids
 
@@ -56,13 +60,26 @@ def test_sweep_sends_a_lost_coupon_notice_and_its_email_once() -> None:
 def test_sweep_grace_period_window_and_since() -> None:
     fresh = _coupons(1, age=timedelta(minutes=1))
     old = _coupons(1, age=timedelta(days=3))
-    older = CouponFactory()
+    older = CouponFactory(occasion=Occasion.BIRTHDAY)
     Coupon.objects.filter(pk=older.pk).update(created_at=None)  # written before the column
     assert coupon_notices_sweep() == 0
     assert coupon_notices_sweep(since=timezone.now() - timedelta(days=4)) == 1
     assert _announced(old) == 1
     assert _announced(fresh) == 0
     assert _announced([older.pk]) == 0
+
+
+@pytest.mark.django_db
+def test_sweep_leaves_coupons_that_are_not_announced(member: Any) -> None:
+    template = CouponTemplateFactory(occasion=Occasion.DAILY_QUOTA, daily_quota=5)
+    claimed = daily_coupon_claim(member=member, template_id=template.pk)
+    exchanged = CouponFactory(occasion=Occasion.POINTS_EXCHANGE)
+    job = _job(CouponTemplateFactory())
+    staff_job = CouponFactory(occasion=Occasion.MANUAL, job=job, job_round=job.round)
+    Coupon.objects.update(created_at=timezone.now() - timedelta(minutes=10))
+    assert coupon_notices_sweep() == 1
+    assert _announced([claimed.pk, exchanged.pk]) == 0
+    assert _announced([staff_job.pk]) == 1
 
 
 @pytest.mark.django_db
@@ -295,4 +312,26 @@ def test_admin_add_form_issue_again(client: Any, django_capture_on_commit_callba
     assert list(CouponIssueJob.objects.order_by("pk").values_list("issue_again", "round")) == [
         (False, 0),
         (True, 1),
+    ]
+
+
+@pytest.mark.django_db
+def test_sweep_command_after_a_longer_outage() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    lost = _coupons(2, age=timedelta(days=5))
+    out = StringIO()
+    call_command("sweep_notices", stdout=out)
+    assert _announced(lost) == 0
+    since = (timezone.now() - timedelta(days=6)).date().isoformat()
+    call_command("sweep_notices", "--since", since, stdout=out)
+    call_command("sweep_notices", "--since", since, stdout=out)
+    assert _announced(lost) == 2
+    assert len(mail.outbox) == 2
+    assert out.getvalue().splitlines() == [
+        "Sent 0 coupon email(s) and 0 other notice email(s).",
+        "Sent 2 coupon email(s) and 0 other notice email(s).",
+        "Sent 0 coupon email(s) and 0 other notice email(s).",
     ]
