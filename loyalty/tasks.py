@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 from celery import shared_task
-from django.db import transaction
 
 from . import tiers
 from .clock import add_months, month_end, program_today
@@ -68,5 +67,4 @@ def tier_change_levelup_task(change_id: int) -> None:
 def tier_runs_follow_ups_task() -> int:
     """Beat (hourly): queue every run's follow-up steps (level-up rewards, notices) still not
     done for chunks committed more than 10 minutes ago. Safe to run twice."""
-    with transaction.atomic():
-        return tiers.tier_run_follow_ups_enqueue()
+    return tiers.tier_run_follow_ups_enqueue()

@@ -460,6 +460,7 @@ def tier_run_start(
 FOLLOW_UPS_GRACE = timedelta(minutes=10)
 
 
+@transaction.atomic
 def tier_run_follow_ups_enqueue(*, run_id: int | None = None, now: datetime | None = None) -> int:
     """Queue, after commit, every follow-up step (level-up rewards, notices) still not done
     for chunks committed more than 10 minutes ago (of one run, or of every run): what a
@@ -681,8 +682,7 @@ def tiers_recalculate(
             unchanged=counts.unchanged,
         )
     run = tier_run_start(as_of=as_of, chunk_size=chunk_size)
-    with transaction.atomic():
-        tier_run_follow_ups_enqueue(run_id=run.pk)
+    tier_run_follow_ups_enqueue(run_id=run.pk)
     for chunk_id in (
         run.chunks.filter(done=False).order_by("first_member_id").values_list("pk", flat=True)
     ):

@@ -41,6 +41,7 @@ EXPIRY_NOTICE_DAYS = 30
 EMAILED_KINDS = frozenset({Kind.TIER_CHANGED, Kind.POINTS_EXPIRING})
 INSERT_BATCH = 1000
 EMAIL_BATCH = 100
+MAX_FAILURES = 3
 # The sweeps leave the newest notices to the normal path (after commit) and give up on
 # notices older than the window (a longer outage: `manage.py sweep_notices --since`).
 SWEEP_GRACE = timedelta(minutes=5)
@@ -215,8 +216,10 @@ def notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage]:
 
 def _claim_and_send(notices: Any, render: Render, after_pk: int) -> tuple[int, int | None, bool]:
     """One batch, one transaction: lock up to EMAIL_BATCH notices not yet emailed (skipping
-    rows another sender holds), send them, record the ones sent. Returns (sent, last pk seen
-    or None when nothing was left, whether a send failed)."""
+    rows another sender holds), send them, record the ones sent. A refused message is left
+    for a later sweep and the batch goes on (one bad address blocks nobody); after
+    MAX_FAILURES refusals in a row (the mail server is away) the call stops. Returns (emails
+    sent, the last pk seen or None when nothing was left, whether to stop)."""
     with transaction.atomic():
         batch = list(
             notices.filter(pk__gt=after_pk, emailed_at__isnull=True)
@@ -227,23 +230,33 @@ def _claim_and_send(notices: Any, render: Render, after_pk: int) -> tuple[int, i
         if not batch:
             return 0, None, False
         messages = render(batch)
-        sent: list[int] = []
-        failed = False
+        done: list[int] = []
+        sent = failures = 0
         connection = get_connection()
         try:
             for notice in batch:
                 message = messages.get(notice.pk)
-                if message is not None:
+                if message is None:  # nothing to tell any more (its coupon is gone)
+                    done.append(notice.pk)
+                    continue
+                try:
                     message.connection = connection
                     message.send()
-                sent.append(notice.pk)
-        except Exception:  # the mail server refused or went away: the sweep tries again
-            logger.exception("notice email failed; %d of the batch sent", len(sent))
-            failed = True
+                except Exception:  # refused, or the server went away: a later sweep retries
+                    logger.exception("notice %s: email not sent", notice.pk)
+                    failures += 1
+                    connection.close()
+                    if failures >= MAX_FAILURES:
+                        break
+                    connection = get_connection()
+                else:
+                    failures = 0
+                    done.append(notice.pk)
+                    sent += 1
         finally:
             connection.close()
-        Notice.objects.filter(pk__in=sent).update(emailed_at=timezone.now())
-    return sum(1 for pk in sent if pk in messages), batch[-1].pk, failed
+        Notice.objects.filter(pk__in=done).update(emailed_at=timezone.now())
+    return sent, batch[-1].pk, failures >= MAX_FAILURES
 
 
 def notice_emails_send(
@@ -256,8 +269,8 @@ def notice_emails_send(
 ) -> int:
     """Email the notices not yet emailed (of `kinds`; these ids, or those created in
     [created_from, created_before)), each once, in the member's language. Returns the number
-    of emails sent. A failed send stops the call; the notices it did not send stay for the
-    sweep. Not one transaction: each batch commits its claims."""
+    of emails sent. A notice whose email failed stays for the sweep; a few failures in a row
+    stop the call. Not one transaction: each batch commits its claims."""
     notices = Notice.objects.filter(kind__in=list(kinds))
     if notice_ids is not None:
         notices = notices.filter(pk__in=list(notice_ids))
@@ -267,9 +280,9 @@ def notice_emails_send(
         notices = notices.filter(created_at__lt=created_before)
     total, after = 0, 0
     while True:
-        sent, last, failed = _claim_and_send(notices, render, after)
+        sent, last, stop = _claim_and_send(notices, render, after)
         total += sent
-        if last is None or failed:
+        if last is None or stop:
             return total
         after = last
 

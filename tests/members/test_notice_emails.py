@@ -80,6 +80,7 @@ class FlakyBackend(EmailBackend):
 def test_a_failed_send_is_retried_by_a_later_sweep(settings: Any) -> None:
     ids = _notices(3, age=timedelta(minutes=10))
     settings.EMAIL_BACKEND = "tests.members.test_notice_emails.FlakyBackend"
+    FlakyBackend.allowed = 1
     assert notice_emails_sweep() == 1
     assert Notice.objects.filter(emailed_at=None).count() == 2  # not marked: not sent
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -88,6 +89,27 @@ def test_a_failed_send_is_retried_by_a_later_sweep(settings: Any) -> None:
     assert sorted(mail.outbox[i].to[0] for i in range(3)) == sorted(
         Notice.objects.filter(pk__in=ids).values_list("member__email", flat=True)
     )
+
+
+class RefusingBackend(EmailBackend):
+    """Refuses one address (a mailbox that no longer exists)."""
+
+    def send_messages(self, messages: Any) -> int:
+        if any("refused" in to for m in messages for to in m.to):
+            raise ConnectionError("550 no such mailbox")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db
+def test_one_refused_address_blocks_no_other_email(settings: Any) -> None:
+    ids = _notices(3, age=timedelta(minutes=10))
+    first = Notice.objects.get(pk=ids[0])
+    type(first.member).objects.filter(pk=first.member_id).update(email="refused@example.com")
+    settings.EMAIL_BACKEND = "tests.members.test_notice_emails.RefusingBackend"
+    assert notice_emails_sweep() == 2
+    assert notice_emails_sweep() == 0
+    assert list(Notice.objects.filter(emailed_at=None).values_list("pk", flat=True)) == [ids[0]]
+    assert len(mail.outbox) == 2
 
 
 @pytest.mark.django_db(transaction=True)
