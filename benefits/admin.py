@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from loyalty.models import Tier
 
@@ -37,7 +38,7 @@ from .models import (
     SaleEarlyAccess,
     TierBenefit,
 )
-from .services import coupon_issue_job_start, coupons_void
+from .services import coupon_issue_job_start, coupon_issue_jobs_resume, coupons_void
 from .showcase import showcase_invalidate
 
 
@@ -140,16 +141,22 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
         "status",
         "progress",
         "issued",
+        "skipped",
+        "round",
         "created_by",
         "created_at",
     )
     list_filter = ("status",)
     filter_horizontal = ("tiers",)
+    actions = ("resume",)
     progress_fields = (
         "status",
         "total",
         "processed",
         "issued",
+        "skipped",
+        "round",
+        "progressed_at",
         "error",
         "created_by",
         "created_at",
@@ -165,10 +172,40 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
             obj.total,
         )
 
+    @admin.display(description=_("skipped (already had one)"))
+    def skipped(self, obj: CouponIssueJob) -> int:
+        return obj.skipped
+
+    @admin.action(description=_("Resume the selected jobs from where they stopped"))
+    def resume(self, request: HttpRequest, queryset: QuerySet[CouponIssueJob]) -> None:
+        queued, done = coupon_issue_jobs_resume(job_ids=queryset.values_list("pk", flat=True))
+        if queued:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d job will resume from where it stopped.",
+                    "%(count)d jobs will resume from where they stopped.",
+                    queued,
+                )
+                % {"count": queued},
+                admin_messages.SUCCESS,
+            )
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d job was already done: nothing to resume.",
+                    "%(count)d jobs were already done: nothing to resume.",
+                    done,
+                )
+                % {"count": done},
+                admin_messages.WARNING,
+            )
+
     def get_readonly_fields(self, request: HttpRequest, obj: CouponIssueJob | None = None) -> Any:
         if obj is None:
             return self.progress_fields
-        return [f.name for f in CouponIssueJob._meta.fields] + ["tiers", "progress"]
+        return [f.name for f in CouponIssueJob._meta.fields] + ["tiers", "progress", "skipped"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CouponIssueJob]:
         return super().get_queryset(request).select_related("template", "created_by")

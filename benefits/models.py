@@ -229,7 +229,7 @@ class Coupon(models.Model):
 
     birthday / anniversary: one per member per occasion per year (`period` = 1 January);
     level-up: one per member per tier per period; daily quota: one per member per template per
-    day; staff issue: one per member per issuing job.
+    day; staff issue: one per member per template and issuing round (`job_round`).
     """
 
     class Status(models.TextChoices):
@@ -266,6 +266,9 @@ class Coupon(models.Model):
         related_name="coupons",
         verbose_name=_("issuing job"),
     )
+    # A staff job's round of its template (CouponIssueJob.round): one coupon per member per
+    # template and round, so a re-created or redelivered job never issues a member twice.
+    job_round = models.PositiveIntegerField(_("issuing round"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.AVAILABLE
     )
@@ -275,6 +278,11 @@ class Coupon(models.Model):
     issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
     redeemed_at = models.DateTimeField(_("used at"), null=True, blank=True)
     order_number = models.CharField(_("order"), max_length=64, blank=True)
+    # When the row was written (`issued_at` may be the program-local start of its day); the
+    # coupon-notice sweep looks at it. NULL for coupons written before it existed.
+    created_at = models.DateTimeField(
+        _("created"), null=True, blank=True, default=timezone.now, db_index=True
+    )
 
     objects: ClassVar[models.Manager[Coupon]] = CouponQuerySet.as_manager()  # type: ignore[assignment]
 
@@ -306,9 +314,14 @@ class Coupon(models.Model):
                 name="coupon_daily_once_per_day",
             ),
             models.UniqueConstraint(
-                fields=["job", "member"],
-                condition=models.Q(job__isnull=False),
-                name="coupon_once_per_issue_job",
+                fields=["template", "job_round", "member"],
+                condition=models.Q(job_round__isnull=False),
+                name="coupon_once_per_template_round",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(job__isnull=True, job_round__isnull=True)
+                | models.Q(job__isnull=False, job_round__isnull=False),
+                name="coupon_job_has_round",
             ),
             models.CheckConstraint(
                 condition=models.Q(valid_until__gt=models.F("valid_from")),
@@ -384,8 +397,12 @@ class DailyQuotaCounter(models.Model):
 class CouponIssueJob(models.Model):
     """Staff issue a template to a filtered set of members; a Celery task does the work.
 
-    The task is safe to run twice: a member gets at most one coupon per job (a unique
-    constraint), and `processed` / `issued` show the progress in the admin.
+    Every job joins its template's ordinary round (0) unless staff ask to issue again, which
+    gives it a round of its own: a member gets at most one coupon per template and round (a
+    unique constraint), so a re-created or redelivered job issues nobody twice. The task works
+    in batches under the job's row lock from `last_member_id`, committing each batch's coupons
+    with the position and counters: it is safe to run twice and resumes where it stopped.
+    `processed` counts members handled, `issued` the coupons this job inserted.
     """
 
     class Status(models.TextChoices):
@@ -417,6 +434,16 @@ class CouponIssueJob(models.Model):
     total = models.PositiveIntegerField(_("members to process"), default=0)
     processed = models.PositiveIntegerField(_("members processed"), default=0)
     issued = models.PositiveIntegerField(_("coupons issued"), default=0)
+    issue_again = models.BooleanField(
+        _("issue again to members who already got this template from a job"),
+        default=False,
+        help_text=_(
+            "Unticked: members who already got this template from an earlier job are skipped."
+        ),
+    )
+    round = models.PositiveIntegerField(_("issuing round"), default=0, editable=False)
+    last_member_id = models.BigIntegerField(_("last member handled"), default=0, editable=False)
+    progressed_at = models.DateTimeField(_("last progress"), null=True, blank=True, editable=False)
     error = models.TextField(_("error"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -460,6 +487,11 @@ class CouponIssueJob(models.Model):
         if not self.total:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, self.processed * 100 // self.total)
+
+    @property
+    def skipped(self) -> int:
+        """Members handled who already held a coupon of this template and round."""
+        return self.processed - self.issued
 
     def numbers(self) -> list[str]:
         return [line.strip() for line in self.member_numbers.split() if line.strip()]

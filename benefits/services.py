@@ -7,10 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -19,8 +21,13 @@ from core.mail import email_subject
 from loyalty.clock import day_bounds, program_today
 from loyalty.models import Tier
 from loyalty.selectors import base_tier, member_tier
-from members.models import ApiKey, Member
-from members.notices import notices_coupon_issued
+from members.models import ApiKey, Member, Notice
+from members.notices import (
+    SWEEP_GRACE,
+    SWEEP_WINDOW,
+    notice_emails_send,
+    notices_coupon_issued,
+)
 
 from .models import (
     Coupon,
@@ -107,9 +114,10 @@ def _insert_coupons(rows: list[Coupon]) -> list[int]:
 
 
 def _email_after_commit(coupon_ids: list[int]) -> None:
+    """After commit: each coupon's notice and its email (`coupon_notices_send`). A worker
+    killed in between loses nothing: `coupon_notices_sweep` sends what is missing."""
     if coupon_ids:
-        transaction.on_commit(lambda: coupon_emails_send(coupon_ids=coupon_ids))
-        transaction.on_commit(lambda: notices_coupon_issued(coupon_ids=coupon_ids))
+        transaction.on_commit(lambda: coupon_notices_send(coupon_ids=coupon_ids))
 
 
 @dataclass(frozen=True)
@@ -300,6 +308,8 @@ def coupons_void(*, coupon_ids: Iterable[int]) -> int:
 
 
 def _job_members(job: CouponIssueJob) -> QuerySet[Member]:
+    """The job's audience. Members who already hold a coupon of its template and round are
+    part of it (handled and skipped: `processed` counts them, `issued` does not)."""
     members = Member.objects.filter(is_active=True).filter(_tier_filter(job.tiers.all()))
     if job.joined_from:
         members = members.filter(joined_on__gte=job.joined_from)
@@ -320,95 +330,233 @@ def _job_members(job: CouponIssueJob) -> QuerySet[Member]:
             .values("member")
         )
         members = members.exclude(pk__in=full)
-    return members.exclude(Exists(Coupon.objects.filter(job=job, member=OuterRef("pk"))))
+    return members
 
 
 @transaction.atomic
 def coupon_issue_job_start(*, job: CouponIssueJob) -> CouponIssueJob:
-    """Count the job's members and queue its task after commit."""
-    from .tasks import coupon_issue_job_run_task
+    """Give the job its round, count its members and queue its task after commit.
 
+    A job joins its template's ordinary round (0): members who already got this template
+    from a job are skipped. With `issue_again`, it gets a round of its own (the template's
+    highest + 1, taken under the template's row lock, so two such jobs never share one)."""
+    if job.issue_again:
+        CouponTemplate.objects.select_for_update().filter(pk=job.template_id).first()
+        highest = CouponIssueJob.objects.filter(template_id=job.template_id).aggregate(
+            m=Max("round")
+        )["m"]
+        job.round = (highest or 0) + 1
+    else:
+        job.round = 0
     job.total = _job_members(job).count()
     job.status = CouponIssueJob.Status.PENDING
-    job.save(update_fields=["total", "status"])
-    job_id = job.pk
-    transaction.on_commit(lambda: coupon_issue_job_run_task.delay(job_id))
+    job.save(update_fields=["round", "total", "status"])
+    _job_enqueue_after_commit(job.pk)
     return job
 
 
+def _job_enqueue_after_commit(job_id: int) -> None:
+    from .tasks import coupon_issue_job_run_task
+
+    transaction.on_commit(lambda: coupon_issue_job_run_task.delay(job_id))
+
+
+def _job_batch(job_id: int, batch_size: int) -> bool:
+    """One batch in one transaction, under the job's row lock: the next members after
+    `last_member_id`, their coupons (ON CONFLICT DO NOTHING on the template's round), and the
+    job's position and counters, committed together. False when the job is over."""
+    with transaction.atomic():
+        job = (
+            CouponIssueJob.objects.select_for_update(of=("self",))
+            .select_related("template")
+            .get(pk=job_id)
+        )
+        if job.status in (CouponIssueJob.Status.DONE, CouponIssueJob.Status.FAILED):
+            return False
+        template = job.template
+        ids = list(
+            _job_members(job)
+            .filter(pk__gt=job.last_member_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        now = timezone.now()
+        if not ids:
+            CouponIssueJob.objects.filter(pk=job_id).update(
+                status=CouponIssueJob.Status.DONE,
+                total=F("processed"),
+                finished_at=now,
+                progressed_at=now,
+            )
+            return False
+        valid_from, valid_until = template.validity(now)
+        rows = [
+            Coupon(
+                code=new_coupon_code(),
+                member_id=member_id,
+                template=template,
+                occasion=Occasion.MANUAL,
+                job=job,
+                job_round=job.round,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                reason=job.reason,
+                issued_at=now,
+            )
+            for member_id in ids
+        ]
+        inserted = _insert_coupons(rows)
+        if not _reserve(template.pk, len(inserted)):
+            raise CouponError("sold_out", _("The template's total quantity is used up."))
+        CouponIssueJob.objects.filter(pk=job_id).update(
+            status=CouponIssueJob.Status.RUNNING,
+            last_member_id=ids[-1],
+            processed=F("processed") + len(ids),
+            issued=F("issued") + len(inserted),
+            progressed_at=now,
+        )
+        _email_after_commit(inserted)
+    return True
+
+
 def coupon_issue_job_run(*, job_id: int, batch_size: int = 1000) -> CouponIssueJob:
-    """Issue the job's coupons in batches of member ids, each batch its own transaction, so
-    the admin sees the progress. Safe to run twice: one coupon per member per job."""
+    """Issue the job's coupons in batches (`_job_batch`), from where it stopped. Safe to run
+    twice, side by side, or after a kill: a second runner waits on the job's row lock and
+    continues from the committed position; a member gets one coupon per template and round.
+    A done or failed job is left alone (staff resume a failed one from the admin)."""
     job = CouponIssueJob.objects.select_related("template").get(pk=job_id)
-    if job.status == CouponIssueJob.Status.DONE:
+    if job.status in (CouponIssueJob.Status.DONE, CouponIssueJob.Status.FAILED):
         return job
-    CouponIssueJob.objects.filter(pk=job_id).update(
-        status=CouponIssueJob.Status.RUNNING, processed=0, error=""
-    )
-    template = job.template
-    members = _job_members(job).order_by("pk")
-    last_pk = 0
     try:
-        _valid_from, valid_until = template.validity(timezone.now())
+        _valid_from, valid_until = job.template.validity(timezone.now())
         if valid_until <= timezone.now():  # a fixed window that is over: no coupon born expired
             raise CouponError("template_window_over", _("The template's validity window is over."))
-        while True:
-            ids = list(members.filter(pk__gt=last_pk).values_list("pk", flat=True)[:batch_size])
-            if not ids:
-                break
-            last_pk = ids[-1]
-            with transaction.atomic():
-                issued_at = timezone.now()
-                valid_from, valid_until = template.validity(issued_at)
-                rows = [
-                    Coupon(
-                        code=new_coupon_code(),
-                        member_id=member_id,
-                        template=template,
-                        occasion=Occasion.MANUAL,
-                        job=job,
-                        valid_from=valid_from,
-                        valid_until=valid_until,
-                        reason=job.reason,
-                        issued_at=issued_at,
-                    )
-                    for member_id in ids
-                ]
-                inserted = _insert_coupons(rows)
-                if not _reserve(template.pk, len(inserted)):
-                    raise CouponError("sold_out", "The template's total quantity is used up.")
-                CouponIssueJob.objects.filter(pk=job_id).update(
-                    processed=F("processed") + len(ids), issued=F("issued") + len(inserted)
-                )
-                _email_after_commit(inserted)
+        while _job_batch(job_id, batch_size):
+            pass
     except CouponError as exc:
-        CouponIssueJob.objects.filter(pk=job_id).update(
+        CouponIssueJob.objects.filter(pk=job_id).exclude(status=CouponIssueJob.Status.DONE).update(
             status=CouponIssueJob.Status.FAILED, error=exc.message, finished_at=timezone.now()
-        )
-    else:
-        CouponIssueJob.objects.filter(pk=job_id).update(
-            status=CouponIssueJob.Status.DONE, finished_at=timezone.now()
         )
     job.refresh_from_db()
     return job
 
 
-# --- Emails --------------------------------------------------------------------------------
+@transaction.atomic
+def coupon_issue_jobs_resume(*, job_ids: Iterable[int]) -> tuple[int, int]:
+    """Resume jobs from where they stopped (the admin's action): a failed one becomes
+    waiting again; each not done is queued after commit. Returns (queued, already done)."""
+    jobs = list(CouponIssueJob.objects.select_for_update().filter(pk__in=list(job_ids)))
+    queued = done = 0
+    for job in jobs:
+        if job.status == CouponIssueJob.Status.DONE:
+            done += 1
+            continue
+        if job.status == CouponIssueJob.Status.FAILED:
+            CouponIssueJob.objects.filter(pk=job.pk).update(
+                status=CouponIssueJob.Status.PENDING, error="", finished_at=None
+            )
+        _job_enqueue_after_commit(job.pk)
+        queued += 1
+    return queued, done
 
 
-def coupon_emails_send(*, coupon_ids: list[int]) -> int:
-    """One email per coupon, in the member's language, listing the coupon and how to use it."""
-    coupons = Coupon.objects.filter(pk__in=coupon_ids).select_related("member", "template")
-    messages = []
+JOB_STALE_AFTER = timedelta(minutes=10)
+
+
+def coupon_issue_jobs_resume_stale(*, now: datetime | None = None) -> int:
+    """Beat (every 5 minutes): queue the waiting or running jobs with no progress for 10
+    minutes (a killed worker, a task lost before it was queued). A job still running takes
+    the row lock first, so a second runner only continues after it. Returns how many."""
+    now = now or timezone.now()
+    stale = CouponIssueJob.objects.filter(
+        status__in=[CouponIssueJob.Status.PENDING, CouponIssueJob.Status.RUNNING]
+    ).filter(
+        Q(progressed_at__lt=now - JOB_STALE_AFTER)
+        | Q(progressed_at__isnull=True, created_at__lt=now - JOB_STALE_AFTER)
+    )
+    ids = list(stale.values_list("pk", flat=True))
+    with transaction.atomic():
+        for job_id in ids:
+            _job_enqueue_after_commit(job_id)
+    return len(ids)
+
+
+# --- Emails ---------------------------------------------------------------------------------
+
+
+def _coupon_key(coupon_id: int) -> str:
+    return f"coupon:{coupon_id}"
+
+
+def coupon_notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage]:
+    """A coupon notice's email: the coupon and how to use it, in the member's language."""
+    ids = {int(n.key.split(":", 1)[1]): n.pk for n in notices if n.key.startswith("coupon:")}
+    coupons = Coupon.objects.filter(pk__in=list(ids)).select_related("member", "template")
+    messages = {}
     for coupon in coupons:
         with translation.override(coupon.member.language):
             context = {"coupon": coupon, "member": coupon.member, "template": coupon.template}
             subject = email_subject("benefits/email/coupon_issued_subject.txt", context)
             body = render_to_string("benefits/email/coupon_issued.txt", context)
-        messages.append(EmailMessage(subject, body, to=[coupon.member.email]))
-    if not messages:
-        return 0
-    return get_connection().send_messages(messages) or 0
+        messages[ids[coupon.pk]] = EmailMessage(
+            " ".join(subject.split()), body, to=[coupon.member.email]
+        )
+    return messages
+
+
+def _coupon_notice_emails_send(**filters: Any) -> int:
+    return notice_emails_send(
+        kinds=[Notice.Kind.COUPON_ISSUED], render=coupon_notice_emails_render, **filters
+    )
+
+
+def coupon_notices_send(*, coupon_ids: list[int]) -> int:
+    """The step after a coupon's commit: its inbox notice (unique key `coupon:<id>` per
+    member) and the notice's email, sent through the same claim as every notice, so a coupon
+    is announced once however often this runs. Returns the number of emails sent."""
+    notices_coupon_issued(coupon_ids=coupon_ids)
+    pairs = list(Coupon.objects.filter(pk__in=coupon_ids).values_list("pk", "member_id"))
+    notice_ids = Notice.objects.filter(
+        kind=Notice.Kind.COUPON_ISSUED,
+        member_id__in={member_id for _pk, member_id in pairs},
+        key__in=[_coupon_key(pk) for pk, _member_id in pairs],
+    ).values_list("pk", flat=True)
+    return _coupon_notice_emails_send(notice_ids=list(notice_ids))
+
+
+# The coupons announced by a notice and an email after commit: birthday, anniversary, level-up
+# and staff jobs (a daily claim or a reward exchange is seen on the page that made it).
+ANNOUNCED_COUPONS = Q(
+    occasion__in=[Occasion.BIRTHDAY, Occasion.ANNIVERSARY, Occasion.LEVEL_UP]
+) | Q(job__isnull=False)
+
+
+def coupon_notices_sweep(
+    *, now: datetime | None = None, since: datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Beat (every 5 minutes): coupons written 5 minutes to 2 days ago (or since `since`)
+    with no notice under their key, and coupon notices never emailed; each is sent once
+    (the notice's unique key and the email's row-lock claim). The grace period only leaves
+    the newest to the normal path. Covers every issuing path (birthday, anniversary,
+    level-up, staff jobs). Returns the number of emails sent."""
+    now = now or timezone.now()
+    start, end = since or now - SWEEP_WINDOW, now - SWEEP_GRACE
+    told = Notice.objects.filter(
+        member_id=OuterRef("member_id"),
+        key=Concat(Value("coupon:"), Cast(OuterRef("pk"), CharField())),
+    )
+    missing = (
+        Coupon.objects.filter(created_at__gte=start, created_at__lt=end)
+        .filter(ANNOUNCED_COUPONS)
+        .exclude(Exists(told))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    sent, after = 0, 0
+    while ids := list(missing.filter(pk__gt=after)[:batch_size]):
+        sent += coupon_notices_send(coupon_ids=ids)
+        after = ids[-1]
+    return sent + _coupon_notice_emails_send(created_from=start, created_before=end)
 
 
 # --- Checkout ------------------------------------------------------------------------------

@@ -24,8 +24,21 @@ def expire_coupons_task() -> int:
 
 
 @shared_task(name="benefits.run_coupon_issue_job")
-def coupon_issue_job_run_task(job_id: int) -> int:
-    return services.coupon_issue_job_run(job_id=job_id).issued
+def coupon_issue_job_run_task(job_id: int, batch_size: int = 1000) -> int:
+    """Run (or resume, from its recorded position) a staff issuing job. Safe to run twice."""
+    return services.coupon_issue_job_run(job_id=job_id, batch_size=batch_size).issued
+
+
+@shared_task(name="benefits.resume_coupon_issue_jobs")
+def coupon_issue_jobs_resume_stale_task() -> int:
+    """Every 5 minutes: staff jobs with no progress for 10 minutes are run again."""
+    return services.coupon_issue_jobs_resume_stale()
+
+
+@shared_task(name="benefits.sweep_coupon_notices")
+def coupon_notices_sweep_task() -> int:
+    """Every 5 minutes: coupons whose notice or email a killed worker lost, sent once."""
+    return services.coupon_notices_sweep()
 
 
 # --- Member events (issue 6, part B) ---------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -207,10 +208,21 @@ class TierRunAdmin(admin.ModelAdmin[TierRun]):
         "moved_up",
         "moved_down",
         "unchanged",
+        "work_left",
         "started_at",
         "finished_at",
     )
     list_filter = ("status",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TierRun]:
+        left = Q(chunks__done=False) | Q(chunks__rewards_done=False) | Q(chunks__notices_done=False)
+        return super().get_queryset(request).annotate(chunks_left=Count("chunks", filter=left))
+
+    @admin.display(description=_("chunks with work left"), ordering="chunks_left")
+    def work_left(self, obj: TierRun) -> int:
+        """Chunks not evaluated yet, or whose level-up rewards or notices are still to do
+        (the hourly follow-up task and the next start finish them)."""
+        return int(getattr(obj, "chunks_left", 0))
 
     @admin.display(description=_("progress"))
     def progress(self, obj: TierRun) -> str:

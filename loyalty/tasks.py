@@ -61,3 +61,10 @@ def tier_instant_upgrade_task(member_id: int) -> int | None:
 def tier_change_levelup_task(change_id: int) -> None:
     """The level-up reward of a promotion between evaluations (instant or floor)."""
     tiers.tier_change_levelup_issue(change_id=change_id)
+
+
+@shared_task
+def tier_runs_follow_ups_task() -> int:
+    """Beat (hourly): queue every run's follow-up steps (level-up rewards, notices) still not
+    done for chunks committed more than 10 minutes ago. Safe to run twice."""
+    return tiers.tier_run_follow_ups_enqueue()

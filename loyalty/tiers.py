@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min, Sum
+from django.db.models import F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -452,7 +452,46 @@ def tier_run_start(
     if enqueue and run.status == TierRun.Status.RUNNING:
         pending = list(run.chunks.filter(done=False).values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue_chunks(pending))
+    if enqueue:
+        tier_run_follow_ups_enqueue(run_id=run.pk)
     return run
+
+
+FOLLOW_UPS_GRACE = timedelta(minutes=10)
+
+
+@transaction.atomic
+def tier_run_follow_ups_enqueue(*, run_id: int | None = None, now: datetime | None = None) -> int:
+    """Queue, after commit, every follow-up step (level-up rewards, notices) still not done
+    for chunks committed more than 10 minutes ago (of one run, or of every run): what a
+    worker killed between a chunk's commit and its queueing, or during a step, left undone.
+    The grace period leaves the steps the chunk queued itself to run first; a step run twice
+    finds its flag set and does nothing. Returns the number of steps queued."""
+    now = now or timezone.now()
+    chunks = TierRunChunk.objects.filter(done=True, done_at__lt=now - FOLLOW_UPS_GRACE).filter(
+        Q(rewards_done=False) | Q(notices_done=False)
+    )
+    if run_id is not None:
+        chunks = chunks.filter(run_id=run_id)
+    rewards: list[int] = []
+    notices: list[int] = []
+    for chunk_id, rewards_done, notices_done in chunks.values_list(
+        "pk", "rewards_done", "notices_done"
+    ):
+        if not rewards_done:
+            rewards.append(chunk_id)
+        if not notices_done:
+            notices.append(chunk_id)
+
+    def enqueue() -> None:
+        for chunk_id in rewards:
+            _enqueue_levelup(chunk_id)
+        for chunk_id in notices:
+            _enqueue_notices(chunk_id)
+
+    if rewards or notices:
+        transaction.on_commit(enqueue)
+    return len(rewards) + len(notices)
 
 
 def _accounts_estimate() -> int:
@@ -511,7 +550,13 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     )
     with connection.cursor() as cursor:
         counts = _evaluate_range(cursor, params=params, write=True)
-    TierRunChunk.objects.filter(pk=chunk.pk).update(done=True)
+    # A step with nothing to do is done now; the others set their flag when they finish.
+    TierRunChunk.objects.filter(pk=chunk.pk).update(
+        done=True,
+        done_at=timezone.now(),
+        rewards_done=not counts.moved_up,
+        notices_done=not (counts.moved_up or counts.moved_down),
+    )
     TierRun.objects.filter(pk=run.pk).update(
         processed=F("processed") + counts.processed,
         moved_up=F("moved_up") + counts.moved_up,
@@ -535,21 +580,33 @@ def _enqueue_notices(chunk_id: int) -> None:
     tier_notices_task.delay(chunk_id)
 
 
+@transaction.atomic
 def tier_notices_send(*, chunk_id: int) -> int:
     """Write (and email) the inbox notice of each tier change of a chunk's period and member
-    range, once (a notice per change is unique). Queued after the chunk commits: rendering
-    and sending thousands of emails is a worker's job, not the evaluation's."""
-    chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
-    return notices_tier_changed(
+    range, once (a notice per change is unique), and set the chunk's `notices_done` in the
+    same transaction (under the chunk's row lock): a second run does nothing. Queued after
+    the chunk commits: rendering and sending thousands of emails is a worker's job, not the
+    evaluation's. A lost email is sent by the notice email sweep."""
+    chunk = TierRunChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
+    if chunk.notices_done:
+        return 0
+    written = notices_tier_changed(
         period=chunk.run.period, member_ids=(chunk.first_member_id, chunk.end_member_id)
     )
+    TierRunChunk.objects.filter(pk=chunk_id).update(notices_done=True)
+    return written
 
 
 def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
-    """Call the benefits hook for each promotion of a chunk (the hook is idempotent)."""
+    """Call the benefits hook for each promotion of a chunk (the hook is idempotent: one
+    coupon per member per tier and period), then set the chunk's `rewards_done` in its own
+    transaction. A run killed half-way is finished by the next; a run after the flag is set
+    does nothing. Returns the number of promotions handled."""
     from benefits.services import levelup_reward_issue
 
     chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
+    if chunk.rewards_done:
+        return 0
     promotions = TierChange.objects.filter(
         period=chunk.run.period,
         kind=TierChange.Kind.EVALUATION,
@@ -561,6 +618,7 @@ def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
     for member_id, tier_id in promotions.iterator():
         levelup_reward_issue(member_id=member_id, tier_id=tier_id, period=chunk.run.period)
         issued += 1
+    TierRunChunk.objects.filter(pk=chunk_id).update(rewards_done=True)
     return issued
 
 
@@ -624,6 +682,7 @@ def tiers_recalculate(
             unchanged=counts.unchanged,
         )
     run = tier_run_start(as_of=as_of, chunk_size=chunk_size)
+    tier_run_follow_ups_enqueue(run_id=run.pk)
     for chunk_id in (
         run.chunks.filter(done=False).order_by("first_member_id").values_list("pk", flat=True)
     ):

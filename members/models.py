@@ -191,6 +191,9 @@ class Notice(models.Model):
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    # When its email went out (claimed under the row's lock, members.notices); NULL: still to
+    # send. The sweep `members-sweep-notice-emails` sends the ones a killed worker lost.
+    emailed_at = models.DateTimeField(_("emailed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notice")
@@ -202,6 +205,11 @@ class Notice(models.Model):
             models.Index(fields=["member", "-created_at", "-id"], name="notice_member_inbox"),
             models.Index(
                 fields=["member"], name="notice_member_unread", condition=models.Q(read_at=None)
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="notice_to_email",
+                condition=models.Q(emailed_at=None),
             ),
         ]
 

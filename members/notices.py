@@ -2,15 +2,21 @@
 their emails in the member's language.
 
 Each notice is about one thing (`Notice.key`, unique per member): a rerun of any job that
-creates notices inserts nothing new and sends no second email. Creation is set-based
-(INSERT ... ON CONFLICT DO NOTHING); the rows really inserted are those stamped with this
-call's `created_at`, and only those are emailed.
+creates notices inserts nothing new. Creation is set-based (INSERT ... ON CONFLICT DO
+NOTHING); the rows really inserted are those stamped with this call's `created_at`.
+
+Every notice has one email, recorded in `emailed_at`. A sender claims the notices it sends
+under their row locks (`SELECT ... FOR UPDATE SKIP LOCKED` of rows not yet emailed), sends,
+and sets `emailed_at` in the same transaction: two senders never send the same notice, and a
+notice whose sender died is sent by the sweep (`notice_emails_sweep`, beat every 5 minutes).
+A coupon's notice is emailed by benefits (`coupon_notices_send`), with the coupon's text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date, timedelta
+import logging
+from collections.abc import Callable, Collection, Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.core.mail import EmailMessage, get_connection
@@ -28,11 +34,22 @@ from core.mail import email_subject
 from .labels import label
 from .models import Notice
 
+logger = logging.getLogger(__name__)
+
 Kind = Notice.Kind
 EXPIRY_NOTICE_DAYS = 30
-# A coupon already has its own email (benefits.services.coupon_emails_send): no second one.
+# The kinds emailed with the notice's own text; a coupon's notice is emailed by benefits
+# (`benefits.services.coupon_notices_send`) with the coupon's text and how to use it.
 EMAILED_KINDS = frozenset({Kind.TIER_CHANGED, Kind.POINTS_EXPIRING})
 INSERT_BATCH = 1000
+EMAIL_BATCH = 100
+MAX_FAILURES = 3
+# The sweeps leave the newest notices to the normal path (after commit) and give up on
+# notices older than the window (a longer outage: `manage.py sweep_notices --since`).
+SWEEP_GRACE = timedelta(minutes=5)
+SWEEP_WINDOW = timedelta(days=2)
+
+Render = Callable[[list[Notice]], dict[int, EmailMessage]]
 
 
 def notice_text(notice: Notice) -> str:
@@ -185,18 +202,98 @@ def notices_mark_read(*, member_id: int, notice_id: int | None = None) -> int:
     return unread.update(read_at=timezone.now())
 
 
-def notice_emails_send(*, notice_ids: list[int]) -> int:
-    """One email per notice of an emailed kind, in the member's language."""
-    notices = Notice.objects.filter(pk__in=notice_ids, kind__in=EMAILED_KINDS).select_related(
-        "member"
-    )
-    messages = []
+def notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage]:
+    """The email of each notice (its own text), in its member's language."""
+    messages = {}
     for notice in notices:
         with translation.override(notice.member.language):
             context = {"notice": notice, "member": notice.member, "text": notice_text(notice)}
             subject = email_subject("members/email/notice_subject.txt", context)
             body = render_to_string("members/email/notice.txt", context)
-        messages.append(EmailMessage(subject, body, to=[notice.member.email]))
-    if not messages:
-        return 0
-    return get_connection().send_messages(messages) or 0
+        messages[notice.pk] = EmailMessage(
+            " ".join(subject.split()), body, to=[notice.member.email]
+        )
+    return messages
+
+
+def _claim_and_send(notices: Any, render: Render, after_pk: int) -> tuple[int, int | None, bool]:
+    """One batch, one transaction: lock up to EMAIL_BATCH notices not yet emailed (skipping
+    rows another sender holds), send them, record the ones sent. A refused message is left
+    for a later sweep and the batch goes on (one bad address blocks nobody); after
+    MAX_FAILURES refusals in a row (the mail server is away) the call stops. Returns (emails
+    sent, the last pk seen or None when nothing was left, whether to stop)."""
+    with transaction.atomic():
+        batch = list(
+            notices.filter(pk__gt=after_pk, emailed_at__isnull=True)
+            .select_related("member")
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")[:EMAIL_BATCH]
+        )
+        if not batch:
+            return 0, None, False
+        messages = render(batch)
+        done: list[int] = []
+        sent = failures = 0
+        connection = get_connection()
+        try:
+            for notice in batch:
+                message = messages.get(notice.pk)
+                if message is None:  # nothing to tell any more (its coupon is gone)
+                    done.append(notice.pk)
+                    continue
+                try:
+                    message.connection = connection
+                    message.send()
+                except Exception:  # refused, or the server went away: a later sweep retries
+                    logger.exception("notice %s: email not sent", notice.pk)
+                    failures += 1
+                    connection.close()
+                    if failures >= MAX_FAILURES:
+                        break
+                    connection = get_connection()
+                else:
+                    failures = 0
+                    done.append(notice.pk)
+                    sent += 1
+        finally:
+            connection.close()
+        Notice.objects.filter(pk__in=done).update(emailed_at=timezone.now())
+    return sent, batch[-1].pk, failures >= MAX_FAILURES
+
+
+def notice_emails_send(
+    *,
+    notice_ids: Collection[int] | None = None,
+    kinds: Collection[str] = EMAILED_KINDS,
+    render: Render = notice_emails_render,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+) -> int:
+    """Email the notices not yet emailed (of `kinds`; these ids, or those created in
+    [created_from, created_before)), each once, in the member's language. Returns the number
+    of emails sent. A notice whose email failed stays for the sweep; a few failures in a row
+    stop the call. Not one transaction: each batch commits its claims."""
+    notices = Notice.objects.filter(kind__in=list(kinds))
+    if notice_ids is not None:
+        notices = notices.filter(pk__in=list(notice_ids))
+    if created_from is not None:
+        notices = notices.filter(created_at__gte=created_from)
+    if created_before is not None:
+        notices = notices.filter(created_at__lt=created_before)
+    total, after = 0, 0
+    while True:
+        sent, last, stop = _claim_and_send(notices, render, after)
+        total += sent
+        if last is None or stop:
+            return total
+        after = last
+
+
+def notice_emails_sweep(*, now: datetime | None = None, since: datetime | None = None) -> int:
+    """Beat (every 5 minutes): send the tier and points-expiring emails a killed worker lost
+    (notices written 5 minutes to 2 days ago, or since `since`, never emailed). Safe to run
+    twice and beside the normal path: each notice is claimed under its row lock."""
+    now = now or timezone.now()
+    return notice_emails_send(
+        created_from=since or now - SWEEP_WINDOW, created_before=now - SWEEP_GRACE
+    )

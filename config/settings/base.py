@@ -309,6 +309,24 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "members.notices_points_expiring",
         "schedule": crontab(minute=25, hour="*/6"),
     },
+    # Stop-gaps until a transactional outbox: what a worker killed after a commit left undone
+    # is found from the database's state (docs/adr/0015-faults-sweeps-and-resumable-jobs.md).
+    "members-sweep-notice-emails": {
+        "task": "members.notice_emails_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
+    "benefits-sweep-coupon-notices": {
+        "task": "benefits.sweep_coupon_notices",
+        "schedule": crontab(minute="*/5"),
+    },
+    "benefits-resume-coupon-issue-jobs": {
+        "task": "benefits.resume_coupon_issue_jobs",
+        "schedule": crontab(minute="*/5"),
+    },
+    "tiers-finish-run-follow-ups": {
+        "task": "loyalty.tasks.tier_runs_follow_ups_task",
+        "schedule": crontab(minute=35),
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------

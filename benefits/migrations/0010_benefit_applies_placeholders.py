@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('benefits', '0006_categories_normalised_data'),
+        ('benefits', '0009_issue_round_constraints'),
     ]
 
     operations = [

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from benefits.services import coupon_notices_sweep
+from members.notices import notice_emails_sweep
+
+
+def _since(value: str) -> datetime:
+    """A date (its midnight) or a date-time; without an offset, in the site's time zone."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else timezone.make_aware(moment)
+
+
+class Command(BaseCommand):
+    help = (
+        "Send the notices and emails that killed workers lost: coupons without their notice, "
+        "notices never emailed. Beat does this every 5 minutes for the last 2 days; after a "
+        "longer outage, run it with --since the outage's start. Safe to run twice."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--since",
+            type=_since,
+            help="YYYY-MM-DD or an ISO date-time (default: 2 days ago)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        since = options["since"]
+        coupons = coupon_notices_sweep(since=since)
+        others = notice_emails_sweep(since=since)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Sent {coupons} coupon email(s) and {others} other notice email(s)."
+            )
+        )

@@ -1,0 +1,212 @@
+"""Kill drills: a worker subprocess is killed with SIGKILL at a chosen point; the sweeps, the
+resume and the rerun then finish the work from the database's state, and a late redelivery of
+the killed worker's task adds nothing. Exact counts of coupons, notices and emails after."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+from io import StringIO
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.core.management import call_command
+from django.db.models import F
+from django.utils import timezone
+
+from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
+from benefits.services import coupon_issue_job_start
+from loyalty.models import Tier, TierChange, TierRun, TierRunChunk
+from loyalty.presets.tiers import load as load_tiers
+from loyalty.services import account_open, points_award
+from loyalty.tiers import tier_run_start
+from members.models import Member, Notice
+from tests.benefits.factories import CouponTemplateFactory
+from tests.factories import MemberFactory
+
+from .conftest import Drill
+
+MEMBERS = 30
+BATCH = 10
+RUN_JOB = "benefits.run_coupon_issue_job"
+SWEEP_NOTICES = "benefits.sweep_coupon_notices"
+RESUME_JOBS = "benefits.resume_coupon_issue_jobs"
+
+
+def _age_coupons() -> None:
+    """Past the sweep's grace period (as if five minutes had gone by)."""
+    Coupon.objects.update(created_at=F("created_at") - timedelta(minutes=6))
+    Notice.objects.update(created_at=F("created_at") - timedelta(minutes=6))
+
+
+def _ledger_clean() -> None:
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert "Ledger OK" in out.getvalue(), out.getvalue()
+
+
+def _staff_job(template: CouponTemplate) -> CouponIssueJob:
+    job = CouponIssueJob.objects.create(template=template, reason="Sorry for the delay")
+    return coupon_issue_job_start(job=job)  # its own queueing goes to the test's memory broker
+
+
+def _assert_every_member_once(template: CouponTemplate, drill: Drill, members: list[Any]) -> None:
+    per_member = Counter(Coupon.objects.filter(template=template).values_list("member", flat=True))
+    assert per_member == Counter({m.pk: 1 for m in members})
+    keys = {f"coupon:{pk}" for pk in Coupon.objects.values_list("pk", flat=True)}
+    notices = Notice.objects.filter(kind=Notice.Kind.COUPON_ISSUED)
+    assert set(notices.values_list("key", flat=True)) == keys
+    assert notices.count() == len(members)
+    assert notices.filter(emailed_at=None).count() == 0
+    assert Counter(drill.emails()) == Counter({m.email: 1 for m in members})
+    template.refresh_from_db()
+    assert template.issued_count == len(members)
+
+
+def test_drill_incident_job_killed_recreated_redelivered_then_swept_twice(drill: Drill) -> None:
+    members = [MemberFactory() for _i in range(MEMBERS)]
+    template = CouponTemplateFactory(name="Delivery delay")
+    first = _staff_job(template)
+
+    killed = drill.worker(pause="coupon_notices:1")  # batch 1 commits, its notices never go
+    drill.send(RUN_JOB, first.pk, batch_size=BATCH)
+    drill.wait_reached()
+    drill.kill(killed)
+    first.refresh_from_db()
+    assert (first.status, first.processed, first.issued) == ("running", BATCH, BATCH)
+    assert Notice.objects.count() == 0
+
+    second = _staff_job(template)  # staff re-create the job
+    drill.worker(visibility_timeout=2)  # and the broker redelivers the first job's task
+    drill.send(RUN_JOB, second.pk, batch_size=BATCH)
+    drill.wait_done(RUN_JOB, 2)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.total, first.processed, first.issued) == (
+        "done",
+        MEMBERS,
+        MEMBERS,
+        BATCH,
+    )
+    assert (second.status, second.total, second.processed, second.issued) == (
+        "done",
+        MEMBERS,
+        MEMBERS,
+        MEMBERS - BATCH,
+    )
+
+    _age_coupons()
+    drill.send(SWEEP_NOTICES)
+    drill.send(SWEEP_NOTICES)
+    drill.wait_done(SWEEP_NOTICES, 2)
+    _assert_every_member_once(template, drill, members)
+    _ledger_clean()
+
+
+def test_drill_killed_job_resumed_by_the_sweep_redelivery_adds_nothing(drill: Drill) -> None:
+    members = [MemberFactory() for _i in range(MEMBERS)]
+    template = CouponTemplateFactory(name="Thank you")
+    job = _staff_job(template)
+
+    killed = drill.worker(pause="coupon_notices:2")  # after batch 2
+    drill.send(RUN_JOB, job.pk, batch_size=BATCH)
+    drill.wait_reached()
+    drill.kill(killed)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.issued) == ("running", 2 * BATCH, 2 * BATCH)
+
+    CouponIssueJob.objects.filter(pk=job.pk).update(
+        progressed_at=timezone.now() - timedelta(minutes=11)
+    )
+    resumer = drill.worker()  # visibility 1 h: the killed task is not redelivered yet
+    drill.send(RESUME_JOBS)
+    drill.wait_done(RUN_JOB, 1)
+    job.refresh_from_db()
+    assert (job.status, job.total, job.processed, job.issued) == (
+        "done",
+        MEMBERS,
+        MEMBERS,
+        MEMBERS,
+    )
+    drill.kill(resumer)
+
+    drill.worker(visibility_timeout=2)  # an hour later, as it were: the redelivery
+    drill.wait_done(RUN_JOB, 2)
+    _age_coupons()
+    drill.send(SWEEP_NOTICES)
+    drill.send(SWEEP_NOTICES)
+    drill.wait_done(SWEEP_NOTICES, 2)
+    job.refresh_from_db()
+    assert (job.status, job.total, job.processed, job.issued) == (
+        "done",
+        MEMBERS,
+        MEMBERS,
+        MEMBERS,
+    )
+    _assert_every_member_once(template, drill, members)
+    _ledger_clean()
+
+
+def test_drill_tier_chunk_killed_after_commit_and_during_rewards(drill: Drill) -> None:
+    load_tiers("aliexpress")
+    gold = Tier.objects.get(code="gold")
+    template = CouponTemplateFactory(occasion=Occasion.LEVEL_UP, name="Welcome to gold")
+    members: list[Member] = []
+    for _i in range(6):
+        member = MemberFactory()
+        account_open(member_id=member.pk)
+        points_award(
+            member_id=member.pk,
+            points=150,
+            reason="Order",
+            occurred_at=datetime(2026, 11, 15, tzinfo=ZoneInfo("UTC")),
+        )
+        members.append(member)
+    run = tier_run_start(as_of=date(2026, 11, 30))
+    chunk = TierRunChunk.objects.get(run=run)
+
+    killed = drill.worker(pause="tier_follow_ups:1")  # the chunk commits, nothing is queued
+    drill.send("loyalty.tasks.tier_run_chunk_task", chunk.pk)
+    drill.wait_reached()
+    drill.kill(killed)
+    chunk.refresh_from_db()
+    assert (chunk.done, chunk.rewards_done, chunk.notices_done) == (True, False, False)
+    assert TierChange.objects.filter(to_tier=gold).count() == 6
+    assert Coupon.objects.count() == 0
+
+    TierRunChunk.objects.update(done_at=F("done_at") - timedelta(minutes=11))
+    killed = drill.worker(pause="levelup_reward:3")  # the hourly task; killed mid-rewards
+    drill.send("loyalty.tasks.tier_runs_follow_ups_task")
+    drill.wait_reached()
+    drill.kill(killed)
+    chunk.refresh_from_db()
+    assert chunk.rewards_done is False
+    assert Coupon.objects.count() == 2
+
+    drill.worker(visibility_timeout=2)  # the next hour's task, and the late redeliveries
+    drill.send("loyalty.tasks.tier_runs_follow_ups_task")
+    drill.wait_done("loyalty.tasks.tier_run_chunk_task", 1)  # the first worker's chunk task
+    drill.wait_for(
+        lambda: TierRunChunk.objects.filter(rewards_done=True, notices_done=True).exists(),
+        "the follow-ups",
+    )
+    drill.wait_done("loyalty.tasks.tier_levelup_rewards_task", 2)  # mine and the killed one
+    _age_coupons()
+    drill.send(SWEEP_NOTICES)
+    drill.send("members.notice_emails_sweep")
+    drill.wait_done(SWEEP_NOTICES, 1)
+    drill.wait_done("members.notice_emails_sweep", 1)
+
+    run.refresh_from_db()
+    assert (run.status, run.moved_up) == ("done", 6)
+    assert Counter(Coupon.objects.values_list("member", flat=True)) == Counter(
+        {m.pk: 1 for m in members}
+    )
+    assert Notice.objects.filter(kind=Notice.Kind.TIER_CHANGED).count() == 6
+    assert Notice.objects.filter(kind=Notice.Kind.COUPON_ISSUED).count() == 6
+    assert Notice.objects.filter(emailed_at=None).count() == 0
+    assert Counter(drill.emails()) == Counter({m.email: 2 for m in members})
+    template.refresh_from_db()
+    assert template.issued_count == 6
+    assert TierRun.objects.count() == 1
+    _ledger_clean()

@@ -1,0 +1,64 @@
+"""The Celery app of a drill's worker subprocess (`celery -A tests.drills.worker_app worker`).
+
+The project's app and tasks, plus two test-only hooks:
+- DRILL_PAUSE=`point:n`: at the n-th time this process reaches `point`, write DRILL_DIR/reached
+  and wait there for the SIGKILL the drill sends, so the kill lands exactly at that point.
+  Points: `coupon_notices` (a coupon's after-commit step: its batch has committed),
+  `tier_follow_ups` (a chunk has committed, its follow-ups are about to be queued),
+  `levelup_reward` (a level-up reward is about to be issued).
+- after every task, its name is appended to DRILL_DIR/done.log (the drill waits on it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.drills.worker_settings"
+
+import django  # noqa: E402
+
+django.setup()
+
+from celery.signals import task_postrun  # noqa: E402
+
+from benefits import services as benefits_services  # noqa: E402
+from config.celery import app  # noqa: E402
+from loyalty import tiers  # noqa: E402
+
+DIR = Path(os.environ["DRILL_DIR"])
+point, _, nth = os.environ.get("DRILL_PAUSE", "").partition(":")
+reached: dict[str, int] = {}
+
+
+def _pausing(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        reached[name] = reached.get(name, 0) + 1
+        if name == point and reached[name] == int(nth):
+            (DIR / "reached").write_text(name)
+            while True:  # the drill kills this process here
+                time.sleep(1)
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
+benefits_services.coupon_notices_send = _pausing(  # type: ignore[assignment]
+    "coupon_notices", benefits_services.coupon_notices_send
+)
+benefits_services.levelup_reward_issue = _pausing(  # type: ignore[assignment]
+    "levelup_reward", benefits_services.levelup_reward_issue
+)
+tiers._enqueue_levelup = _pausing("tier_follow_ups", tiers._enqueue_levelup)  # type: ignore[assignment]
+
+
+@task_postrun.connect
+def _done(sender: Any = None, **_kwargs: Any) -> None:
+    with (DIR / "done.log").open("a") as log:
+        log.write(f"{sender.name}\n")
+
+
+__all__ = ["app"]
