@@ -229,7 +229,7 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 
 
 # =============================================================================================
-# Brands, brand of the week, member events, early-access sales (issue 6, part B).
+# Brands, brand of the week, member events, early-access sales.
 # =============================================================================================
 
 
@@ -371,7 +371,7 @@ class SaleAdmin(DropsShowcase, admin.ModelAdmin[Sale]):
     inlines = (SaleEarlyAccessInline,)
 
 
-# === The benefit catalogue and the reward shop (issue 6, part A) ============================
+# === The benefit catalogue and the reward shop ============================
 
 
 @admin.register(Benefit)

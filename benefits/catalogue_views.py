@@ -1,4 +1,4 @@
-"""The member's benefits page and the reward shop (issue 6, part A)."""
+"""The member's benefits page and the reward shop."""
 
 from __future__ import annotations
 

@@ -498,7 +498,7 @@ class CouponIssueJob(models.Model):
 
 
 # =============================================================================================
-# Brands, the brand of the week, member events and early-access sales (issue 6, part B).
+# Brands, the brand of the week, member events and early-access sales.
 # Services and selectors: benefits/brands.py, benefits/events.py, benefits/sales.py,
 # benefits/recommendations.py.
 # =============================================================================================
@@ -769,7 +769,7 @@ class SaleEarlyAccess(models.Model):
         return f"{self.tier_id}: {self.hours} h"
 
 
-# === The benefit catalogue and the reward shop (issue 6, part A) ============================
+# === The benefit catalogue and the reward shop ============================
 # The level discount and the fast-refund limit live on `loyalty.Tier` (their single source of
 # truth: the checkout and the tier ladder read them there); a `TierBenefit` cell holds whether
 # a tier has any other benefit, with its parameters (hours of early access, a note).

@@ -41,7 +41,7 @@ def coupon_notices_sweep_task() -> int:
     return services.coupon_notices_sweep()
 
 
-# --- Member events (issue 6, part B) ---------------------------------------------------------
+# --- Member events ---------------------------------------------------------
 
 
 @shared_task(name="benefits.event_seat_email")

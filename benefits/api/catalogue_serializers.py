@@ -1,4 +1,4 @@
-"""Serializers of the benefit catalogue and the reward shop (issue 6, part A)."""
+"""Serializers of the benefit catalogue and the reward shop."""
 
 from __future__ import annotations
 

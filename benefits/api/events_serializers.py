@@ -1,4 +1,4 @@
-"""Serializers of the brand-of-the-week and early-access answers (issue 6, part B)."""
+"""Serializers of the brand-of-the-week and early-access answers."""
 
 from __future__ import annotations
 

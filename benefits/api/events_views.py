@@ -1,4 +1,4 @@
-"""The brand of the week for a date, and the sales open to a member now (issue 6, part B)."""
+"""The brand of the week for a date, and the sales open to a member now."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ urlpatterns = [
     path("me/coupons/", views.MyCouponsView.as_view(), name="api-me-coupons"),
 ]
 
-# --- Brand of the week and early access (issue 6, part B) ------------------------------------
+# --- Brand of the week and early access ------------------------------------
 urlpatterns += [
     path("featured-brand/", events_views.FeaturedBrandView.as_view(), name="api-featured-brand"),
     path(
@@ -25,7 +25,7 @@ urlpatterns += [
 ]
 
 
-# --- The benefit catalogue and the reward shop (issue 6, part A) ----------------------------
+# --- The benefit catalogue and the reward shop ----------------------------
 
 urlpatterns += [
     path(

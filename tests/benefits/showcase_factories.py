@@ -1,4 +1,4 @@
-"""Factories for brands, featured weeks, member events and sales (issue 6, part B)."""
+"""Factories for brands, featured weeks, member events and sales."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from benefits.events import event_rsvp, event_rsvp_cancel, event_seat_email_send
-from benefits.services import coupon_emails_send
+from benefits.services import coupon_notices_send
 from loyalty.models import Tier
 from tests.factories import MemberFactory
 
@@ -21,7 +21,7 @@ NAME = 'H&M "VIP" <night>'
 
 def test_a_coupon_emails_subject_is_plain_text(mailoutbox: list[Any]) -> None:
     coupon = CouponFactory(member=MemberFactory(), template=CouponTemplateFactory(name=NAME))
-    assert coupon_emails_send(coupon_ids=[coupon.pk]) == 1
+    assert coupon_notices_send(coupon_ids=[coupon.pk]) == 1
     assert mailoutbox[0].subject == f"A coupon for you: {NAME}"
 
 
