@@ -8,10 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from loyalty.earning import KeyRevoked, OrderReceived, events_apply
+from loyalty.earning import KeyRevoked, OrderReceived, events_apply, store
 from loyalty.models import EarningRule, Event, Order, PointEntry, PointLot, Program
 from members.models import Member
 from members.services import api_key_revoke
@@ -64,13 +65,9 @@ def test_a_revoked_key_is_refused_for_returns_and_batches_too(
     assert Event.objects.count() == 1 and PointEntry.objects.count() == 1
 
 
-def test_a_key_revoked_after_the_request_authenticated_applies_nothing(
-    member: Member, api_key: tuple[Any, str]
-) -> None:
-    """The engine checks the key again under the members' locks, in the snapshot."""
-    key, _secret = api_key
-    api_key_revoke(key=key)  # after authentication read it: `key` is the object it returned
-    order = OrderReceived(
+def _order(member: Member) -> OrderReceived:
+    """An order as the engine takes it (validated, normalised)."""
+    return OrderReceived(
         key="e1",
         member_number=member.number,
         occurred_at=timezone.now(),
@@ -80,6 +77,15 @@ def test_a_key_revoked_after_the_request_authenticated_applies_nothing(
         categories=(),
         digest="d",
     )
+
+
+def test_a_key_revoked_after_the_request_authenticated_applies_nothing(
+    member: Member, api_key: tuple[Any, str]
+) -> None:
+    """The engine checks the key again under the members' locks, in the snapshot."""
+    key, _secret = api_key
+    api_key_revoke(key=key)  # after authentication read it: `key` is the object it returned
+    order = _order(member)
     [result] = events_apply(api_key=key, events=[order])
     assert isinstance(result, KeyRevoked) and result.code == "invalid_api_key"
     assert not Event.objects.exists() and not PointEntry.objects.exists()
@@ -167,23 +173,10 @@ def test_a_write_that_does_not_match_its_plan_commits_nothing(
 ) -> None:
     """The write's row counts are checked before the COMMIT is sent, in the engine's own
     transaction (the API's) as inside Django's: a mismatch leaves nothing behind."""
-    from django.db import transaction
-
-    from loyalty.earning import store
-
     # the real write, answered with a count the plan does not have
     call = store.WRITE_SQL.removeprefix("SELECT ")
     monkeypatch.setattr(store, "WRITE_SQL", f"SELECT array_append(({call})[1:7], 99)")
-    order = OrderReceived(
-        key="e1",
-        member_number=member.number,
-        occurred_at=timezone.now(),
-        number="SO-1",
-        amount=Decimal("12.50"),
-        currency="USD",
-        categories=(),
-        digest="d",
-    )
+    order = _order(member)
     with pytest.raises(store.WriteMismatch):
         if own_transaction:
             events_apply(api_key=api_key[0], events=[order])
