@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin import ReadOnlyAdmin
 from loyalty.models import Tier
 
 from .catalogue import benefit_matrix_update
@@ -439,7 +440,7 @@ class RewardAdmin(DropsShowcase, admin.ModelAdmin[Reward]):
 
 
 @admin.register(RewardExchange)
-class RewardExchangeAdmin(admin.ModelAdmin[RewardExchange]):
+class RewardExchangeAdmin(ReadOnlyAdmin):
     """Every exchange, read-only: who, which reward, the points and the coupon issued."""
 
     list_display = ("created_at", "member", "reward", "points", "status", "coupon")
@@ -448,12 +449,3 @@ class RewardExchangeAdmin(admin.ModelAdmin[RewardExchange]):
     list_select_related = ("member", "reward", "coupon")
     readonly_fields = tuple(f.name for f in RewardExchange._meta.fields)
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -14,6 +14,19 @@ from . import outbox
 from .models import OutboxDelivery, OutboxEvent
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A record staff read and never add, edit or delete (a ledger, an audit trail)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class DeliveryInline(admin.TabularInline):
     model = OutboxDelivery
     extra = 0
@@ -26,7 +39,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "type", "member_id", "member_seq", "occurred_at", "created_at")
     list_filter = ("type", "occurred_at")
     search_fields = ("=event_id", "=member_id", "type")
@@ -34,15 +47,6 @@ class OutboxEventAdmin(admin.ModelAdmin):
     inlines = [DeliveryInline]
     date_hierarchy = "occurred_at"
     show_full_result_count = False  # a count of millions of rows is not worth its time
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OutboxDelivery)

@@ -13,6 +13,8 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdmin
+
 from .clock import program_today
 from .forms import AdjustmentForm
 from .models import (
@@ -244,17 +246,6 @@ class TierRunAdmin(admin.ModelAdmin[TierRun]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: TierRun | None = None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

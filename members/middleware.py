@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.utils.translation import gettext as _
 
 from members.api.errors import error_body
-from members.api.parsers import unstorable
+from members.api.parsers import UNSTORABLE, unstorable
 
 
 class RefuseUnstorableText:
@@ -25,7 +24,7 @@ class RefuseUnstorableText:
             unstorable(key) or any(unstorable(value) for value in values)
             for key, values in request.GET.lists()
         ):
-            detail = _("Text with a NUL character or a lone surrogate cannot be stored.")
+            detail = str(UNSTORABLE)
             if request.path.startswith("/api/"):
                 return JsonResponse(error_body("invalid_text", detail), status=400)
             return HttpResponseBadRequest(detail)

@@ -43,7 +43,7 @@ from loyalty.earning import (
     OrderReceived,
 )
 from members.api.fields import AMOUNT_ABOVE_ZERO, AMOUNT_AS_TEXT, TEXT
-from members.api.parsers import unstorable
+from members.api.parsers import UNSTORABLE, unstorable
 
 MAX_BATCH = 500
 # Shop clocks drift: an event up to this far "in the future" is accepted.
@@ -60,9 +60,7 @@ class Context:
 def _storable(value: str) -> str:
     """Text PostgreSQL can store: no NUL character, no lone surrogate (a `\ud800` escape)."""
     if unstorable(value):
-        raise PydanticCustomError(
-            "invalid_text", _("Text with a NUL character or a lone surrogate cannot be stored.")
-        )
+        raise PydanticCustomError("invalid_text", str(UNSTORABLE))
     return value
 
 
@@ -326,7 +324,7 @@ def _message(error: Any) -> str:  # noqa: C901 (a table of error types)
     if kind == "string_too_long":
         return _("Ensure this field has no more than %(max_length)s characters.") % ctx
     if kind == "string_unicode":
-        return _("Text with a NUL character or a lone surrogate cannot be stored.")
+        return str(UNSTORABLE)
     if kind in ("string_type", "str_type"):
         return _("Not a valid string.")
     if kind in ("literal_error", "union_tag_invalid"):

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from members.api.parsers import unstorable
+from members.api.parsers import UNSTORABLE, unstorable
 
 # An amount: up to ten digits before the point and two after; the second for amounts above zero.
 # Text with something besides white space (fields are trimmed) and no NUL (PostgreSQL cannot
@@ -29,7 +29,6 @@ AMOUNT_ABOVE_ZERO = r"^([1-9]\d{0,9}(\.\d{1,2})?|0\.(0[1-9]|[1-9]\d?))$"
 NOT_TEXT = _("Not a valid string.")
 AMOUNT_AS_TEXT = _('Send an amount as a string, e.g. "12.50".')
 NOT_WHOLE = _("A valid integer is required.")
-TEXT_REFUSED = _("Text with a NUL character or a lone surrogate cannot be stored.")
 
 
 MEMBER_NUMBER_LENGTH = 10
@@ -84,7 +83,7 @@ def _wrong_type(field: serializers.Field, value: Any) -> Any:
     ):
         return NOT_WHOLE
     if isinstance(value, str) and unstorable(value):
-        return TEXT_REFUSED
+        return UNSTORABLE
     return None
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, parsers
 
+UNSTORABLE = _("Text with a NUL character or a lone surrogate cannot be stored.")
+
 
 def unstorable(text: str) -> bool:
     """Whether PostgreSQL refuses `text` (NUL, or a lone surrogate: not encodable in UTF-8)."""
