@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.clock import note_change_at
+from core.clock import note_change_at
 from loyalty.models import Order
 from loyalty.selectors import account_state
 from members.models import Member

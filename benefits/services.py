@@ -17,8 +17,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.clock import day_bounds, program_today
 from core.mail import email_subject
-from loyalty.clock import day_bounds, program_today
 from loyalty.models import Tier
 from loyalty.selectors import base_tier, member_tier
 from members.models import ApiKey, Member, Notice

@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from loyalty.clock import program_today
+from core.clock import program_today
 from loyalty.models import program_data_cached
 from loyalty.selectors import base_tier
 

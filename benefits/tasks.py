@@ -6,7 +6,7 @@ from datetime import date
 
 from celery import shared_task
 
-from loyalty.clock import program_today
+from core.clock import program_today
 
 from . import services
 

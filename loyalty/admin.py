@@ -14,8 +14,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
+from core.clock import program_today
 
-from .clock import program_today
 from .forms import AdjustmentForm
 from .models import (
     Campaign,

@@ -20,7 +20,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .clock import add_months, day_bounds, month_end, program_today
+from core.clock import add_months, day_bounds, month_end, program_today
+
 from .models import (
     LADDER_CACHE_KEY,
     Account,

@@ -23,7 +23,8 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .clock import add_months, local_date, program_today
+from core.clock import add_months, local_date, program_today
+
 from .models import Account, LotAllocation, PointEntry, PointLot, Program
 from .tiers import tiers_instant_upgrade_schedule
 

@@ -6,8 +6,9 @@ from datetime import date
 
 from celery import shared_task
 
+from core.clock import add_months, month_end, program_today
+
 from . import tiers
-from .clock import add_months, month_end, program_today
 from .services import points_expire_due
 
 

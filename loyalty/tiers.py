@@ -25,9 +25,9 @@ from django.db.models import F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.clock import add_months, day_bounds, program_today
 from members.notices import notices_tier_changed
 
-from .clock import add_months, day_bounds, program_today
 from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
 DEFAULT_CHUNK_SIZE = 250_000

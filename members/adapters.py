@@ -10,8 +10,8 @@ from django.core.mail import EmailMessage
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from core.clock import program_today
 from core.mail import email_subject
-from loyalty.clock import program_today
 from loyalty.services import account_open
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}

@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.clock import default_today
+from core.clock import default_today
 
 from .numbers import new_member_number
 

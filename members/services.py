@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.clock import program_today
+from core.clock import program_today
 from loyalty.services import account_open
 
 from .models import ApiKey, Member, birthday_change_allowed

@@ -6,7 +6,7 @@ from datetime import date
 
 from celery import shared_task
 
-from loyalty.clock import program_today
+from core.clock import program_today
 
 from .notices import notice_emails_sweep, notices_points_expiring
 

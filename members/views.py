@@ -16,13 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import bad_request as django_bad_request
 from django.views.i18n import set_language as django_set_language
 
-from loyalty.clock import changes_collected, program_today
+from core.api.errors import json_400, json_404, json_500
+from core.clock import changes_collected, program_today
 from loyalty.earning import points_visit_award, visit_seen_key
 from loyalty.models import program_data_version, program_pinned
 from loyalty.selectors import program_overview
 
 from .adapters import remember_language
-from .api.errors import json_400, json_404, json_500
 from .forms import ProfileForm
 from .models import Member, Notice
 from .notices import notice_text, notices_mark_read
@@ -44,7 +44,7 @@ def _member(request: HttpRequest) -> Member:
 # input that can change them: the member's and the program's page versions (bumped by database
 # triggers on every write, members.page_versions), the language, the active time zone and the
 # program-local date. It lives until the next moment a card reads differently (a coupon
-# leaving "expiring soon", a sale opening: loyalty.clock.note_change_at), at most
+# leaving "expiring soon", a sale opening: core.clock.note_change_at), at most
 # DASHBOARD_CACHE_SECONDS.
 DASHBOARD_CACHE_SECONDS = 15 * 60
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from benefits.models import Reward, RewardExchange
+from core.api.fields import StrictInput
 from loyalty.api.serializers import TierRefSerializer
-from members.api.fields import StrictInput
 
 from .serializers import CouponSerializer
 

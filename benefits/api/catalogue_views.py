@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 
 from benefits.catalogue import fast_refund_check, member_benefits
 from benefits.rewards import RewardError, reward_exchange, reward_offers
+from core.api.errors import ApiError
 from loyalty.models import Tier
 from loyalty.selectors import points_balance
-from members.api.errors import ApiError
 from members.api.permissions import IsIntegration, IsMember
 from members.models import Member
 from members.selectors import member_by_number

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from benefits.models import Coupon, CouponRedemption
 from benefits.selectors import effective_status
 from benefits.templatetags.benefits import coupon_reason
-from members.api.fields import MemberNumberField, StrictInput
+from core.api.fields import MemberNumberField, StrictInput
 
 
 class CouponSerializer(serializers.ModelSerializer):

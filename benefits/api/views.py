@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from benefits import services
 from benefits.models import Coupon
 from benefits.selectors import WALLET_TABS, coupon_check, member_coupons
-from members.api.errors import ApiError
-from members.api.pagination import CursorPagination
+from core.api.errors import ApiError
+from core.api.pagination import CursorPagination
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 from members.selectors import member_by_number

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from benefits.models import Coupon, CouponTemplate, Occasion
 from benefits.selectors import coupons_expiring_soon
-from loyalty.clock import note_change_at, program_timezone
+from core.clock import note_change_at, program_timezone
 from members.models import Member
 
 register = template.Library()

@@ -17,7 +17,7 @@ from benefits.brands import FeaturedOffer, offer_for
 from benefits.recommendations import Recommendations, recommendations_for
 from benefits.sales import SaleWindow, window
 from benefits.showcase import showcase
-from loyalty.clock import note_change_at
+from core.clock import note_change_at
 from loyalty.selectors import account_state
 
 register = template.Library()

@@ -37,13 +37,13 @@ from pydantic_core import PydanticCustomError
 from rest_framework import exceptions
 
 from core import text
+from core.api.fields import AMOUNT_ABOVE_ZERO, AMOUNT_AS_TEXT, TEXT
+from core.api.parsers import UNSTORABLE, unstorable
 from loyalty.earning import (
     ContributionPosted,
     LedgerEvent,
     OrderReceived,
 )
-from members.api.fields import AMOUNT_ABOVE_ZERO, AMOUNT_AS_TEXT, TEXT
-from members.api.parsers import UNSTORABLE, unstorable
 
 MAX_BATCH = 500
 # Shop clocks drift: an event up to this far "in the future" is accepted.

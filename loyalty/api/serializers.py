@@ -3,8 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import StrictInput
 from loyalty.models import PointEntry, Tier
-from members.api.fields import StrictInput
 
 
 class EventAnswerEntrySerializer(serializers.Serializer):

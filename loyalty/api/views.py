@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import ApiError, error_body, exception_handler
+from core.api.pagination import CursorPagination
 from loyalty.earning import (
     KeyRevoked,
     LedgerEvent,
@@ -23,8 +25,6 @@ from loyalty.earning import (
 from loyalty.models import PointEntry
 from loyalty.selectors import point_history, tier_ladder
 from loyalty.services import LedgerError
-from members.api.errors import ApiError, error_body, exception_handler
-from members.api.pagination import CursorPagination
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
-from loyalty.clock import day_bounds, local_date, month_bounds
+from core.clock import day_bounds, local_date, month_bounds
 from loyalty.models import Contribution, EarningRule, PointEntry, Program
 from loyalty.services import LedgerError, lot_expiry
 

@@ -8,7 +8,7 @@ from datetime import date
 from django.core.cache import cache
 from django.utils import timezone
 
-from loyalty.clock import program_today
+from core.clock import program_today
 from loyalty.models import Visit
 
 from .ingest import events_apply

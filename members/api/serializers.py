@@ -6,9 +6,9 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import StrictInput
 from loyalty.api.serializers import TierRefSerializer
 from loyalty.selectors import TierStatus, member_account, member_points_expiring, member_tier_status
-from members.api.fields import StrictInput
 from members.models import Member
 
 

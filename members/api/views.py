@@ -7,8 +7,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.errors import ApiError
 from members import services
-from members.api.errors import ApiError
 from members.api.permissions import IsIntegration, IsMember
 from members.api.serializers import MemberCreateSerializer, MemberSerializer
 from members.models import ApiKey, Member

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
-import loyalty.clock
+import core.clock
 import members.models
 import members.numbers
 from django.conf import settings
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('email', models.EmailField(max_length=254, unique=True, verbose_name='email address')),
                 ('number', models.CharField(default=members.numbers.new_member_number, editable=False, help_text='Public member number: random digits with a Luhn check digit.', max_length=10, unique=True, verbose_name='member number')),
                 ('name', models.CharField(blank=True, max_length=150, verbose_name='name')),
-                ('joined_on', models.DateField(default=loyalty.clock.default_today, help_text='The registration anniversary.', verbose_name='member since')),
+                ('joined_on', models.DateField(default=core.clock.default_today, help_text='The registration anniversary.', verbose_name='member since')),
                 ('birthday', models.DateField(blank=True, null=True, verbose_name='birthday')),
                 ('birthday_set_on', models.DateField(blank=True, help_text='A member may change the birthday at most once in 365 days.', null=True, verbose_name='birthday last set on')),
                 ('language', models.CharField(choices=[('en', 'English'), ('zh-hans', 'Simplified Chinese')], default='en', max_length=10, verbose_name='preferred language')),

@@ -355,7 +355,7 @@ def test_benefits_page_shows_the_brand_of_the_week_with_the_members_discount(
     client: Client,
 ) -> None:
     from benefits.brands import week_start
-    from loyalty.clock import program_today
+    from core.clock import program_today
 
     from .showcase_factories import FeaturedBrandDiscountFactory, FeaturedBrandFactory
 

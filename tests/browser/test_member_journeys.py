@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from loyalty.clock import program_today
+from core.clock import program_today
 from loyalty.models import Visit
 from loyalty.presets import loaders
 from loyalty.services import points_award

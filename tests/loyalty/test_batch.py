@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from loyalty.clock import local_date
+from core.clock import local_date
 from loyalty.models import (
     Account,
     Campaign,

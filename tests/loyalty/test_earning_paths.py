@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from core import text
+from core.api.errors import error_body
 from loyalty.api.payloads import body_hash
 from loyalty.earning import (
     ContributionPosted,
@@ -42,7 +43,6 @@ from loyalty.models import (
 )
 from loyalty.selectors import ledger_mismatches
 from loyalty.services import InsufficientPoints, LedgerError, account_open, points_redeem
-from members.api.errors import error_body
 from members.services import api_key_create
 from tests.factories import MemberFactory
 

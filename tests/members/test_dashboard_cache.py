@@ -43,7 +43,7 @@ from benefits.services import (
     issue_occasion_coupons,
     levelup_reward_issue,
 )
-from loyalty.clock import program_today
+from core.clock import program_today
 from loyalty.models import Account, EarningRule, PointLot, Program, Tier, program_data_forget
 from loyalty.services import (
     account_open,

@@ -12,7 +12,7 @@ from django.db.models import Count
 
 from benefits.brands import week_start
 from benefits.models import Coupon, EventRsvp, FeaturedBrand, MemberEvent, SaleEarlyAccess
-from loyalty.clock import program_today
+from core.clock import program_today
 from loyalty.models import Account, PointEntry, TierChange
 from members.models import Member, Notice
 

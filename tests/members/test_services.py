@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from loyalty.clock import program_today
+from core.clock import program_today
 from members.models import Member
 from members.services import member_create, member_get_or_create, member_update_profile
 

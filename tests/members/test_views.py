@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from loyalty.clock import program_today
+from core.clock import program_today
 from members.models import Member
 
 pytestmark = pytest.mark.django_db

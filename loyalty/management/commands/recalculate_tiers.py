@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from loyalty.clock import add_months, month_end, program_today
+from core.clock import add_months, month_end, program_today
 from loyalty.tiers import DEFAULT_CHUNK_SIZE, RecalcResult, tiers_recalculate
 
 

@@ -32,7 +32,7 @@ from benefits.models import (
     SaleEarlyAccess,
 )
 from benefits.showcase import showcase_invalidate
-from loyalty.clock import add_months, month_end, program_timezone, program_today
+from core.clock import add_months, month_end, program_timezone, program_today
 from loyalty.models import Tier
 from loyalty.services import points_award, points_redeem
 from loyalty.tiers import tiers_recalculate

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from members.api.pagination import InvalidCursor
+from core.api.pagination import InvalidCursor
 
 
 class ApiError(exceptions.APIException):

@@ -3,8 +3,8 @@ thousand levels) refused as malformed JSON instead of a 500.
 
 Text PostgreSQL cannot store (NUL characters; lone surrogates, which `\\ud800`-style escapes
 produce and UTF-8 cannot encode) is refused beside the field that carries it, by the request
-serializers (members.api.fields.StrictInput) and the events' validator
-(loyalty/api/payloads.py); in a path or a query string by members.middleware. What the API
+serializers (core.api.fields.StrictInput) and the events' validator
+(loyalty/api/payloads.py); in a path or a query string by core.middleware. What the API
 ignores (an unknown key) may hold anything.
 """
 

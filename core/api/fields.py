@@ -1,5 +1,5 @@
 """Request fields: the member number, and request bodies that take exactly what the OpenAPI
-schema says (members.api.schema documents it).
+schema says (core.api.schema documents it).
 
 DRF's CharField turns a JSON number into text and IntegerField takes "5" or 5.0; the schema
 says "string" and "integer", so a client that relies on the coercion relies on something
@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from members.api.parsers import UNSTORABLE, unstorable
+from core.api.parsers import UNSTORABLE, unstorable
 
 # An amount: up to ten digits before the point and two after; the second for amounts above zero.
 # Text with something besides white space (fields are trimmed) and no NUL (PostgreSQL cannot

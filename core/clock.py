@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
 
-def program_timezone() -> ZoneInfo:
-    from .models import Program  # late import: models import this module for defaults
+def _configured_zone() -> str:
+    return str(settings.PROGRAM_TIME_ZONE_DEFAULT)
 
-    return ZoneInfo(Program.load().time_zone)
+
+# The program's time zone is a setting of the program (loyalty's Program row); the program
+# package registers its reader when the app is ready, so this module imports no domain.
+_zone_source: Callable[[], str] = _configured_zone
+
+
+def use_time_zone_source(source: Callable[[], str]) -> None:
+    """Name the function that answers the program's time zone (an IANA name)."""
+    global _zone_source
+    _zone_source = source
+
+
+def program_timezone() -> ZoneInfo:
+    return ZoneInfo(_zone_source())
 
 
 def program_now() -> datetime:
@@ -32,8 +46,6 @@ def default_today() -> date:
     Services set program-local dates explicitly with `program_today()`; this is a fallback for
     rows made elsewhere (createsuperuser, fixtures).
     """
-    from django.conf import settings
-
     return timezone.now().astimezone(ZoneInfo(settings.PROGRAM_TIME_ZONE_DEFAULT)).date()
 
 
@@ -72,7 +84,7 @@ def add_months(day: date, months: int) -> date:
 
 # While a page fragment is rendered to be cached, the code that compares a datetime with "now"
 # notes the next moment its answer changes (a coupon leaving "expiring soon", a sale opening);
-# the fragment lives no longer than the earliest of them (members/views.py).
+# the fragment lives no longer than the earliest of them (the portal's dashboard).
 _CHANGES: ContextVar[list[datetime] | None] = ContextVar("clock_changes", default=None)
 
 

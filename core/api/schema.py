@@ -1,8 +1,8 @@
 """The OpenAPI schema says what the API does (drf-spectacular).
 
-- **Security per operation**: an operation for integrations (the `IsIntegration` permission)
-  is documented with the API key only, one for members (`IsMember`) with the session only,
-  one that takes either with both.
+- **Security per operation**: an operation whose permission accepts an API key (its
+  `credential` is `api_key`) is documented with the API key only, one for members (`session`)
+  with the session only, one that takes either with both.
 - **Every error status it answers, with the error envelope** (`Error`: code, detail, fields):
   401 and 403 on every authenticated operation; 400 on every operation (a malformed or
   oversized body, a field error, text that cannot be stored, a bad cursor); 404 where the path
@@ -21,8 +21,7 @@ from drf_spectacular.utils import OpenApiResponse
 from pydantic.json_schema import model_json_schema
 from rest_framework import serializers
 
-from members.api.fields import AMOUNT, AMOUNT_ABOVE_ZERO, OPTIONAL_TEXT, TEXT
-from members.api.permissions import IsIntegration, IsMember
+from core.api.fields import AMOUNT, AMOUNT_ABOVE_ZERO, OPTIONAL_TEXT, TEXT
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -48,10 +47,9 @@ DEFAULT_ERRORS = {
 
 def _kinds(permission: Any) -> set[str]:
     """The credentials a permission (or `A | B`) accepts: api_key and/or session."""
-    if isinstance(permission, IsIntegration):
-        return {"api_key"}
-    if isinstance(permission, IsMember):
-        return {"session"}
+    credential = getattr(permission, "credential", None)  # e.g. members.api.permissions
+    if credential:
+        return {credential}
     found: set[str] = set()
     for part in ("op1", "op2"):  # DRF's OR / AND of two permissions
         inner = getattr(permission, part, None)
@@ -63,7 +61,7 @@ def _kinds(permission: Any) -> set[str]:
 SCHEMES = {"ApiKeyAuth": "api_key", "cookieAuth": "session"}
 
 # What the server takes, said in the schema (a request is refused for exactly what it says):
-# text patterns and amounts are in members.api.fields; a calendar day:
+# text patterns and amounts are in core.api.fields; a calendar day:
 DAY = r"^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])$"  # (29 to 31: documented stricter)
 
 

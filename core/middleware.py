@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
-from members.api.errors import error_body
-from members.api.parsers import UNSTORABLE, unstorable
+from core.api.errors import error_body
+from core.api.parsers import UNSTORABLE, unstorable
 
 
 class RefuseUnstorableText:
     """A path or query string with text PostgreSQL cannot store (a NUL character, as in
     `/api/v1/members/%00/` or `?kind=%00`) is refused with 400 before any view looks it up:
-    the error envelope under /api/, a plain page elsewhere. (JSON bodies: members.api.parsers;
+    the error envelope under /api/, a plain page elsewhere. (JSON bodies: core.api.parsers;
     forms: Django's form fields refuse NUL characters themselves.)"""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
