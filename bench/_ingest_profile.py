@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from loyalty.models import Account
+    from loyalty.ledger.models import Account
     from members.models import Member
     from members.services import api_key_create
 

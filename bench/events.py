@@ -100,7 +100,9 @@ def run(n: int, capacity: int, threads: int) -> None:
         Sale,
         SaleEarlyAccess,
     )
-    from loyalty.models import Account, Order, Tier
+    from loyalty.earning.models import Order
+    from loyalty.ledger.models import Account
+    from loyalty.program.models import Tier
     from members.models import Member
 
     call_command("migrate", verbosity=0)

@@ -64,7 +64,7 @@ def run(members: int, histories: list[int]) -> None:
     from loyalty.earning import OrderReceived, store
     from loyalty.earning.planner import plan, reads
     from loyalty.earning.program import program_state
-    from loyalty.models import EarningRule
+    from loyalty.program.models import EarningRule
     from members.services import api_key_create
 
     call_command("migrate", verbosity=0)

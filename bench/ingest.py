@@ -82,7 +82,7 @@ def setup_django(env: dict[str, str], members: int) -> tuple[str, list[str]]:
         [Member(email=f"bench{n}@example.com", number=f"9{n:09d}") for n in range(members)],
         batch_size=1000,
     )
-    from loyalty.models import Account
+    from loyalty.ledger.models import Account
 
     Account.objects.bulk_create(
         [Account(member_id=pk) for pk in Member.objects.values_list("pk", flat=True)],

@@ -55,7 +55,7 @@ def run(n: int) -> None:
 
     from benefits.models import Coupon
     from benefits.services import issue_occasion_coupons
-    from loyalty.models import Tier
+    from loyalty.program.models import Tier
 
     call_command("migrate", verbosity=0)
     call_command("load_program", "aliexpress", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115

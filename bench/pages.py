@@ -60,7 +60,7 @@ def setup_django(env: dict[str, str], members: int) -> list[str]:
     from django.utils import timezone
 
     from benefits.models import Coupon, CouponTemplate, Occasion
-    from loyalty.models import Account, PointEntry
+    from loyalty.ledger.models import Account, PointEntry
     from members.models import Member
 
     assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.cache"

@@ -88,7 +88,7 @@ def main() -> None:
         import django
 
         django.setup()
-        from loyalty.tiers import DEFAULT_CHUNK_SIZE
+        from loyalty.tiers.services import DEFAULT_CHUNK_SIZE
 
         _run(members, entries, args.chunk_size or DEFAULT_CHUNK_SIZE, args.repeat)
     finally:
@@ -127,9 +127,10 @@ def _run(members: int, entries: int, chunk_size: int, repeat: int) -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from loyalty.models import Program, TierRunChunk
-    from loyalty.presets import tiers as tier_preset
-    from loyalty.tiers import (
+    from loyalty.program.models import Program
+    from loyalty.program.presets import tiers as tier_preset
+    from loyalty.tiers.models import TierRunChunk
+    from loyalty.tiers.services import (
         evaluation_window,
         tier_run_chunk_process,
         tier_run_start,

@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> None:
 
     from benefits.models import Coupon, CouponTemplate, Reward, RewardExchange
     from benefits.rewards import RewardError, reward_exchange
-    from loyalty.models import Account
-    from loyalty.selectors import ledger_mismatches
-    from loyalty.services import points_award
+    from loyalty.ledger.models import Account
+    from loyalty.ledger.selectors import ledger_mismatches
+    from loyalty.ledger.services import points_award
     from members.models import Member
     from members.services import api_key_create
 

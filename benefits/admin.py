@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin import ReadOnlyAdmin
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 
 from .catalogue import benefit_matrix_update
 from .catalogue_forms import BenefitMatrixForm

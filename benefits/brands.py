@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 
 from .models import Brand, FeaturedBrand, FeaturedBrandDiscount
 

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.placeholders import fill
-from loyalty.models import Program, Tier
-from loyalty.selectors import account_state, member_tier
+from loyalty.ledger.selectors import account_state, member_tier
+from loyalty.program.models import Program, Tier
 from members.models import Member
 
 from .models import Benefit, TierBenefit

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 
 from .catalogue import CellValue
 from .models import Benefit, TierBenefit

@@ -21,7 +21,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.mail import email_subject
-from loyalty.selectors import account_state, base_tier
+from loyalty.ledger.selectors import account_state
+from loyalty.program.selectors import base_tier
 from members.models import Member
 
 from .models import EventRsvp, MemberEvent

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from core import text
 from core.fields import CategoryListField
 from core.placeholders import PlaceholderValidator
-from loyalty.models import MoneyField
+from loyalty.program.models import MoneyField
 
 # 31 symbols: no 0/O, 1/I/L look-alikes. 16 symbols = 16 * log2(31) ≈ 79 bits of randomness.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"

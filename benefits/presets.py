@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
-from loyalty.models import Program, Tier
+from loyalty.program.models import Program, Tier
 
 from .models import CouponTemplate, Occasion
 

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.clock import note_change_at
-from loyalty.models import Order
-from loyalty.selectors import account_state
+from loyalty.earning.models import Order
+from loyalty.ledger.selectors import account_state
 from members.models import Member
 
 from .models import Brand, MemberEvent, Reward

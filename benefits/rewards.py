@@ -16,9 +16,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import Tier
-from loyalty.selectors import member_tier, points_balance
-from loyalty.services import InsufficientPoints, points_redeem
+from loyalty.ledger.selectors import member_tier, points_balance
+from loyalty.ledger.services import InsufficientPoints, points_redeem
+from loyalty.program.models import Tier
 from members.models import Member
 
 from .models import Coupon, CouponTemplate, Occasion, Reward, RewardExchange

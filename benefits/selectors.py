@@ -10,7 +10,7 @@ from django.db.models import Exists, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import Account
+from loyalty.ledger.models import Account
 from members.models import Member
 
 from .models import Coupon, CouponTemplate, Occasion, normalize_code

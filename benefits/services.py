@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 
 from core.clock import day_bounds, program_today
 from core.mail import email_subject
-from loyalty.models import Tier
-from loyalty.selectors import base_tier, member_tier
+from loyalty.ledger.selectors import member_tier
+from loyalty.program.models import Tier
+from loyalty.program.selectors import base_tier
 from members.models import ApiKey, Member, Notice
 from members.notices import (
     SWEEP_GRACE,

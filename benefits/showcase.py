@@ -17,8 +17,8 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from core.clock import program_today
-from loyalty.models import program_data_cached
-from loyalty.selectors import base_tier
+from loyalty.program.models import program_data_cached
+from loyalty.program.selectors import base_tier
 
 from .brands import featured_week, week_start
 from .models import Brand, FeaturedBrand, MemberEvent, Reward, Sale, SaleEarlyAccess

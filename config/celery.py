@@ -1,4 +1,4 @@
-"""The Celery application: reads the CELERY_* settings and autodiscovers each app's tasks."""
+"""The Celery application: reads the CELERY_* settings and autodiscovers the tasks of each app and domain package."""
 
 import os
 
@@ -9,3 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("member_center")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The domain packages keep their own tasks modules (loyalty/tiers/tasks.py, ...).
+app.autodiscover_tasks(["loyalty.ledger", "loyalty.tiers"])

@@ -15,22 +15,14 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdmin
 from core.clock import program_today
+from loyalty.earning.models import Contribution, Order
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import points_adjust
+from loyalty.program.models import Campaign, EarningRule, Program, Tier
+from loyalty.tiers.models import TierChange, TierFloor, TierRun
+from loyalty.tiers.services import ladder_validate, tier_floor_set, tiers_what_if
 
 from .forms import AdjustmentForm
-from .models import (
-    Campaign,
-    Contribution,
-    EarningRule,
-    Order,
-    PointEntry,
-    Program,
-    Tier,
-    TierChange,
-    TierFloor,
-    TierRun,
-)
-from .services import points_adjust
-from .tiers import ladder_validate, tier_floor_set, tiers_what_if
 
 
 @admin.register(Program)

@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 def _program_time_zone() -> str:
-    from loyalty.models import Program
+    from loyalty.program.models import Program
 
     return Program.load().time_zone
 

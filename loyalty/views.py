@@ -5,16 +5,10 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.selectors import point_history, points_balance, points_expiring
+from loyalty.tiers.selectors import member_tier_history, member_tier_status
 from members.models import Member
-
-from .models import PointEntry
-from .selectors import (
-    member_tier_history,
-    member_tier_status,
-    point_history,
-    points_balance,
-    points_expiring,
-)
 
 PAGE_SIZE = 25
 

@@ -12,7 +12,7 @@ from django.utils import translation
 
 from core.clock import program_today
 from core.mail import email_subject
-from loyalty.services import account_open
+from loyalty.ledger.services import account_open
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 

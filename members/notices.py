@@ -132,7 +132,7 @@ def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
 @transaction.atomic
 def notices_tier_changed(*, period: date, member_ids: tuple[int, int] | None = None) -> int:
     """A notice per tier change decided for `period` (optionally members [lo, hi)), emailed."""
-    from loyalty.models import TierChange
+    from loyalty.tiers.models import TierChange
 
     changes = TierChange.objects.filter(period=period)
     if member_ids is not None:
@@ -173,7 +173,7 @@ def notices_tier_changed(*, period: date, member_ids: tuple[int, int] | None = N
 def notices_points_expiring(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> int:
     """A notice per point lot that expires within `days` of `today` (program-local), once
     per lot, emailed. Returns the number of notices created."""
-    from loyalty.models import PointLot
+    from loyalty.ledger.models import PointLot
 
     lots = PointLot.objects.filter(
         remaining__gt=0, expires_on__gte=today, expires_on__lte=today + timedelta(days=days)

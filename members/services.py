@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.clock import program_today
-from loyalty.services import account_open
+from loyalty.ledger.services import account_open
 
 from .models import ApiKey, Member, birthday_change_allowed
 from .selectors import (

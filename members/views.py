@@ -19,8 +19,8 @@ from django.views.i18n import set_language as django_set_language
 from core.api.errors import json_400, json_404, json_500
 from core.clock import changes_collected, program_today
 from loyalty.earning import points_visit_award, visit_seen_key
-from loyalty.models import program_data_version, program_pinned
-from loyalty.selectors import program_overview
+from loyalty.program.models import program_data_version, program_pinned
+from loyalty.program.selectors import program_overview
 
 from .adapters import remember_language
 from .forms import ProfileForm

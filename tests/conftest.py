@@ -52,7 +52,7 @@ def _clear_cache() -> None:
     translation.activate(settings.LANGUAGE_CODE)
 
     from loyalty.earning import program_forget
-    from loyalty.models import program_data_forget
+    from loyalty.program.models import program_data_forget
     from members.selectors import api_keys_forget
 
     cache.clear()

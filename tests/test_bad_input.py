@@ -15,8 +15,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from benefits.models import Coupon
-from loyalty.models import Event, Order, PointEntry
-from loyalty.presets import loaders
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import PointEntry
+from loyalty.program.presets import loaders
 from members.models import Member
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from loyalty.presets import loaders
+from loyalty.program.presets import loaders
 from members.models import Member
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 from benefits.catalogue import fast_refund_check, member_benefits
 from benefits.rewards import RewardError, reward_exchange, reward_offers
 from core.api.errors import ApiError
-from loyalty.models import Tier
-from loyalty.selectors import points_balance
+from loyalty.ledger.selectors import points_balance
+from loyalty.program.models import Tier
 from members.api.permissions import IsIntegration, IsMember
 from members.models import Member
 from members.selectors import member_by_number

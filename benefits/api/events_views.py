@@ -14,7 +14,7 @@ from benefits.brands import featured_brand_for
 from benefits.sales import sales_open_to
 from core.api.errors import ApiError
 from core.clock import program_today
-from loyalty.selectors import member_tier
+from loyalty.ledger.selectors import member_tier
 from members.api.permissions import IsIntegration, IsMember
 from members.models import Member
 from members.selectors import member_by_number

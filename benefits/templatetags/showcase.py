@@ -18,7 +18,7 @@ from benefits.recommendations import Recommendations, recommendations_for
 from benefits.sales import SaleWindow, window
 from benefits.showcase import showcase
 from core.clock import note_change_at
-from loyalty.selectors import account_state
+from loyalty.ledger.selectors import account_state
 
 register = template.Library()
 

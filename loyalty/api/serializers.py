@@ -4,7 +4,8 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from core.api.fields import StrictInput
-from loyalty.models import PointEntry, Tier
+from loyalty.ledger.models import PointEntry
+from loyalty.program.models import Tier
 
 
 class EventAnswerEntrySerializer(serializers.Serializer):

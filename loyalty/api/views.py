@@ -22,9 +22,10 @@ from loyalty.earning import (
     event_ingest,
     events_apply,
 )
-from loyalty.models import PointEntry
-from loyalty.selectors import point_history, tier_ladder
-from loyalty.services import LedgerError
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.selectors import point_history
+from loyalty.ledger.services import LedgerError
+from loyalty.program.selectors import tier_ladder
 from members.api.permissions import IsIntegration, IsMember
 from members.models import ApiKey, Member
 

@@ -27,16 +27,11 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import Event, Order, PointEntry, Program
-from loyalty.services import (
-    Kind,
-    LedgerError,
-    Source,
-    _debit,
-    _reverse,
-    account_lock,
-)
-from loyalty.tiers import tiers_instant_upgrade_schedule
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import Kind, LedgerError, Source, _debit, _reverse, account_lock
+from loyalty.program.models import Program
+from loyalty.tiers.services import tiers_instant_upgrade_schedule
 from members.models import ApiKey
 
 from . import store

@@ -27,8 +27,10 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 
 from core.clock import day_bounds, local_date, month_bounds
-from loyalty.models import Contribution, EarningRule, PointEntry, Program
-from loyalty.services import LedgerError, lot_expiry
+from loyalty.earning.models import Contribution
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import LedgerError, lot_expiry
+from loyalty.program.models import EarningRule, Program
 
 Rule = EarningRule.Kind
 EARN = PointEntry.Kind.EARN.value

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from loyalty.models import Campaign, EarningRule, Program, Tier
+from loyalty.program.models import Campaign, EarningRule, Program, Tier
 
 from .planner import CampaignState, ProgramState
 

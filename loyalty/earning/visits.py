@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from core.clock import program_today
-from loyalty.models import Visit
+from loyalty.earning.models import Visit
 
 from .ingest import events_apply
 from .planner import Outcome, VisitMade

@@ -4,8 +4,8 @@ from typing import Any
 
 from django import template
 
-from loyalty.reasons import localize
-from loyalty.selectors import member_account, member_points_expiring
+from loyalty.ledger.reasons import localize
+from loyalty.ledger.selectors import member_account, member_points_expiring
 
 register = template.Library()
 

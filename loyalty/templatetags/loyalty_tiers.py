@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from loyalty.selectors import TierStatus, member_tier_status
+from loyalty.tiers.selectors import TierStatus, member_tier_status
 from members.models import Member
 
 register = template.Library()

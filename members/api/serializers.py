@@ -8,7 +8,8 @@ from rest_framework import serializers
 
 from core.api.fields import StrictInput
 from loyalty.api.serializers import TierRefSerializer
-from loyalty.selectors import TierStatus, member_account, member_points_expiring, member_tier_status
+from loyalty.ledger.selectors import member_account, member_points_expiring
+from loyalty.tiers.selectors import TierStatus, member_tier_status
 from members.models import Member
 
 

@@ -9,7 +9,8 @@ from django.db.models import CharField, F, IntegerField, Value
 from django.db.models.functions import Concat
 
 from benefits.models import Coupon
-from loyalty.models import PointEntry, TierChange
+from loyalty.ledger.models import PointEntry
+from loyalty.tiers.models import TierChange
 from members.models import Member
 
 register = template.Library()

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from loyalty.models import Tier
-from loyalty.presets.tiers import load as load_tiers
+from loyalty.program.models import Tier
+from loyalty.program.presets.tiers import load as load_tiers
 
 
 @pytest.fixture

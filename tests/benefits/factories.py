@@ -7,7 +7,7 @@ import factory
 from django.utils import timezone
 
 from benefits.models import Coupon, CouponTemplate, Occasion
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 
 
 class TierFactory(factory.django.DjangoModelFactory):

@@ -16,7 +16,8 @@ from benefits.models import (
     Sale,
     SaleEarlyAccess,
 )
-from loyalty.models import Account, Tier
+from loyalty.ledger.models import Account
+from loyalty.program.models import Tier
 from members.models import Member
 
 

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from benefits.brands import featured_brand_for, week_start
 from benefits.models import FeaturedBrand
 from benefits.sales import sales_open_to
-from loyalty.models import Program, Tier
+from loyalty.program.models import Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 from benefits.catalogue import BenefitLine, benefit_matrix
 from benefits.models import Benefit, TierBenefit
 from benefits.showcase import showcase
-from loyalty.models import Account, Program, Tier
+from loyalty.ledger.models import Account
+from loyalty.program.models import Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from benefits.models import CODE_ALPHABET, Coupon, Occasion, new_coupon_code, normalize_code
 from benefits.tasks import expire_coupons_task, issue_occasion_coupons_task
-from loyalty.models import Account
+from loyalty.ledger.models import Account
 from tests.factories import MemberFactory
 
 from .factories import CouponTemplateFactory

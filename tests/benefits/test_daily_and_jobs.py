@@ -16,7 +16,7 @@ from benefits.services import (
     coupon_issue_job_start,
     daily_coupon_claim,
 )
-from loyalty.models import Account
+from loyalty.ledger.models import Account
 from tests.factories import MemberFactory
 
 from .factories import CouponTemplateFactory

@@ -8,7 +8,7 @@ import pytest
 
 from benefits.events import event_rsvp, event_rsvp_cancel, event_seat_email_send
 from benefits.services import coupon_notices_send
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 from tests.factories import MemberFactory
 
 from .factories import CouponFactory, CouponTemplateFactory

@@ -20,7 +20,7 @@ from benefits.events import (
     event_waitlist_fill,
 )
 from benefits.models import EventRsvp, MemberEvent
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -8,7 +8,7 @@ import pytest
 
 from benefits.events import event_rsvp, event_rsvp_cancel
 from benefits.models import EventRsvp, MemberEvent
-from loyalty.presets.tiers import load as load_tiers
+from loyalty.program.presets.tiers import load as load_tiers
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 

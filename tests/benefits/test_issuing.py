@@ -12,7 +12,8 @@ from django.core.management import call_command
 
 from benefits.models import Coupon, Occasion
 from benefits.services import coupons_expire, issue_occasion_coupons, levelup_reward_issue
-from loyalty.models import Account, Program, Tier
+from loyalty.ledger.models import Account
+from loyalty.program.models import Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory
 

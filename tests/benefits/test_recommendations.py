@@ -15,8 +15,9 @@ from benefits.catalogue_presets import load as load_catalogue
 from benefits.models import CouponTemplate, Occasion, Reward
 from benefits.recommendations import Recommendations, recommendations_for
 from benefits.showcase import showcase, showcase_invalidate
-from loyalty.models import Order, Program, Tier
-from loyalty.services import points_award
+from loyalty.earning.models import Order
+from loyalty.ledger.services import points_award
+from loyalty.program.models import Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory, dashboard_render_forced
 

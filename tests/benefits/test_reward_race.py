@@ -9,9 +9,9 @@ import pytest
 
 from benefits.models import Coupon, CouponTemplate, Occasion, Reward, RewardExchange
 from benefits.rewards import RewardError, reward_exchange
-from loyalty.models import Account, PointEntry
-from loyalty.selectors import ledger_mismatches
-from loyalty.services import points_award
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.ledger.selectors import ledger_mismatches
+from loyalty.ledger.services import points_award
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 

@@ -12,8 +12,9 @@ from rest_framework.test import APIClient
 
 from benefits.models import Coupon, CouponTemplate, Occasion, Reward, RewardExchange
 from benefits.rewards import RewardError, reward_exchange
-from loyalty.models import Account, PointEntry, Program, Tier
-from loyalty.services import points_award
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.ledger.services import points_award
+from loyalty.program.models import Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from benefits.models import Coupon, Occasion
-from loyalty.models import Program
+from loyalty.program.models import Program
 from members.models import Member
 from tests.factories import MemberFactory, dashboard_render_forced
 
@@ -123,7 +123,7 @@ def test_dashboard_empty_state_for_coupons(client: Client, member: Member) -> No
 
 
 def test_claim_a_daily_coupon_from_the_wallet(client: Client, ladder) -> None:
-    from loyalty.models import Account
+    from loyalty.ledger.models import Account
 
     diamond = MemberFactory()
     Account.objects.create(member=diamond, tier=ladder["diamond"])

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from loyalty.presets import loaders
-from loyalty.services import points_award
+from loyalty.ledger.services import points_award
+from loyalty.program.presets import loaders
 from members.models import Notice
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import MemberFactory

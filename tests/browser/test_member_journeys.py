@@ -13,9 +13,9 @@ from django.core import mail
 from django.utils import timezone
 
 from core.clock import program_today
-from loyalty.models import Visit
-from loyalty.presets import loaders
-from loyalty.services import points_award
+from loyalty.earning.models import Visit
+from loyalty.ledger.services import points_award
+from loyalty.program.presets import loaders
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from benefits.models import Coupon, CouponTemplate, Occasion, Reward
-from loyalty.models import Account
-from loyalty.services import points_award
+from loyalty.ledger.models import Account
+from loyalty.ledger.services import points_award
 from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
 from benefits.services import coupon_issue_job_start
-from loyalty.models import Tier, TierChange, TierRun, TierRunChunk
-from loyalty.presets.tiers import load as load_tiers
-from loyalty.services import account_open, points_award
-from loyalty.tiers import tier_run_start
+from loyalty.ledger.services import account_open, points_award
+from loyalty.program.models import Tier
+from loyalty.program.presets.tiers import load as load_tiers
+from loyalty.tiers.models import TierChange, TierRun, TierRunChunk
+from loyalty.tiers.services import tier_run_start
 from members.models import Member, Notice
 from tests.benefits.factories import CouponTemplateFactory
 from tests.factories import MemberFactory

@@ -27,7 +27,7 @@ from celery.signals import task_postrun  # noqa: E402
 
 from benefits import services as benefits_services  # noqa: E402
 from config.celery import app  # noqa: E402
-from loyalty import tiers  # noqa: E402
+from loyalty.tiers import services as tiers  # noqa: E402
 
 DIR = Path(os.environ["DRILL_DIR"])
 point, _, nth = os.environ.get("DRILL_PAUSE", "").partition(":")

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from loyalty.models import PointEntry, Program, Tier
-from loyalty.presets import loaders
-from loyalty.presets import tiers as tier_preset
-from loyalty.services import account_open
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import account_open
+from loyalty.program.models import Program, Tier
+from loyalty.program.presets import loaders
+from loyalty.program.presets import tiers as tier_preset
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from loyalty.models import Account, Campaign, EarningRule, PointEntry
-from loyalty.services import points_award
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.ledger.services import points_award
+from loyalty.program.models import Campaign, EarningRule
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -11,18 +11,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.clock import local_date
-from loyalty.models import (
-    Account,
-    Campaign,
-    Event,
-    LotAllocation,
-    Order,
-    PointEntry,
-    PointLot,
-    Tier,
-)
-from loyalty.selectors import ledger_mismatches
-from loyalty.services import account_open
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
+from loyalty.ledger.selectors import ledger_mismatches
+from loyalty.ledger.services import account_open
+from loyalty.program.models import Campaign, Tier
 from members.models import Member
 from tests.factories import MemberFactory
 

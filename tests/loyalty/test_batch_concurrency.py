@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from loyalty.models import Account, Event, Order, PointEntry
-from loyalty.selectors import ledger_mismatches
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.ledger.selectors import ledger_mismatches
 from tests.factories import MemberFactory
 from tests.loyalty.test_concurrency import client_for, run_threads, setup_program
 

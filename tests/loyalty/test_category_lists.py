@@ -17,7 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from core.normalise import normalise_lists
-from loyalty.models import Campaign, Order
+from loyalty.earning.models import Order
+from loyalty.program.models import Campaign
 from members.models import Member
 
 pytestmark = pytest.mark.django_db

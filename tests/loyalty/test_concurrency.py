@@ -14,10 +14,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from loyalty.models import Account, PointEntry
-from loyalty.presets import loaders
-from loyalty.selectors import ledger_mismatches
-from loyalty.services import points_award
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.ledger.selectors import ledger_mismatches
+from loyalty.ledger.services import points_award
+from loyalty.program.presets import loaders
 from members.services import api_key_create
 from tests import wsgi
 from tests.concurrency import run_threads

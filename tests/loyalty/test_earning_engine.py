@@ -13,7 +13,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from loyalty.earning import KeyRevoked, OrderReceived, events_apply, store
-from loyalty.models import EarningRule, Event, Order, PointEntry, PointLot, Program
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import PointEntry, PointLot
+from loyalty.program.models import EarningRule, Program
 from members.models import Member
 from members.services import api_key_revoke
 

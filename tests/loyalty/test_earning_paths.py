@@ -29,20 +29,11 @@ from loyalty.earning import (
     events_apply,
 )
 from loyalty.earning import OrderReceived as Received
-from loyalty.models import (
-    Account,
-    Campaign,
-    EarningRule,
-    Event,
-    LotAllocation,
-    Order,
-    PointEntry,
-    PointLot,
-    Program,
-    Tier,
-)
-from loyalty.selectors import ledger_mismatches
-from loyalty.services import InsufficientPoints, LedgerError, account_open, points_redeem
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
+from loyalty.ledger.selectors import ledger_mismatches
+from loyalty.ledger.services import InsufficientPoints, LedgerError, account_open, points_redeem
+from loyalty.program.models import Campaign, EarningRule, Program, Tier
 from members.services import api_key_create
 from tests.factories import MemberFactory
 

@@ -28,8 +28,8 @@ from loyalty.earning.planner import (
     plan,
     reads,
 )
-from loyalty.models import EarningRule, Program
-from loyalty.services import lot_expiry
+from loyalty.ledger.services import lot_expiry
+from loyalty.program.models import EarningRule, Program
 
 TODAY = date(2026, 11, 11)
 NOW = datetime(2026, 11, 11, 12, tzinfo=UTC)

@@ -7,8 +7,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from loyalty.models import Account, Campaign, Event, Order, PointEntry, Tier
-from loyalty.selectors import ledger_mismatches
+from loyalty.earning.models import Event, Order
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.ledger.selectors import ledger_mismatches
+from loyalty.program.models import Campaign, Tier
 from members.models import Member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]
@@ -462,7 +464,7 @@ def test_fraud_after_spending_leaves_a_debt(api_client: APIClient, member: Membe
 
 
 def test_history_lists_entries_without_an_order(member_client: APIClient, member: Member) -> None:
-    from loyalty.services import points_adjust
+    from loyalty.ledger.services import points_adjust
 
     points_adjust(member_id=member.pk, points=3, reason="goodwill", created_by_id=None)
     results = member_client.get("/api/v1/me/points/").json()["results"]
@@ -474,7 +476,7 @@ def test_history_lists_entries_without_an_order(member_client: APIClient, member
 def test_history_endpoint_runs_constant_queries(
     api_client: APIClient, member: Member, django_assert_max_num_queries: Any
 ) -> None:
-    from loyalty.services import points_award
+    from loyalty.ledger.services import points_award
 
     for n in range(40):
         points_award(member_id=member.pk, points=1, reason=f"r{n}")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from loyalty.models import Account, Tier, TierChange
+from loyalty.ledger.models import Account
+from loyalty.program.models import Tier
+from loyalty.tiers.models import TierChange
 from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.django_db]

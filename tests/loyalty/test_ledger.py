@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from loyalty.models import Account, LotAllocation, PointEntry, PointLot, Program
-from loyalty.selectors import ledger_mismatches, points_expiring
-from loyalty.services import (
+from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
+from loyalty.ledger.selectors import ledger_mismatches, points_expiring
+from loyalty.ledger.services import (
     InsufficientPoints,
     points_adjust,
     points_award,
@@ -21,6 +21,7 @@ from loyalty.services import (
     points_redeem,
     points_reverse,
 )
+from loyalty.program.models import Program
 from members.models import Member
 from tests.factories import MemberFactory
 

@@ -19,9 +19,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from loyalty.models import Account, PointEntry, PointLot
-from loyalty.selectors import ledger_mismatches
-from loyalty.services import (
+from loyalty.ledger.models import Account, PointEntry, PointLot
+from loyalty.ledger.selectors import ledger_mismatches
+from loyalty.ledger.services import (
     InsufficientPoints,
     points_award,
     points_expire_due,

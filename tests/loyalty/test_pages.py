@@ -9,8 +9,9 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from loyalty.models import PointEntry, Visit
-from loyalty.services import points_award, points_redeem
+from loyalty.earning.models import Visit
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import points_award, points_redeem
 from members.models import Member
 from tests.factories import dashboard_render_forced
 

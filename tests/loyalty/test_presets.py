@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 
 pytestmark = pytest.mark.django_db
 

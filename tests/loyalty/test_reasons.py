@@ -12,9 +12,10 @@ from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from loyalty.earning import points_visit_award
-from loyalty.models import Campaign, PointEntry
-from loyalty.reasons import localize
-from loyalty.services import points_award, points_expire_due, points_redeem, points_reverse
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.reasons import localize
+from loyalty.ledger.services import points_award, points_expire_due, points_redeem, points_reverse
+from loyalty.program.models import Campaign
 from members.models import Member
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]

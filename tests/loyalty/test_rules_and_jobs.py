@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 
-from loyalty.models import EarningRule, PointEntry, Program
-from loyalty.services import points_award
-from loyalty.tasks import expire_points
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import points_award
+from loyalty.ledger.tasks import expire_points
+from loyalty.program.models import EarningRule, Program
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,7 @@ def test_caps_count_in_the_program_time_zone(member: object) -> None:
 
 
 def test_program_pinned_answers_one_snapshot_then_lets_go() -> None:
-    from loyalty.models import program_pinned
+    from loyalty.program.models import program_pinned
 
     with program_pinned() as pinned:
         assert Program.load() is pinned

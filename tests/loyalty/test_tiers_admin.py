@@ -12,8 +12,10 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from loyalty.models import Account, Tier, TierChange, TierFloor, TierRun
-from loyalty.tiers import tiers_recalculate, tiers_what_if
+from loyalty.ledger.models import Account
+from loyalty.program.models import Tier
+from loyalty.tiers.models import TierChange, TierFloor, TierRun
+from loyalty.tiers.services import tiers_recalculate, tiers_what_if
 from tests.factories import MemberFactory
 
 from .conftest import earn

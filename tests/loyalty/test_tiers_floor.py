@@ -14,9 +14,11 @@ from django.urls import reverse
 
 from benefits.models import Coupon, Occasion
 from config.celery import app
-from loyalty import tiers
-from loyalty.models import Account, Program, TierChange, TierFloor
-from loyalty.tiers import tier_floor_set, tiers_recalculate
+from loyalty.ledger.models import Account
+from loyalty.program.models import Program
+from loyalty.tiers import services as tiers
+from loyalty.tiers.models import TierChange, TierFloor
+from loyalty.tiers.services import tier_floor_set, tiers_recalculate
 from members.models import Notice
 from tests.benefits.factories import CouponTemplateFactory
 from tests.concurrency import run_threads

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from benefits.models import Coupon, Occasion
 from config.celery import app
-from loyalty import tasks, tiers
-from loyalty.models import TierRun, TierRunChunk
+from loyalty.tiers import services as tiers
+from loyalty.tiers import tasks
+from loyalty.tiers.models import TierRun, TierRunChunk
 from members.models import Notice
 from tests.benefits.factories import CouponTemplateFactory
 from tests.factories import MemberFactory

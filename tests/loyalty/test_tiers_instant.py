@@ -12,10 +12,13 @@ import pytest
 from django.db import connection, transaction
 
 from config.celery import app
-from loyalty import tasks, tiers
-from loyalty.models import Account, Program, TierChange, TierFloor
-from loyalty.services import points_award
-from loyalty.tiers import tier_instant_upgrade, tiers_recalculate
+from loyalty.ledger.models import Account
+from loyalty.ledger.services import points_award
+from loyalty.program.models import Program
+from loyalty.tiers import services as tiers
+from loyalty.tiers import tasks
+from loyalty.tiers.models import TierChange, TierFloor
+from loyalty.tiers.services import tier_instant_upgrade, tiers_recalculate
 from tests.factories import MemberFactory
 
 from .conftest import earn

@@ -11,9 +11,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 
-from loyalty import tiers
-from loyalty.models import Account, PointEntry, Tier, TierChange, TierFloor, TierRun, TierRunChunk
-from loyalty.tiers import ladder_validate, tier_floor_set, tiers_recalculate
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.program.models import Tier
+from loyalty.tiers import services as tiers
+from loyalty.tiers.models import TierChange, TierFloor, TierRun, TierRunChunk
+from loyalty.tiers.services import ladder_validate, tier_floor_set, tiers_recalculate
 from tests.factories import MemberFactory
 
 from .conftest import earn

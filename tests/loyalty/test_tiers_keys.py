@@ -12,8 +12,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from loyalty.models import Account, Tier, TierChange
-from loyalty.tiers import tiers_recalculate
+from loyalty.ledger.models import Account
+from loyalty.program.models import Tier
+from loyalty.tiers.models import TierChange
+from loyalty.tiers.services import tiers_recalculate
 from members.models import Member
 from tests.factories import MemberFactory
 

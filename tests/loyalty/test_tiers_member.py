@@ -12,9 +12,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from loyalty import selectors
-from loyalty.models import Account, TierChange
-from loyalty.selectors import member_tier_status
+from loyalty.ledger.models import Account
+from loyalty.tiers import selectors
+from loyalty.tiers.models import TierChange
+from loyalty.tiers.selectors import member_tier_status
 from tests.factories import dashboard_render_forced
 
 from .conftest import earn

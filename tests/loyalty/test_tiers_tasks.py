@@ -11,8 +11,9 @@ from celery.schedules import crontab
 from django.conf import settings
 
 from config.celery import app
-from loyalty import tasks
-from loyalty.models import Account, TierChange, TierRun
+from loyalty.ledger.models import Account
+from loyalty.tiers import tasks
+from loyalty.tiers.models import TierChange, TierRun
 from members.models import Notice
 
 from .conftest import earn
@@ -118,7 +119,7 @@ def test_apply_task_makes_delayed_changes_effective(
     tz_program.save()
     member = account_member()
     earn(member, 600, datetime(2026, 10, 3, tzinfo=SH))
-    from loyalty.tiers import tiers_recalculate
+    from loyalty.tiers.services import tiers_recalculate
 
     tiers_recalculate(as_of=date(2026, 10, 31))
     assert tasks.tier_changes_apply_task("2026-11-07") == 0

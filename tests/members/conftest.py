@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from loyalty.presets import loaders
+from loyalty.program.presets import loaders
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.presets import loaders
-from loyalty.services import points_award
+from loyalty.ledger.services import points_award
+from loyalty.program.presets import loaders
 from members.api.authentication import ApiKeyAuthentication
 from members.models import ApiKey
 from members.services import api_key_create, api_key_revoke

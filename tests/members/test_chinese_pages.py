@@ -57,7 +57,7 @@ def test_every_member_page_in_chinese_has_a_translated_nav(member: Member) -> No
 
 
 def test_preset_names_read_in_chinese_and_admin_names_as_typed(member: Member) -> None:
-    from loyalty.models import Tier
+    from loyalty.program.models import Tier
 
     member.language = "zh-hans"
     member.save()

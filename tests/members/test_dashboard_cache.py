@@ -44,8 +44,8 @@ from benefits.services import (
     levelup_reward_issue,
 )
 from core.clock import program_today
-from loyalty.models import Account, EarningRule, PointLot, Program, Tier, program_data_forget
-from loyalty.services import (
+from loyalty.ledger.models import Account, PointLot
+from loyalty.ledger.services import (
     account_open,
     points_adjust,
     points_award,
@@ -53,7 +53,8 @@ from loyalty.services import (
     points_redeem,
     points_reverse,
 )
-from loyalty.tiers import tier_floor_set, tier_instant_upgrade, tiers_recalculate
+from loyalty.program.models import EarningRule, Program, Tier, program_data_forget
+from loyalty.tiers.services import tier_floor_set, tier_instant_upgrade, tiers_recalculate
 from members.models import Member, Notice, PageVersion
 from members.notices import notices_mark_read
 from members.page_versions import (

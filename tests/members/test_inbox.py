@@ -13,9 +13,10 @@ from django.test import Client
 
 from benefits.models import Occasion
 from benefits.services import levelup_reward_issue
-from loyalty.models import PointLot, Tier
-from loyalty.services import points_award
-from loyalty.tiers import tiers_recalculate
+from loyalty.ledger.models import PointLot
+from loyalty.ledger.services import points_award
+from loyalty.program.models import Tier
+from loyalty.tiers.services import tiers_recalculate
 from members.models import Notice
 from members.notices import notices_mark_read, notices_points_expiring
 from members.tasks import notices_points_expiring_task
@@ -36,7 +37,7 @@ def web(member: Any) -> Client:
 def test_coupon_issued_writes_one_notice_after_commit(
     member: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from loyalty.models import Tier
+    from loyalty.program.models import Tier
 
     gold = Tier.objects.get(code="gold")
     CouponTemplateFactory(occasion=Occasion.LEVEL_UP, name="Gold welcome")
@@ -68,7 +69,7 @@ def test_tier_change_notice_and_email_in_the_members_language(
     django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from config.celery import app
-    from loyalty.services import account_open
+    from loyalty.ledger.services import account_open
 
     # The job queues the notices as a Celery task after the chunk commits (run here eagerly).
     monkeypatch.setattr(app.conf, "task_always_eager", True)
@@ -184,8 +185,8 @@ def test_unread_notice_count_ignores_read_ones(member: Any) -> None:
 def test_an_instant_upgrade_and_an_evaluation_of_the_same_period_each_get_a_notice() -> None:
     from django.utils import timezone
 
-    from loyalty.models import TierChange
-    from loyalty.services import account_open
+    from loyalty.ledger.services import account_open
+    from loyalty.tiers.models import TierChange
     from members.notices import notices_tier_changed
 
     member = MemberFactory()

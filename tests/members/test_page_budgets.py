@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from loyalty.models import EarningRule, PointEntry, Tier
-from loyalty.services import points_award
+from loyalty.ledger.models import PointEntry
+from loyalty.ledger.services import points_award
+from loyalty.program.models import EarningRule, Tier
 from members.models import Member, Notice
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import dashboard_render_forced
@@ -82,7 +83,7 @@ def test_dashboard_first_view_of_the_day_is_bounded(
 def test_feed_lists_points_coupons_and_tier_changes_newest_first(member: Member) -> None:
     from datetime import date
 
-    from loyalty.models import TierChange
+    from loyalty.tiers.models import TierChange
 
     now = timezone.now()
     points_award(
@@ -133,7 +134,7 @@ def test_how_points_work_follows_the_live_program() -> None:
     # change the live program: the page follows
     shopping.points = 9
     shopping.save()
-    from loyalty.models import Program
+    from loyalty.program.models import Program
 
     program = Program.load()
     program.expiry_policy = Program.ExpiryPolicy.NEVER

@@ -13,7 +13,8 @@ from django.db.models import Count
 from benefits.brands import week_start
 from benefits.models import Coupon, EventRsvp, FeaturedBrand, MemberEvent, SaleEarlyAccess
 from core.clock import program_today
-from loyalty.models import Account, PointEntry, TierChange
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.tiers.models import TierChange
 from members.models import Member, Notice
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]

@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from loyalty.models import Program
-from loyalty.presets import PRESETS, loaders
+from loyalty.program.models import Program
+from loyalty.program.presets import PRESETS, loaders
 
 
 class Command(BaseCommand):

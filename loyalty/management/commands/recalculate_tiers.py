@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.clock import add_months, month_end, program_today
-from loyalty.tiers import DEFAULT_CHUNK_SIZE, RecalcResult, tiers_recalculate
+from loyalty.tiers.services import DEFAULT_CHUNK_SIZE, RecalcResult, tiers_recalculate
 
 
 class Command(BaseCommand):

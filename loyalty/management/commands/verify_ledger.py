@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty.selectors import ledger_mismatches
+from loyalty.ledger.selectors import ledger_mismatches
 
 
 class Command(BaseCommand):

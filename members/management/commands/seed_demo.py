@@ -33,9 +33,9 @@ from benefits.models import (
 )
 from benefits.showcase import showcase_invalidate
 from core.clock import add_months, month_end, program_timezone, program_today
-from loyalty.models import Tier
-from loyalty.services import points_award, points_redeem
-from loyalty.tiers import tiers_recalculate
+from loyalty.ledger.services import points_award, points_redeem
+from loyalty.program.models import Tier
+from loyalty.tiers.services import tiers_recalculate
 from members.models import Member
 from members.notices import notices_points_expiring, notices_tier_changed
 from members.services import api_key_create, member_create

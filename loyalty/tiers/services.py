@@ -26,9 +26,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.clock import add_months, day_bounds, program_today
+from loyalty.ledger.models import Account, PointEntry
+from loyalty.program.models import Program, Tier
+from loyalty.tiers.models import TierChange, TierFloor, TierRun, TierRunChunk
 from members.notices import notices_tier_changed
-
-from .models import Account, PointEntry, Program, Tier, TierChange, TierFloor, TierRun, TierRunChunk
 
 DEFAULT_CHUNK_SIZE = 250_000
 _MIN_POINTS = -(2**62)
@@ -521,14 +522,14 @@ def _chunks(run: TierRun, chunk_size: int) -> list[TierRunChunk]:
 
 
 def _enqueue_chunks(chunk_ids: Sequence[int]) -> None:
-    from .tasks import tier_run_chunk_task
+    from loyalty.tiers.tasks import tier_run_chunk_task
 
     for chunk_id in chunk_ids:
         tier_run_chunk_task.delay(chunk_id)
 
 
 def _enqueue_levelup(chunk_id: int) -> None:
-    from .tasks import tier_levelup_rewards_task
+    from loyalty.tiers.tasks import tier_levelup_rewards_task
 
     tier_levelup_rewards_task.delay(chunk_id)
 
@@ -575,7 +576,7 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
 
 
 def _enqueue_notices(chunk_id: int) -> None:
-    from .tasks import tier_notices_task
+    from loyalty.tiers.tasks import tier_notices_task
 
     tier_notices_task.delay(chunk_id)
 
@@ -703,7 +704,7 @@ class _InstantUpgradeJob:
     member_id: int
 
     def __call__(self) -> None:
-        from .tasks import tier_instant_upgrade_task
+        from loyalty.tiers.tasks import tier_instant_upgrade_task
 
         tier_instant_upgrade_task.delay(self.member_id)
 
@@ -820,7 +821,7 @@ def _promotion_after_commit(change: TierChange) -> None:
 
 
 def _enqueue_change_levelup(change_id: int) -> None:
-    from .tasks import tier_change_levelup_task
+    from loyalty.tiers.tasks import tier_change_levelup_task
 
     tier_change_levelup_task.delay(change_id)
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
-from loyalty.models import EarningRule
+from loyalty.program.models import EarningRule
 
 Kind = EarningRule.Kind
 DAY = EarningRule.Period.DAY

@@ -14,8 +14,8 @@ PRESETS = ("aliexpress", "tmall")
 
 # Module paths of the loaders, in order (tiers first: rules and coupons refer to tiers).
 LOADERS = [
-    "loyalty.presets.tiers",
-    "loyalty.presets.rules",
+    "loyalty.program.presets.tiers",
+    "loyalty.program.presets.rules",
     "benefits.presets",
     "benefits.catalogue_presets",
 ]

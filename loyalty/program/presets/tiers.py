@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
-from loyalty.models import Tier
+from loyalty.program.models import Tier
 
 LADDERS: dict[str, list[dict[str, Any]]] = {
     "aliexpress": [

@@ -24,9 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.clock import add_months, local_date, program_today
-
-from .models import Account, LotAllocation, PointEntry, PointLot, Program
-from .tiers import tiers_instant_upgrade_schedule
+from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
+from loyalty.program.models import Program
+from loyalty.tiers.services import tiers_instant_upgrade_schedule
 
 if TYPE_CHECKING:
     from members.models import ApiKey
@@ -459,7 +459,7 @@ def visit_record(*, member_id: int, day: date) -> bool:
     constraint decides). Call inside the transaction that awards the visit point."""
     try:
         with transaction.atomic():
-            from .models import Visit
+            from loyalty.earning.models import Visit
 
             Visit.objects.create(member_id=member_id, day=day)
     except IntegrityError:
