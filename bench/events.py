@@ -89,9 +89,9 @@ def run(n: int, capacity: int, threads: int) -> None:
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from benefits.brands import week_start
-    from benefits.events import event_rsvp, event_rsvp_cancel
-    from benefits.models import (
+    from benefits.engagement.brands import week_start
+    from benefits.engagement.events import event_rsvp, event_rsvp_cancel
+    from benefits.engagement.models import (
         Brand,
         EventRsvp,
         FeaturedBrand,

@@ -53,8 +53,8 @@ def run(n: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from benefits.models import Coupon
-    from benefits.services import issue_occasion_coupons
+    from benefits.coupons.models import Coupon
+    from benefits.coupons.services import issue_occasion_coupons
     from loyalty.program.models import Tier
 
     call_command("migrate", verbosity=0)

@@ -59,7 +59,7 @@ def setup_django(env: dict[str, str], members: int) -> list[str]:
     from django.db import connection
     from django.utils import timezone
 
-    from benefits.models import Coupon, CouponTemplate, Occasion
+    from benefits.coupons.models import Coupon, CouponTemplate, Occasion
     from loyalty.ledger.models import Account, PointEntry
     from members.models import Member
 

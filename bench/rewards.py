@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from rest_framework.test import APIClient
 
-    from benefits.models import Coupon, CouponTemplate, Reward, RewardExchange
-    from benefits.rewards import RewardError, reward_exchange
+    from benefits.catalogue.models import Reward, RewardExchange
+    from benefits.catalogue.rewards import RewardError, reward_exchange
+    from benefits.coupons.models import Coupon, CouponTemplate
     from loyalty.ledger.models import Account
     from loyalty.ledger.selectors import ledger_mismatches
     from loyalty.ledger.services import points_award

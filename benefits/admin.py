@@ -15,32 +15,30 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import ReadOnlyAdmin
-from loyalty.program.models import Tier
-
-from .catalogue import benefit_matrix_update
-from .catalogue_forms import BenefitMatrixForm
-from .events import attendees_csv, event_waitlist_fill
-from .models import (
-    Benefit,
-    Brand,
+from benefits.catalogue.benefits import benefit_matrix_update
+from benefits.catalogue.forms import BenefitMatrixForm
+from benefits.catalogue.models import Benefit, Reward, RewardExchange, TierBenefit
+from benefits.coupons.models import (
     Coupon,
     CouponIssueJob,
     CouponRedemption,
     CouponTemplate,
     DailyQuotaCounter,
+)
+from benefits.coupons.services import coupon_issue_job_start, coupon_issue_jobs_resume, coupons_void
+from benefits.engagement.events import attendees_csv, event_waitlist_fill
+from benefits.engagement.models import (
+    Brand,
     EventRsvp,
     FeaturedBrand,
     FeaturedBrandDiscount,
     MemberEvent,
-    Reward,
-    RewardExchange,
     Sale,
     SaleEarlyAccess,
-    TierBenefit,
 )
-from .services import coupon_issue_job_start, coupon_issue_jobs_resume, coupons_void
-from .showcase import showcase_invalidate
+from benefits.engagement.showcase import showcase_invalidate
+from core.admin import ReadOnlyAdmin
+from loyalty.program.models import Tier
 
 
 @admin.register(CouponTemplate)

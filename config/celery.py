@@ -10,4 +10,6 @@ app = Celery("member_center")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # The domain packages keep their own tasks modules (loyalty/tiers/tasks.py, ...).
-app.autodiscover_tasks(["loyalty.ledger", "loyalty.tiers"])
+app.autodiscover_tasks(
+    ["loyalty.ledger", "loyalty.tiers", "benefits.coupons", "benefits.engagement"]
+)

@@ -24,9 +24,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("me/", include("loyalty.urls")),
-    path("me/coupons/", include("benefits.urls")),
-    path("me/events/", include("benefits.event_urls")),
-    path("me/", include("benefits.catalogue_urls")),
+    path("me/coupons/", include("benefits.coupons.urls")),
+    path("me/events/", include("benefits.engagement.urls")),
+    path("me/", include("benefits.catalogue.urls")),
     path("me/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
     # Every logout link signs out, staff and members alike: allauth's view (GET asks to

@@ -110,7 +110,7 @@ def _email_after_commit(notice_ids: list[int]) -> None:
 @transaction.atomic
 def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
     """A notice per coupon issued (the coupon's own email already told the member)."""
-    from benefits.models import Coupon
+    from benefits.coupons.models import Coupon
 
     link = reverse("benefits:wallet")
     coupons = Coupon.objects.filter(pk__in=list(coupon_ids)).values_list(

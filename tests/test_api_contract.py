@@ -25,7 +25,7 @@ from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 
-from benefits.models import Reward
+from benefits.catalogue.models import Reward
 from config.wsgi import application
 from members.models import Member
 from members.services import api_key_create

@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from benefits.models import Coupon
+from benefits.coupons.models import Coupon
 from loyalty.earning.models import Event, Order
 from loyalty.ledger.models import PointEntry
 from loyalty.program.presets import loaders

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from benefits.models import Reward, RewardExchange
+from benefits.catalogue.models import Reward, RewardExchange
 from core.api.fields import StrictInput
 from loyalty.api.serializers import TierRefSerializer
 

@@ -1,5 +1,5 @@
 """The benefits API for the checkout and customer service (API key) and the reward shop
-for members (session). Issue 6, part A."""
+for members (session)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from benefits.catalogue import fast_refund_check, member_benefits
-from benefits.rewards import RewardError, reward_exchange, reward_offers
+from benefits.catalogue.benefits import fast_refund_check, member_benefits
+from benefits.catalogue.rewards import RewardError, reward_exchange, reward_offers
 from core.api.errors import ApiError
 from loyalty.ledger.selectors import points_balance
 from loyalty.program.models import Tier

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from benefits.brands import featured_brand_for
-from benefits.sales import sales_open_to
+from benefits.engagement.brands import featured_brand_for
+from benefits.engagement.sales import sales_open_to
 from core.api.errors import ApiError
 from core.clock import program_today
 from loyalty.ledger.selectors import member_tier

@@ -5,8 +5,8 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from benefits.models import Coupon, CouponRedemption
-from benefits.selectors import effective_status
+from benefits.coupons.models import Coupon, CouponRedemption
+from benefits.coupons.selectors import effective_status
 from benefits.templatetags.benefits import coupon_reason
 from core.api.fields import MemberNumberField, StrictInput
 

@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from benefits import services
-from benefits.models import Coupon
-from benefits.selectors import WALLET_TABS, coupon_check, member_coupons
+from benefits.coupons import services
+from benefits.coupons.models import Coupon
+from benefits.coupons.selectors import WALLET_TABS, coupon_check, member_coupons
 from core.api.errors import ApiError
 from core.api.pagination import CursorPagination
 from members.api.permissions import IsIntegration, IsMember

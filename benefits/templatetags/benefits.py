@@ -9,8 +9,8 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from benefits.models import Coupon, CouponTemplate, Occasion
-from benefits.selectors import coupons_expiring_soon
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion
+from benefits.coupons.selectors import coupons_expiring_soon
 from core.clock import note_change_at, program_timezone
 from members.models import Member
 

@@ -13,10 +13,10 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from benefits.brands import FeaturedOffer, offer_for
-from benefits.recommendations import Recommendations, recommendations_for
-from benefits.sales import SaleWindow, window
-from benefits.showcase import showcase
+from benefits.engagement.brands import FeaturedOffer, offer_for
+from benefits.engagement.recommendations import Recommendations, recommendations_for
+from benefits.engagement.sales import SaleWindow, window
+from benefits.engagement.showcase import showcase
 from core.clock import note_change_at
 from loyalty.ledger.selectors import account_state
 

@@ -603,7 +603,7 @@ def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
     coupon per member per tier and period), then set the chunk's `rewards_done` in its own
     transaction. A run killed half-way is finished by the next; a run after the flag is set
     does nothing. Returns the number of promotions handled."""
-    from benefits.services import levelup_reward_issue
+    from benefits.coupons.services import levelup_reward_issue
 
     chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
     if chunk.rewards_done:
@@ -829,7 +829,7 @@ def _enqueue_change_levelup(change_id: int) -> None:
 def tier_change_levelup_issue(*, change_id: int) -> None:
     """Call the benefits hook for a promotion between evaluations (instant or floor; the
     hook is idempotent)."""
-    from benefits.services import levelup_reward_issue
+    from benefits.coupons.services import levelup_reward_issue
 
     change = TierChange.objects.get(
         pk=change_id, kind__in=[TierChange.Kind.INSTANT, TierChange.Kind.FLOOR]

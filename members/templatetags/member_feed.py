@@ -8,7 +8,7 @@ from django import template
 from django.db.models import CharField, F, IntegerField, Value
 from django.db.models.functions import Concat
 
-from benefits.models import Coupon
+from benefits.coupons.models import Coupon
 from loyalty.ledger.models import PointEntry
 from loyalty.tiers.models import TierChange
 from members.models import Member

@@ -6,7 +6,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from benefits.models import Coupon, CouponTemplate, Occasion
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion
 from loyalty.program.models import Tier
 
 

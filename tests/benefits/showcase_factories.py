@@ -8,7 +8,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from benefits.models import (
+from benefits.engagement.models import (
     Brand,
     FeaturedBrand,
     FeaturedBrandDiscount,

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from benefits.models import Coupon, CouponRedemption, CouponTemplate
+from benefits.coupons.models import Coupon, CouponRedemption, CouponTemplate
 from members.models import Member
 from members.services import api_key_create
 from tests.factories import MemberFactory

@@ -14,9 +14,9 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from benefits.brands import featured_brand_for, week_start
-from benefits.models import FeaturedBrand
-from benefits.sales import sales_open_to
+from benefits.engagement.brands import featured_brand_for, week_start
+from benefits.engagement.models import FeaturedBrand
+from benefits.engagement.sales import sales_open_to
 from loyalty.program.models import Program, Tier
 from members.models import Member
 from tests.factories import MemberFactory

@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from benefits.catalogue import BenefitLine, benefit_matrix
-from benefits.models import Benefit, TierBenefit
-from benefits.showcase import showcase
+from benefits.catalogue.benefits import BenefitLine, benefit_matrix
+from benefits.catalogue.models import Benefit, TierBenefit
+from benefits.engagement.showcase import showcase
 from loyalty.ledger.models import Account
 from loyalty.program.models import Program, Tier
 from members.models import Member
@@ -355,7 +355,7 @@ def test_admin_matrix_needs_the_change_permissions(client: Client) -> None:
 def test_benefits_page_shows_the_brand_of_the_week_with_the_members_discount(
     client: Client,
 ) -> None:
-    from benefits.brands import week_start
+    from benefits.engagement.brands import week_start
     from core.clock import program_today
 
     from .showcase_factories import FeaturedBrandDiscountFactory, FeaturedBrandFactory

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benefits.models import CODE_ALPHABET, Coupon, Occasion, new_coupon_code, normalize_code
-from benefits.tasks import expire_coupons_task, issue_occasion_coupons_task
+from benefits.coupons.models import CODE_ALPHABET, Coupon, Occasion, new_coupon_code, normalize_code
+from benefits.coupons.tasks import expire_coupons_task, issue_occasion_coupons_task
 from loyalty.ledger.models import Account
 from tests.factories import MemberFactory
 

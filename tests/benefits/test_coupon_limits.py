@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from benefits.models import CouponRedemption
+from benefits.coupons.models import CouponRedemption
 from members.models import Member
 from members.services import api_key_create
 from tests.concurrency import run_threads

@@ -9,8 +9,14 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import connection
 
-from benefits.models import Coupon, CouponIssueJob, CouponTemplate, DailyQuotaCounter, Occasion
-from benefits.services import (
+from benefits.coupons.models import (
+    Coupon,
+    CouponIssueJob,
+    CouponTemplate,
+    DailyQuotaCounter,
+    Occasion,
+)
+from benefits.coupons.services import (
     CouponError,
     coupon_issue_job_run,
     coupon_issue_job_start,
@@ -242,7 +248,7 @@ def test_presets_load_templates_once(ladder) -> None:
         "platinum",
         "silver",
     ]
-    from benefits.presets import load
+    from benefits.coupons.presets import load
 
     assert load("aliexpress") == []
     assert load("tmall") == []

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from benefits.events import event_rsvp, event_rsvp_cancel, event_seat_email_send
-from benefits.services import coupon_notices_send
+from benefits.coupons.services import coupon_notices_send
+from benefits.engagement.events import event_rsvp, event_rsvp_cancel, event_seat_email_send
 from loyalty.program.models import Tier
 from tests.factories import MemberFactory
 

@@ -12,14 +12,14 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from benefits.events import (
+from benefits.engagement.events import (
     EventError,
     event_rsvp,
     event_rsvp_cancel,
     event_seat_email_send,
     event_waitlist_fill,
 )
-from benefits.models import EventRsvp, MemberEvent
+from benefits.engagement.models import EventRsvp, MemberEvent
 from loyalty.program.models import Tier
 from members.models import Member
 from tests.factories import MemberFactory

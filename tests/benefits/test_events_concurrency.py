@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from benefits.events import event_rsvp, event_rsvp_cancel
-from benefits.models import EventRsvp, MemberEvent
+from benefits.engagement.events import event_rsvp, event_rsvp_cancel
+from benefits.engagement.models import EventRsvp, MemberEvent
 from loyalty.program.presets.tiers import load as load_tiers
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
-from benefits.services import (
+from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
+from benefits.coupons.services import (
     _job_batch,
     coupon_issue_job_run,
     coupon_issue_job_start,

@@ -10,8 +10,8 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from benefits.models import Coupon, Occasion
-from benefits.services import coupons_expire, issue_occasion_coupons, levelup_reward_issue
+from benefits.coupons.models import Coupon, Occasion
+from benefits.coupons.services import coupons_expire, issue_occasion_coupons, levelup_reward_issue
 from loyalty.ledger.models import Account
 from loyalty.program.models import Program, Tier
 from members.models import Member

@@ -10,11 +10,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from benefits.brands import week_start
-from benefits.catalogue_presets import load as load_catalogue
-from benefits.models import CouponTemplate, Occasion, Reward
-from benefits.recommendations import Recommendations, recommendations_for
-from benefits.showcase import showcase, showcase_invalidate
+from benefits.catalogue.models import Reward
+from benefits.catalogue.presets import load as load_catalogue
+from benefits.coupons.models import CouponTemplate, Occasion
+from benefits.engagement.brands import week_start
+from benefits.engagement.recommendations import Recommendations, recommendations_for
+from benefits.engagement.showcase import showcase, showcase_invalidate
 from loyalty.earning.models import Order
 from loyalty.ledger.services import points_award
 from loyalty.program.models import Program, Tier

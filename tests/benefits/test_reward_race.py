@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from benefits.models import Coupon, CouponTemplate, Occasion, Reward, RewardExchange
-from benefits.rewards import RewardError, reward_exchange
+from benefits.catalogue.models import Reward, RewardExchange
+from benefits.catalogue.rewards import RewardError, reward_exchange
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.ledger.selectors import ledger_mismatches
 from loyalty.ledger.services import points_award

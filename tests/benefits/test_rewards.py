@@ -10,8 +10,9 @@ from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
 
-from benefits.models import Coupon, CouponTemplate, Occasion, Reward, RewardExchange
-from benefits.rewards import RewardError, reward_exchange
+from benefits.catalogue.models import Reward, RewardExchange
+from benefits.catalogue.rewards import RewardError, reward_exchange
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.ledger.services import points_award
 from loyalty.program.models import Program, Tier

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from benefits.models import Coupon, Occasion
+from benefits.coupons.models import Coupon, Occasion
 from loyalty.program.models import Program
 from members.models import Member
 from tests.factories import MemberFactory, dashboard_render_forced

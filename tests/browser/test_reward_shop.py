@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from benefits.models import Coupon, CouponTemplate, Occasion, Reward
+from benefits.catalogue.models import Reward
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion
 from loyalty.ledger.models import Account
 from loyalty.ledger.services import points_award
 from tests.factories import MemberFactory

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
-from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
-from benefits.services import coupon_issue_job_start
+from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
+from benefits.coupons.services import coupon_issue_job_start
 from loyalty.ledger.services import account_open, points_award
 from loyalty.program.models import Tier
 from loyalty.program.presets.tiers import load as load_tiers

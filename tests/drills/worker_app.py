@@ -25,7 +25,7 @@ django.setup()
 
 from celery.signals import task_postrun  # noqa: E402
 
-from benefits import services as benefits_services  # noqa: E402
+from benefits.coupons import services as benefits_services  # noqa: E402
 from config.celery import app  # noqa: E402
 from loyalty.tiers import services as tiers  # noqa: E402
 

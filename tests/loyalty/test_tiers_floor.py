@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from benefits.models import Coupon, Occasion
+from benefits.coupons.models import Coupon, Occasion
 from config.celery import app
 from loyalty.ledger.models import Account
 from loyalty.program.models import Program

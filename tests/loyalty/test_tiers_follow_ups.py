@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from benefits.models import Coupon, Occasion
+from benefits.coupons.models import Coupon, Occasion
 from config.celery import app
 from loyalty.tiers import services as tiers
 from loyalty.tiers import tasks
@@ -106,7 +106,7 @@ def test_rewards_killed_half_way_are_finished_once(
     django_capture_on_commit_callbacks: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from benefits import services
+    from benefits.coupons import services
 
     _killed_after_commit(django_capture_on_commit_callbacks)
     chunk = TierRunChunk.objects.get()

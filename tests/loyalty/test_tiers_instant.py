@@ -54,7 +54,7 @@ def today(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def rewards(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    from benefits import services as benefits_services
+    from benefits.coupons import services as benefits_services
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(benefits_services, "levelup_reward_issue", lambda **kw: calls.append(kw))

@@ -342,7 +342,7 @@ def test_promotions_call_the_levelup_hook_after_commit(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from benefits import services as benefits_services
+    from benefits.coupons import services as benefits_services
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(benefits_services, "levelup_reward_issue", lambda **kw: calls.append(kw))

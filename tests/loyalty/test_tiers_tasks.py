@@ -48,7 +48,7 @@ def test_monthly_task_evaluates_last_month_in_program_time_zone(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from benefits import services as benefits_services
+    from benefits.coupons import services as benefits_services
 
     rewards: list[dict[str, Any]] = []
     monkeypatch.setattr(benefits_services, "levelup_reward_issue", lambda **kw: rewards.append(kw))

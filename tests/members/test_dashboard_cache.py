@@ -24,18 +24,10 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
-from benefits.brands import week_start
-from benefits.events import event_rsvp
-from benefits.models import (
-    Benefit,
-    Coupon,
-    CouponIssueJob,
-    Occasion,
-    Reward,
-    TierBenefit,
-)
-from benefits.rewards import reward_exchange
-from benefits.services import (
+from benefits.catalogue.models import Benefit, Reward, TierBenefit
+from benefits.catalogue.rewards import reward_exchange
+from benefits.coupons.models import Coupon, CouponIssueJob, Occasion
+from benefits.coupons.services import (
     coupon_issue_job_run,
     coupon_issue_job_start,
     coupons_expire,
@@ -43,6 +35,8 @@ from benefits.services import (
     issue_occasion_coupons,
     levelup_reward_issue,
 )
+from benefits.engagement.brands import week_start
+from benefits.engagement.events import event_rsvp
 from core.clock import program_today
 from loyalty.ledger.models import Account, PointLot
 from loyalty.ledger.services import (

@@ -11,8 +11,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from benefits.models import Occasion
-from benefits.services import levelup_reward_issue
+from benefits.coupons.models import Occasion
+from benefits.coupons.services import levelup_reward_issue
 from loyalty.ledger.models import PointLot
 from loyalty.ledger.services import points_award
 from loyalty.program.models import Tier

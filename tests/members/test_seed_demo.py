@@ -10,8 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from benefits.brands import week_start
-from benefits.models import Coupon, EventRsvp, FeaturedBrand, MemberEvent, SaleEarlyAccess
+from benefits.coupons.models import Coupon
+from benefits.engagement.brands import week_start
+from benefits.engagement.models import EventRsvp, FeaturedBrand, MemberEvent, SaleEarlyAccess
 from core.clock import program_today
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.tiers.models import TierChange

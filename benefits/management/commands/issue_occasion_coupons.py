@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from benefits.services import issue_occasion_coupons
+from benefits.coupons.services import issue_occasion_coupons
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from benefits.services import coupon_notices_sweep
+from benefits.coupons.services import coupon_notices_sweep
 from members.notices import notice_emails_sweep
 
 

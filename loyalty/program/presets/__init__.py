@@ -16,8 +16,8 @@ PRESETS = ("aliexpress", "tmall")
 LOADERS = [
     "loyalty.program.presets.tiers",
     "loyalty.program.presets.rules",
-    "benefits.presets",
-    "benefits.catalogue_presets",
+    "benefits.coupons.presets",
+    "benefits.catalogue.presets",
 ]
 
 

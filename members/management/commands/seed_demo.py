@@ -21,9 +21,9 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from benefits.brands import week_start
-from benefits.events import event_rsvp
-from benefits.models import (
+from benefits.engagement.brands import week_start
+from benefits.engagement.events import event_rsvp
+from benefits.engagement.models import (
     Brand,
     FeaturedBrand,
     FeaturedBrandDiscount,
@@ -31,7 +31,7 @@ from benefits.models import (
     Sale,
     SaleEarlyAccess,
 )
-from benefits.showcase import showcase_invalidate
+from benefits.engagement.showcase import showcase_invalidate
 from core.clock import add_months, month_end, program_timezone, program_today
 from loyalty.ledger.services import points_award, points_redeem
 from loyalty.program.models import Tier
@@ -185,8 +185,8 @@ class Command(BaseCommand):
 
     def _coupons(self, members: list[Member], staff: Member) -> None:
         """Coupons in every state for each demo member: available, used, void, expired."""
-        from benefits.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
-        from benefits.services import (
+        from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
+        from benefits.coupons.services import (
             coupon_issue_job_run,
             coupon_redeem,
             coupons_expire,

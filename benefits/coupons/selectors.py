@@ -10,10 +10,9 @@ from django.db.models import Exists, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion, normalize_code
 from loyalty.ledger.models import Account
 from members.models import Member
-
-from .models import Coupon, CouponTemplate, Occasion, normalize_code
 
 WALLET_TABS = ("available", "used", "expired")
 

@@ -13,9 +13,8 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
+from benefits.coupons.models import CouponTemplate, Occasion
 from loyalty.program.models import Program, Tier
-
-from .models import CouponTemplate, Occasion
 
 HOW_TO = "Enter the code at checkout. One coupon per order."
 

@@ -16,12 +16,12 @@ from django.core.cache import cache
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from benefits.catalogue.models import Reward
+from benefits.engagement.brands import featured_week, week_start
+from benefits.engagement.models import Brand, FeaturedBrand, MemberEvent, Sale, SaleEarlyAccess
 from core.clock import program_today
 from loyalty.program.models import program_data_cached
 from loyalty.program.selectors import base_tier
-
-from .brands import featured_week, week_start
-from .models import Brand, FeaturedBrand, MemberEvent, Reward, Sale, SaleEarlyAccess
 
 CACHE_KEY = "benefits:showcase:v2"  # v2: with rewards
 CACHE_SECONDS = 60

@@ -16,12 +16,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from benefits.catalogue.models import Reward, RewardExchange
+from benefits.coupons.models import Coupon, CouponTemplate, Occasion
 from loyalty.ledger.selectors import member_tier, points_balance
 from loyalty.ledger.services import InsufficientPoints, points_redeem
 from loyalty.program.models import Tier
 from members.models import Member
-
-from .models import Coupon, CouponTemplate, Occasion, Reward, RewardExchange
 
 
 class RewardError(Exception):

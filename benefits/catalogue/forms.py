@@ -8,10 +8,9 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from benefits.catalogue.benefits import CellValue
+from benefits.catalogue.models import Benefit, TierBenefit
 from loyalty.program.models import Tier
-
-from .catalogue import CellValue
-from .models import Benefit, TierBenefit
 
 
 class BenefitMatrixForm(forms.Form):

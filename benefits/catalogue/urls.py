@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import catalogue_views as views
+from benefits.catalogue import views
 
 app_name = "catalogue"
 

@@ -22,13 +22,13 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from benefits.catalogue.models import Reward
+from benefits.engagement.models import Brand, MemberEvent
+from benefits.engagement.showcase import Showcase, showcase
 from core.clock import note_change_at
 from loyalty.earning.models import Order
 from loyalty.ledger.selectors import account_state
 from members.models import Member
-
-from .models import Brand, MemberEvent, Reward
-from .showcase import Showcase, showcase
 
 WINDOW_DAYS = 90
 ORDERS_READ = 500  # the most recent orders in the window are plenty to rank by

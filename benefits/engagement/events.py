@@ -20,12 +20,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from benefits.engagement.models import EventRsvp, MemberEvent
 from core.mail import email_subject
 from loyalty.ledger.selectors import account_state
 from loyalty.program.selectors import base_tier
 from members.models import Member
-
-from .models import EventRsvp, MemberEvent
 
 
 class EventError(Exception):
@@ -172,7 +171,7 @@ def _promote(event: MemberEvent, seats: int, now: datetime) -> list[EventRsvp]:
 
 
 def _enqueue_seat_emails(rsvp_ids: list[int]) -> None:
-    from .tasks import event_seat_email_task  # late: tasks import the services
+    from benefits.engagement.tasks import event_seat_email_task
 
     for rsvp_id in rsvp_ids:
         event_seat_email_task.delay(rsvp_id)

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
-from .models import Sale, SaleEarlyAccess
+from benefits.engagement.models import Sale, SaleEarlyAccess
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,17 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from benefits.coupons.models import (
+    Coupon,
+    CouponIssueJob,
+    CouponRedemption,
+    CouponTemplate,
+    DailyQuotaCounter,
+    Occasion,
+    new_coupon_code,
+    normalize_code,
+)
+from benefits.coupons.selectors import coupon_refusal
 from core.clock import day_bounds, program_today
 from core.mail import email_subject
 from loyalty.ledger.selectors import member_tier
@@ -29,18 +40,6 @@ from members.notices import (
     notice_emails_send,
     notices_coupon_issued,
 )
-
-from .models import (
-    Coupon,
-    CouponIssueJob,
-    CouponRedemption,
-    CouponTemplate,
-    DailyQuotaCounter,
-    Occasion,
-    new_coupon_code,
-    normalize_code,
-)
-from .selectors import coupon_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -357,7 +356,7 @@ def coupon_issue_job_start(*, job: CouponIssueJob) -> CouponIssueJob:
 
 
 def _job_enqueue_after_commit(job_id: int) -> None:
-    from .tasks import coupon_issue_job_run_task
+    from benefits.coupons.tasks import coupon_issue_job_run_task
 
     transaction.on_commit(lambda: coupon_issue_job_run_task.delay(job_id))
 

@@ -6,9 +6,8 @@ from datetime import date
 
 from celery import shared_task
 
+from benefits.coupons import services
 from core.clock import program_today
-
-from . import services
 
 
 @shared_task(name="benefits.issue_occasion_coupons")
@@ -39,14 +38,3 @@ def coupon_issue_jobs_resume_stale_task() -> int:
 def coupon_notices_sweep_task() -> int:
     """Every 5 minutes: coupons whose notice or email a killed worker lost, sent once."""
     return services.coupon_notices_sweep()
-
-
-# --- Member events ---------------------------------------------------------
-
-
-@shared_task(name="benefits.event_seat_email")
-def event_seat_email_task(rsvp_id: int) -> bool:
-    """Tell a member who moved up from an event's waiting list (sent at most once)."""
-    from .events import event_seat_email_send
-
-    return event_seat_email_send(rsvp_id=rsvp_id)

@@ -14,12 +14,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from benefits.catalogue.models import Benefit, TierBenefit
 from core.placeholders import fill
 from loyalty.ledger.selectors import account_state, member_tier
 from loyalty.program.models import Program, Tier
 from members.models import Member
-
-from .models import Benefit, TierBenefit
 
 Kind = Benefit.Kind
 

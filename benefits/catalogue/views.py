@@ -9,10 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from benefits.catalogue.benefits import member_benefits
+from benefits.catalogue.rewards import RewardError, member_exchanges, reward_exchange, reward_offers
 from members.models import Member
-
-from .catalogue import member_benefits
-from .rewards import RewardError, member_exchanges, reward_exchange, reward_offers
 
 
 def _member(request: HttpRequest) -> Member:

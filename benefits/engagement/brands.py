@@ -12,9 +12,8 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 
+from benefits.engagement.models import Brand, FeaturedBrand, FeaturedBrandDiscount
 from loyalty.program.models import Tier
-
-from .models import Brand, FeaturedBrand, FeaturedBrandDiscount
 
 
 def week_start(day: date) -> date:

@@ -16,10 +16,10 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext_noop
 
+from benefits.catalogue.models import Benefit, Reward, TierBenefit
+from benefits.coupons.models import CouponTemplate, Occasion
+from benefits.engagement.showcase import showcase_invalidate
 from loyalty.program.models import Program, Tier
-
-from .models import Benefit, CouponTemplate, Occasion, Reward, TierBenefit
-from .showcase import showcase_invalidate
 
 SILVER_UP = ["silver", "gold", "platinum", "diamond"]
 GOLD_UP = ["gold", "platinum", "diamond"]

@@ -10,10 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from benefits.engagement.events import EventError, event_rsvp, event_rsvp_cancel, events_for_member
+from benefits.engagement.models import EventRsvp
 from members.models import Member
-
-from .events import EventError, event_rsvp, event_rsvp_cancel, events_for_member
-from .models import EventRsvp
 
 _STATUS = {"event_not_found": 404}
 

@@ -11,11 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from benefits.coupons.models import Coupon
+from benefits.coupons.selectors import WALLET_TABS, daily_templates_for, member_coupons
+from benefits.coupons.services import CouponError, daily_coupon_claim
 from members.models import Member
-
-from .models import Coupon
-from .selectors import WALLET_TABS, daily_templates_for, member_coupons
-from .services import CouponError, daily_coupon_claim
 
 
 def _member(request: HttpRequest) -> Member:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from benefits.coupons import views
 
 app_name = "benefits"
 
