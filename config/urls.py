@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config import health
 from config.api_docs import ApiDocsView
-from members import views as member_views
+from portal import views as member_views
 
 # The admin's login goes through allauth: the same rate limits and MFA as the member center.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -27,7 +27,7 @@ urlpatterns = [
     path("me/coupons/", include("benefits.coupons.urls")),
     path("me/events/", include("benefits.engagement.urls")),
     path("me/", include("benefits.catalogue.urls")),
-    path("me/", include("members.urls")),
+    path("me/", include("portal.urls")),
     path("accounts/", include("allauth.urls")),
     # Every logout link signs out, staff and members alike: allauth's view (GET asks to
     # confirm, POST signs out), not the admin's, which sends a member to its login page.
@@ -39,6 +39,6 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-handler400 = "members.views.bad_request"
-handler404 = "members.views.not_found"
-handler500 = "members.views.server_error"
+handler400 = "portal.views.bad_request"
+handler404 = "portal.views.not_found"
+handler500 = "portal.views.server_error"

@@ -9,7 +9,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import ApiKey, Member
+from members.models import ApiKey, Member
+
 from .services import api_key_create, api_key_revoke
 
 

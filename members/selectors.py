@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 
-from allauth.account.models import EmailAddress
 from django.core.cache import cache
-from django.db import connection
-from django.http import HttpRequest
 
-from .models import ApiKey, Member, Notice, PageVersion
-from .page_versions import GLOBAL_KEY
+from members.models import ApiKey, Member
 
 
 def member_by_number(number: str) -> Member | None:
@@ -120,50 +115,3 @@ def api_key_forget(prefix: str) -> None:
 def api_keys_forget() -> None:
     """Drop this process's memo (tests start each case with empty caches)."""
     _KEYS.clear()
-
-
-@dataclass(frozen=True)
-class MemberStatus:
-    email_verified: bool
-    unread_notices: int
-    # The dashboard's cache versions (members.page_versions): the member's and the program's.
-    page_version: int = 0
-    program_version: int = 0
-
-
-# Raw SQL: every request of a member page runs it, and building the same query with the ORM
-# (four correlated subqueries) cost more than the round trip itself.
-_STATUS_SQL = f"""
-SELECT
-    EXISTS (SELECT 1 FROM {EmailAddress._meta.db_table} WHERE user_id = %s AND verified),
-    (SELECT COUNT(*) FROM {Notice._meta.db_table} WHERE member_id = %s AND read_at IS NULL),
-    COALESCE((SELECT version FROM {PageVersion._meta.db_table} WHERE scope = %s), 0),
-    COALESCE((SELECT version FROM {PageVersion._meta.db_table} WHERE scope = {GLOBAL_KEY}), 0)
-"""  # noqa: S608 (table names from the models, values as parameters)
-
-
-def member_status(member: Member) -> MemberStatus:
-    """Whether the member's email is verified, how many notices are unread and the page
-    versions of the member and of the program (members.page_versions): one query."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STATUS_SQL, [member.pk, member.pk, member.pk])
-        verified, count, page, program = cursor.fetchone()
-    return MemberStatus(
-        email_verified=bool(verified),
-        unread_notices=int(count),
-        page_version=int(page),
-        program_version=int(program),
-    )
-
-
-def request_member_status(request: HttpRequest, *, refresh: bool = False) -> MemberStatus | None:
-    """`member_status` of the logged-in member, computed once per request (the header's
-    unread count and the dashboard share it; `refresh` after a write); None for a visitor."""
-    user = getattr(request, "user", None)
-    if user is None or not isinstance(user, Member):
-        return None
-    cached = request.__dict__.get("_member_status")
-    if cached is None or refresh:
-        cached = member_status(user)
-        request.__dict__["_member_status"] = cached
-    return cached

@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 
 from core.clock import program_today
 from loyalty.ledger.services import account_open
-
-from .models import ApiKey, Member, birthday_change_allowed
-from .selectors import (
+from members.models import ApiKey, Member, birthday_change_allowed
+from members.selectors import (
     API_KEY_GENERATION,
     API_KEY_GENERATION_SECONDS,
     API_KEY_HOLD,

@@ -28,6 +28,6 @@ def dashboard_render_forced(member: Member) -> None:
     reading the cached fragment (query budgets measure the render)."""
     from django.db.models import F
 
-    from members.models import PageVersion
+    from portal.models import PageVersion
 
     assert PageVersion.objects.filter(scope=member.pk).update(version=F("version") + 1) == 1

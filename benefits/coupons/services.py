@@ -33,13 +33,9 @@ from core.mail import email_subject
 from loyalty.ledger.selectors import member_tier
 from loyalty.program.models import Tier
 from loyalty.program.selectors import base_tier
-from members.models import ApiKey, Member, Notice
-from members.notices import (
-    SWEEP_GRACE,
-    SWEEP_WINDOW,
-    notice_emails_send,
-    notices_coupon_issued,
-)
+from members.models import ApiKey, Member
+from portal.models import Notice
+from portal.notices import SWEEP_GRACE, SWEEP_WINDOW, notice_emails_send, notices_coupon_issued
 
 logger = logging.getLogger(__name__)
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "members",
     "loyalty",
     "benefits",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "members.context_processors.member_center",
+                "portal.context_processors.member_center",
             ],
         },
     },
@@ -166,10 +167,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "members:dashboard"
+LOGIN_REDIRECT_URL = "portal:dashboard"
 
 # django-allauth: email is the login, verification is mandatory, MFA by TOTP + recovery codes.
-ACCOUNT_ADAPTER = "members.adapters.AccountAdapter"
+ACCOUNT_ADAPTER = "portal.adapters.AccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]

@@ -1,5 +1,5 @@
 """The program as the earning rules read it (settings, rules, active campaigns, the base tier),
-memoised in this process under the program's page version (members.page_versions: database
+memoised in this process under the program's page version (portal.page_versions: database
 triggers bump it on every change of those tables). The snapshot reads the current version under
 the account locks, so a plan never uses settings older than its transaction."""
 

@@ -1,6 +1,6 @@
 """`loyalty_order_receive` without cache round trips, and its reasons formatted by format().
 
-- A 17th parameter, `p_program_version`: the program's page version (members.page_versions)
+- A 17th parameter, `p_program_version`: the program's page version (portal.page_versions)
   under which the caller read the settings it passed (the local day and its bounds, the lots'
   expiry). When given, the function first answers `stale` if the settings changed since, and
   `key_refused` if the API key was revoked, writing nothing: the events fast path
@@ -15,7 +15,7 @@
   cap's earnings and their reversals in one.
 - One page-version bump per event instead of one per write: the function sets
   `members.pv_deferred` for the span of its writes (all of them the member's), which the
-  member triggers' WHEN clause skips on (members.page_versions.PG_DEFERRED_SETTING), and bumps
+  member triggers' WHEN clause skips on (portal.page_versions.PG_DEFERRED_SETTING), and bumps
   the member once after the last write. The triggers cost about 30 % of the function's time.
 """
 

@@ -117,7 +117,7 @@ T = TypeVar("T")
 
 # Within `program_data_version()` (the dashboard), the short-lived caches of program-wide data
 # (settings, ladder, showcase) are keyed on the database's global page version
-# (members.page_versions): a render after any admin edit never reads the old snapshot.
+# (portal.page_versions): a render after any admin edit never reads the old snapshot.
 _GLOBAL_VERSION: ContextVar[int | None] = ContextVar("program_data_version", default=None)
 
 

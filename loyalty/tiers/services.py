@@ -29,7 +29,7 @@ from core.clock import add_months, day_bounds, program_today
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.program.models import Program, Tier
 from loyalty.tiers.models import TierChange, TierFloor, TierRun, TierRunChunk
-from members.notices import notices_tier_changed
+from portal.notices import notices_tier_changed
 
 DEFAULT_CHUNK_SIZE = 250_000
 _MIN_POINTS = -(2**62)

@@ -1,4 +1,4 @@
-"""The dashboard's versions: a counter table and the triggers that bump it (members.page_versions).
+"""The dashboard's versions: a counter table and the triggers that bump it (portal.page_versions).
 
 The triggers are (re)installed after every `migrate` too (members.apps): an UPDATE trigger names
 the columns it watches, and a later migration may add one.
@@ -8,13 +8,13 @@ from django.db import migrations, models
 
 
 def install(apps, schema_editor):
-    from members.page_versions import install as install_triggers
+    from portal.page_versions import install as install_triggers
 
     install_triggers(schema_editor.connection)
 
 
 def uninstall(apps, schema_editor):
-    from members.page_versions import uninstall as uninstall_triggers
+    from portal.page_versions import uninstall as uninstall_triggers
 
     uninstall_triggers(schema_editor.connection)
 

@@ -21,7 +21,7 @@ from benefits.coupons.services import (
     coupon_notices_sweep,
     daily_coupon_claim,
 )
-from members.models import Notice
+from portal.models import Notice
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from loyalty.ledger.services import points_award
 from loyalty.program.presets import loaders
-from members.models import Notice
+from portal.models import Notice
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import MemberFactory
 

@@ -21,7 +21,8 @@ from loyalty.program.models import Tier
 from loyalty.program.presets.tiers import load as load_tiers
 from loyalty.tiers.models import TierChange, TierRun, TierRunChunk
 from loyalty.tiers.services import tier_run_start
-from members.models import Member, Notice
+from members.models import Member
+from portal.models import Notice
 from tests.benefits.factories import CouponTemplateFactory
 from tests.factories import MemberFactory
 

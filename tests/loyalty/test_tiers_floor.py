@@ -19,7 +19,7 @@ from loyalty.program.models import Program
 from loyalty.tiers import services as tiers
 from loyalty.tiers.models import TierChange, TierFloor
 from loyalty.tiers.services import tier_floor_set, tiers_recalculate
-from members.models import Notice
+from portal.models import Notice
 from tests.benefits.factories import CouponTemplateFactory
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory

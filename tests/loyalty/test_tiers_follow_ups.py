@@ -22,7 +22,7 @@ from config.celery import app
 from loyalty.tiers import services as tiers
 from loyalty.tiers import tasks
 from loyalty.tiers.models import TierRun, TierRunChunk
-from members.models import Notice
+from portal.models import Notice
 from tests.benefits.factories import CouponTemplateFactory
 from tests.factories import MemberFactory
 

@@ -352,7 +352,7 @@ def test_a_batch_of_orders_promotes_at_once_and_tells_the_member(
     inbox."""
     from django.utils import timezone
 
-    from members.models import Notice
+    from portal.models import Notice
 
     settings_row = Program.load()
     settings_row.instant_upgrade = True

@@ -14,7 +14,7 @@ from config.celery import app
 from loyalty.ledger.models import Account
 from loyalty.tiers import tasks
 from loyalty.tiers.models import TierChange, TierRun
-from members.models import Notice
+from portal.models import Notice
 
 from .conftest import earn
 

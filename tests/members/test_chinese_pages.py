@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from members.context_processors import MEMBER_NAV
 from members.models import Member
+from portal.context_processors import MEMBER_NAV
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]
 
@@ -53,7 +53,7 @@ def test_every_member_page_in_chinese_has_a_translated_nav(member: Member) -> No
         ]
         assert labels == chinese, url
         assert not set(labels) & set(english), url
-    assert reverse("members:inbox") == "/me/inbox/"
+    assert reverse("portal:inbox") == "/me/inbox/"
 
 
 def test_preset_names_read_in_chinese_and_admin_names_as_typed(member: Member) -> None:

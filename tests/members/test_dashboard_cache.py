@@ -1,5 +1,5 @@
-"""The dashboard's cards are cached per member (members/views.py) and keyed on versions that
-database triggers bump (members/page_versions.py). Every family of writes that changes what
+"""The dashboard's cards are cached per member (portal/views.py) and keyed on versions that
+database triggers bump (portal/page_versions.py). Every family of writes that changes what
 the dashboard shows is made here between two views, and the second view must show it: a
 write path (or a table) that the triggers missed fails its test.
 
@@ -49,9 +49,11 @@ from loyalty.ledger.services import (
 )
 from loyalty.program.models import EarningRule, Program, Tier, program_data_forget
 from loyalty.tiers.services import tier_floor_set, tier_instant_upgrade, tiers_recalculate
-from members.models import Member, Notice, PageVersion
-from members.notices import notices_mark_read
-from members.page_versions import (
+from members.models import Member
+from members.services import member_update_profile
+from portal.models import Notice, PageVersion
+from portal.notices import notices_mark_read
+from portal.page_versions import (
     GLOBAL_KEY,
     GLOBAL_TABLES,
     MANY_MEMBERS,
@@ -59,7 +61,6 @@ from members.page_versions import (
     installed_triggers,
     uninstall,
 )
-from members.services import member_update_profile
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
 from tests.benefits.showcase_factories import (
     BrandFactory,
@@ -457,7 +458,7 @@ def _deferred() -> str | None:
 
 def test_an_event_bumps_its_member_and_leaves_the_triggers_on(member: Member) -> None:
     """The engine's write (loyalty_earning_write) writes the member's rows with the member
-    triggers deferred (members.page_versions.PG_DEFERRED_SETTING) and bumps the member once at
+    triggers deferred (portal.page_versions.PG_DEFERRED_SETTING) and bumps the member once at
     the end; the setting never outlives the write, whether it succeeds or is refused."""
     from django.db import IntegrityError, transaction
 

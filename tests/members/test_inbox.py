@@ -17,9 +17,9 @@ from loyalty.ledger.models import PointLot
 from loyalty.ledger.services import points_award
 from loyalty.program.models import Tier
 from loyalty.tiers.services import tiers_recalculate
-from members.models import Notice
-from members.notices import notices_mark_read, notices_points_expiring
-from members.tasks import notices_points_expiring_task
+from portal.models import Notice
+from portal.notices import notices_mark_read, notices_points_expiring
+from portal.tasks import notices_points_expiring_task
 from tests.benefits.factories import CouponTemplateFactory
 from tests.factories import MemberFactory
 from tests.loyalty.conftest import earn
@@ -172,7 +172,7 @@ def test_beat_runs_the_expiry_notices() -> None:
 def test_unread_notice_count_ignores_read_ones(member: Any) -> None:
     from django.utils import timezone
 
-    from members.selectors import member_status
+    from portal.selectors import member_status
 
     Notice.objects.create(member=member, kind="tier_changed", key="tier:a", params={})
     Notice.objects.create(
@@ -187,7 +187,7 @@ def test_an_instant_upgrade_and_an_evaluation_of_the_same_period_each_get_a_noti
 
     from loyalty.ledger.services import account_open
     from loyalty.tiers.models import TierChange
-    from members.notices import notices_tier_changed
+    from portal.notices import notices_tier_changed
 
     member = MemberFactory()
     account_open(member_id=member.pk)  # changes are written for members with an account

@@ -11,8 +11,8 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
-from members.models import Notice
-from members.notices import notice_emails_send, notice_emails_sweep
+from portal.models import Notice
+from portal.notices import notice_emails_send, notice_emails_sweep
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 

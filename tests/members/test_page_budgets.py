@@ -14,7 +14,8 @@ from django.utils import timezone
 from loyalty.ledger.models import PointEntry
 from loyalty.ledger.services import points_award
 from loyalty.program.models import EarningRule, Tier
-from members.models import Member, Notice
+from members.models import Member
+from portal.models import Notice
 from tests.benefits.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import dashboard_render_forced
 

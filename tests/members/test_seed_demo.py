@@ -16,7 +16,8 @@ from benefits.engagement.models import EventRsvp, FeaturedBrand, MemberEvent, Sa
 from core.clock import program_today
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.tiers.models import TierChange
-from members.models import Member, Notice
+from members.models import Member
+from portal.models import Notice
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]
 

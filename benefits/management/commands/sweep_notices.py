@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from benefits.coupons.services import coupon_notices_sweep
-from members.notices import notice_emails_sweep
+from portal.notices import notice_emails_sweep
 
 
 def _since(value: str) -> datetime:

@@ -30,9 +30,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.mail import email_subject
-
-from .labels import label
-from .models import Notice
+from members.labels import label
+from portal.models import Notice
 
 logger = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from loyalty.ledger.services import points_award, points_redeem
 from loyalty.program.models import Tier
 from loyalty.tiers.services import tiers_recalculate
 from members.models import Member
-from members.notices import notices_points_expiring, notices_tier_changed
 from members.services import api_key_create, member_create
+from portal.notices import notices_points_expiring, notices_tier_changed
 
 DEMO_STAFF = "admin@example.com"
 DEMO_MEMBER = "member@example.com"

@@ -1,6 +1,6 @@
 """Versions of what the dashboard shows, bumped by the database itself.
 
-The dashboard's cards are cached as one rendered fragment per member (members/views.py). The
+The dashboard's cards are cached as one rendered fragment per member (portal/views.py). The
 fragment's key holds two counters from `members_pageversion`:
 
 - the member's own row (`scope` = member id), bumped by every INSERT, UPDATE or DELETE of a row

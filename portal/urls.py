@@ -1,8 +1,8 @@
 from django.urls import path
 
-from . import views
+from portal import views
 
-app_name = "members"
+app_name = "portal"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -21,13 +21,13 @@ from core.clock import changes_collected, program_today
 from loyalty.earning import points_visit_award, visit_seen_key
 from loyalty.program.models import program_data_version, program_pinned
 from loyalty.program.selectors import program_overview
-
-from .adapters import remember_language
-from .forms import ProfileForm
-from .models import Member, Notice
-from .notices import notice_text, notices_mark_read
-from .selectors import MemberStatus, request_member_status
-from .services import member_update_profile, profile_completeness
+from members.forms import ProfileForm
+from members.models import Member
+from members.services import member_update_profile, profile_completeness
+from portal.adapters import remember_language
+from portal.models import Notice
+from portal.notices import notice_text, notices_mark_read
+from portal.selectors import MemberStatus, request_member_status
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -42,7 +42,7 @@ def _member(request: HttpRequest) -> Member:
 
 # The dashboard's cards are cached per member as one rendered fragment. Its key holds every
 # input that can change them: the member's and the program's page versions (bumped by database
-# triggers on every write, members.page_versions), the language, the active time zone and the
+# triggers on every write, portal.page_versions), the language, the active time zone and the
 # program-local date. It lives until the next moment a card reads differently (a coupon
 # leaving "expiring soon", a sale opening: core.clock.note_change_at), at most
 # DASHBOARD_CACHE_SECONDS.
@@ -52,7 +52,7 @@ DASHBOARD_CACHE_SECONDS = 15 * 60
 def _cards_key(member: Member, status: MemberStatus, today: date) -> str:
     return ":".join(
         (
-            "members:dashboard:v1",
+            "portal:dashboard:v1",
             str(member.pk),
             str(status.page_version),
             str(status.program_version),
@@ -121,7 +121,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             else:
                 translation.activate(member.language)
                 messages.success(request, _("Your profile was saved."))
-                response = redirect("members:profile")
+                response = redirect("portal:profile")
                 remember_language(response, member.language)
                 return response
     else:
@@ -159,7 +159,7 @@ def inbox_read(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("notice", "")
     notice_id = int(raw) if raw.isdigit() else None
     notices_mark_read(member_id=_member(request).pk, notice_id=notice_id)
-    return redirect("members:inbox")
+    return redirect("portal:inbox")
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -7,8 +7,7 @@ from datetime import date
 from celery import shared_task
 
 from core.clock import program_today
-
-from .notices import notice_emails_sweep, notices_points_expiring
+from portal.notices import notice_emails_sweep, notices_points_expiring
 
 
 @shared_task(name="members.notices_points_expiring")
