@@ -14,7 +14,7 @@ admin.site.site_header = "Member Center administration"
 admin.site.site_title = "Member Center"
 
 api_v1 = [
-    path("", include("members.api.urls")),
+    path("", include("loyalty.api.member_urls")),
     path("", include("loyalty.api.urls")),
     path("", include("benefits.api.urls")),
 ]

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import outbox
 from core.clock import program_today
-from loyalty.ledger.services import account_open
 from members.models import ApiKey, Member, birthday_change_allowed
 from members.selectors import (
     API_KEY_GENERATION,
@@ -70,7 +70,12 @@ def member_create(
             )
     except IntegrityError as exc:
         raise ValidationError({"email": _("A member with this email already exists.")}) from exc
-    account_open(member_id=member.pk)
+    outbox.emit(
+        "member.created",
+        {"number": member.number, "language": member.language},
+        member_id=member.pk,
+        subject={"member": member.number},
+    )
     logger.info("member created number=%s", member.number)
     return member
 

@@ -18,7 +18,6 @@ from django.utils.translation import gettext_noop
 
 from benefits.catalogue.models import Benefit, Reward, TierBenefit
 from benefits.coupons.models import CouponTemplate, Occasion
-from benefits.engagement.showcase import showcase_invalidate
 from loyalty.program.models import Program, Tier
 
 SILVER_UP = ["silver", "gold", "platinum", "diamond"]
@@ -247,7 +246,6 @@ def _load_rewards(created: list[str]) -> None:
         if reward_spec.get("tiers"):
             reward.eligible_tiers.set(Tier.objects.filter(code__in=reward_spec["tiers"]))
         created.append(f"reward {reward.name}")
-        transaction.on_commit(showcase_invalidate)  # the dashboard recommends it at once
 
 
 @transaction.atomic

@@ -135,6 +135,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, sessions ----------------------------------------------------------------------
+# `manage.py load_program NAME` runs each domain's preset loader, in order (tiers first: rules
+# and coupons refer to tiers); a loader takes the preset's name and returns what it created.
+PROGRAM_PRESET_LOADERS = [
+    "loyalty.program.presets.tiers",
+    "loyalty.program.presets.rules",
+    "benefits.coupons.presets",
+    "benefits.catalogue.presets",
+    "benefits.engagement.presets",
+]
+
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -348,4 +358,6 @@ LOGGING = {
 
 # --- Domain events (core.outbox) --------------------------------------------------------------
 # Each event type, and the functions (dotted paths) that handle it, in this order, once each.
-OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {}
+OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {
+    "member.created": ["loyalty.ledger.subscribers.account_open_for_new_member"],
+}

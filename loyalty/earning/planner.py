@@ -29,7 +29,8 @@ from django.utils.translation import gettext as _
 from core.clock import day_bounds, local_date, month_bounds
 from loyalty.earning.models import Contribution
 from loyalty.ledger.models import PointEntry
-from loyalty.ledger.services import LedgerError, lot_expiry
+from loyalty.ledger.services import LedgerError
+from loyalty.program.expiry import lot_expiry
 from loyalty.program.models import EarningRule, Program
 
 Rule = EarningRule.Kind

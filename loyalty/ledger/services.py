@@ -18,14 +18,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.clock import add_months, local_date, program_today
+from core.clock import local_date, program_today
 from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
-from loyalty.program.models import Program
+from loyalty.program.expiry import lot_expiry
 from loyalty.tiers.services import tiers_instant_upgrade_schedule
 
 if TYPE_CHECKING:
@@ -76,16 +76,6 @@ def account_lock(*, member_id: int) -> Account:
         Account.objects.get_or_create(member_id=member_id)
         account = Account.objects.select_for_update().get(member_id=member_id)
     return account
-
-
-def lot_expiry(earned_on: date, program: Program | None = None) -> date | None:
-    """The first day on which points earned on `earned_on` are no longer spendable."""
-    program = program or Program.load()
-    if program.expiry_policy == Program.ExpiryPolicy.NEVER:
-        return None
-    if program.expiry_policy == Program.ExpiryPolicy.YEAR_END:
-        return date(earned_on.year + 2, 1, 1)
-    return add_months(earned_on, program.expiry_months)
 
 
 # --- the posting primitives (callers hold the account lock) -------------------------------
@@ -452,16 +442,3 @@ def _expire_due(account: Account, *, today: date) -> int:
         LotAllocation.objects.create(lot=lot, entry=entry, points=-lot.remaining)
         PointLot.objects.filter(pk=lot.pk).update(remaining=0)
     return len(lots)
-
-
-def visit_record(*, member_id: int, day: date) -> bool:
-    """Record the member's visit on `day`; False when it was already recorded (the unique
-    constraint decides). Call inside the transaction that awards the visit point."""
-    try:
-        with transaction.atomic():
-            from loyalty.earning.models import Visit
-
-            Visit.objects.create(member_id=member_id, day=day)
-    except IntegrityError:
-        return False
-    return True

@@ -12,6 +12,7 @@ from django.db.models import (
 )
 
 from core.clock import program_today
+from loyalty.program.expiry import lot_expiry
 from loyalty.program.models import (
     LADDER_CACHE_KEY,
     Campaign,
@@ -54,7 +55,6 @@ class ProgramOverview:
 
 def program_overview() -> ProgramOverview:
     """Three queries (rules, campaigns with their tiers, ladder) plus the cached program."""
-    from loyalty.ledger.services import lot_expiry
 
     program = Program.load()
     today = program_today()

@@ -28,7 +28,7 @@ from loyalty.earning.planner import (
     plan,
     reads,
 )
-from loyalty.ledger.services import lot_expiry
+from loyalty.program.expiry import lot_expiry
 from loyalty.program.models import EarningRule, Program
 
 TODAY = date(2026, 11, 11)

@@ -10,16 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib import import_module
 
-PRESETS = ("aliexpress", "tmall")
+from django.conf import settings
 
-# Module paths of the loaders, in order (tiers first: rules and coupons refer to tiers).
-LOADERS = [
-    "loyalty.program.presets.tiers",
-    "loyalty.program.presets.rules",
-    "benefits.coupons.presets",
-    "benefits.catalogue.presets",
-]
+PRESETS = ("aliexpress", "tmall")
 
 
 def loaders() -> list[Callable[[str], list[str]]]:
-    return [import_module(path).load for path in LOADERS]
+    return [import_module(path).load for path in settings.PROGRAM_PRESET_LOADERS]

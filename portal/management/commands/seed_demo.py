@@ -32,6 +32,7 @@ from benefits.engagement.models import (
     SaleEarlyAccess,
 )
 from benefits.engagement.showcase import showcase_invalidate
+from core import outbox
 from core.clock import add_months, month_end, program_timezone, program_today
 from loyalty.ledger.services import points_award, points_redeem
 from loyalty.program.models import Tier
@@ -63,6 +64,9 @@ class Command(BaseCommand):
         # and bury the logins printed below: no email while seeding.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
             self._seed()
+            # What the demo's writes told the outbox (accounts for the new members...) is
+            # handled now, so the demo is whole before the worker starts.
+            outbox.dispatch()
 
     def _seed(self) -> None:
         site = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from loyalty.api import member_views as views
 
 urlpatterns = [
     path("members/", views.MemberCreateView.as_view(), name="api-member-create"),

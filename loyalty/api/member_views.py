@@ -8,9 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.errors import ApiError
+from loyalty.api.member_serializers import MemberCreateSerializer, MemberSerializer
 from members import services
 from members.api.permissions import IsIntegration, IsMember
-from members.api.serializers import MemberCreateSerializer, MemberSerializer
 from members.models import ApiKey, Member
 
 
