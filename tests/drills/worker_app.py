@@ -6,7 +6,9 @@ The project's app and tasks, plus two test-only hooks:
   Points: `coupon_notices` (a coupon's after-commit step: its batch has committed),
   `tier_follow_ups` (a chunk has committed, its follow-ups are about to be queued),
   `levelup_reward` (a level-up reward is about to be issued).
-- after every task, its name is appended to DRILL_DIR/done.log (the drill waits on it).
+- while a task runs, its id is in DRILL_DIR/running-<pid> (a killed worker's unacknowledged
+  task, which the drill hands back on the filesystem broker: tests/drills/conftest.py);
+  after every task, its name is appended to DRILL_DIR/done.log (the drill waits on it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from celery.signals import task_postrun  # noqa: E402
+from celery.signals import task_postrun, task_prerun  # noqa: E402
 
 from benefits.coupons import services as benefits_services  # noqa: E402
 from config.celery import app  # noqa: E402
@@ -55,8 +57,17 @@ benefits_services.levelup_reward_issue = _pausing(  # type: ignore[assignment]
 tiers._enqueue_levelup = _pausing("tier_follow_ups", tiers._enqueue_levelup)  # type: ignore[assignment]
 
 
+RUNNING = DIR / f"running-{os.getpid()}"
+
+
+@task_prerun.connect
+def _running(task_id: str = "", **_kwargs: Any) -> None:
+    RUNNING.write_text(task_id)
+
+
 @task_postrun.connect
 def _done(sender: Any = None, **_kwargs: Any) -> None:
+    RUNNING.unlink(missing_ok=True)
     with (DIR / "done.log").open("a") as log:
         log.write(f"{sender.name}\n")
 
