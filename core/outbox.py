@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +42,7 @@ from .models import OutboxDelivery, OutboxEvent
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
+BULK_BATCH = 1000
 BACKOFF_BASE = timedelta(seconds=5)  # 5 s, 10 s, 20 s... capped at BACKOFF_CAP, with jitter
 BACKOFF_CAP = timedelta(hours=6)
 
@@ -47,6 +51,16 @@ def subscribers(event_type: str) -> list[str]:
     """The dotted paths of the functions that handle `event_type` (settings)."""
     configured: dict[str, list[str]] = getattr(settings, "OUTBOX_SUBSCRIBERS", {})
     return list(configured.get(event_type, ()))
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event to record: whose it is (the member, for their sequence), the ids of what it
+    is about, and its payload."""
+
+    data: dict[str, Any]
+    member_id: int | None = None
+    subject: dict[str, Any] = field(default_factory=dict)
 
 
 def emit(
@@ -58,36 +72,63 @@ def emit(
     version: int = 1,
 ) -> OutboxEvent:
     """Record that `event_type` happened, in the caller's transaction (required)."""
+    return emit_many(
+        event_type, [Event(data=data, member_id=member_id, subject=subject or {})], version=version
+    )[0]
+
+
+def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> list[OutboxEvent]:
+    """Record many events of one type at once (a job's chunk), in the caller's transaction:
+    one statement for the members' sequences, then the events and their deliveries in bulk."""
     assert connection.in_atomic_block, "emit inside the transaction of the change it records"
-    sequence = _next_sequence(member_id) if member_id is not None else None
-    event = OutboxEvent.objects.create(
-        type=event_type,
-        version=version,
-        member_id=member_id,
-        member_seq=sequence,
-        subject=subject or {},
-        data=data,
-    )
+    if not events:
+        return []
+    numbers = _next_sequences([e.member_id for e in events if e.member_id is not None])
+    rows = []
+    for e in events:
+        sequence = None
+        if e.member_id is not None:
+            sequence = numbers[e.member_id]
+            numbers[e.member_id] += 1
+        rows.append(
+            OutboxEvent(
+                type=event_type,
+                version=version,
+                member_id=e.member_id,
+                member_seq=sequence,
+                subject=e.subject,
+                data=e.data,
+            )
+        )
+    created = OutboxEvent.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    paths = subscribers(event_type)
     OutboxDelivery.objects.bulk_create(
-        [OutboxDelivery(event=event, subscriber=path) for path in subscribers(event_type)]
+        [OutboxDelivery(event=event, subscriber=path) for event in created for path in paths],
+        batch_size=BULK_BATCH,
     )
-    transaction.on_commit(wake)
-    return event
+    if paths:
+        transaction.on_commit(wake)
+    return created
 
 
-def _next_sequence(member_id: int) -> int:
-    """The member's next event number: the row stays locked until the transaction ends, so
-    a member's numbers follow the order in which their transactions commit."""
+def _next_sequences(member_ids: list[int]) -> dict[int, int]:
+    """Each member's first new event number, for as many events as they appear in
+    `member_ids`. The sequence rows stay locked until the transaction ends (taken in member
+    order, so two writers cannot deadlock on them): a member's numbers follow the order in
+    which their transactions commit."""
+    counts = Counter(member_ids)
+    if not counts:
+        return {}
+    members = sorted(counts)
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO core_outboxsequence (member_id, last) VALUES (%s, 1)"
-            " ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + 1"
-            " RETURNING last",
-            [member_id],
+            "INSERT INTO core_outboxsequence (member_id, last)"
+            " SELECT m, n FROM unnest(%s::bigint[], %s::bigint[]) AS t(m, n) ORDER BY m"
+            " ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + EXCLUDED.last"
+            " RETURNING member_id, last",
+            [members, [counts[m] for m in members]],
         )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
+        return {int(m): int(last) - counts[int(m)] + 1 for m, last in cursor.fetchall()}
 
 
 @shared_task(name="core.outbox_dispatch")

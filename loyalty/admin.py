@@ -209,13 +209,12 @@ class TierRunAdmin(admin.ModelAdmin[TierRun]):
     list_filter = ("status",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TierRun]:
-        left = Q(chunks__done=False) | Q(chunks__rewards_done=False) | Q(chunks__notices_done=False)
+        left = Q(chunks__done=False)
         return super().get_queryset(request).annotate(chunks_left=Count("chunks", filter=left))
 
     @admin.display(description=_("chunks with work left"), ordering="chunks_left")
     def work_left(self, obj: TierRun) -> int:
-        """Chunks not evaluated yet, or whose level-up rewards or notices are still to do
-        (the hourly follow-up task and the next start finish them)."""
+        """Chunks not evaluated yet (what follows from the changes is in the outbox)."""
         return int(getattr(obj, "chunks_left", 0))
 
     @admin.display(description=_("progress"))

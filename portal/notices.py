@@ -9,7 +9,8 @@ Every notice has one email, recorded in `emailed_at`. A sender claims the notice
 under their row locks (`SELECT ... FOR UPDATE SKIP LOCKED` of rows not yet emailed), sends,
 and sets `emailed_at` in the same transaction: two senders never send the same notice, and a
 notice whose sender died is sent by the sweep (`notice_emails_sweep`, beat every 5 minutes).
-A coupon's notice is emailed by benefits (`coupon_notices_send`), with the coupon's text.
+Tier changes and coupons reach the inbox through the outbox (portal.subscribers): a notice
+per `tier.changed` or announced `coupon.issued` event, and its email, each once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from benefits.coupons.models import Coupon
 from core.mail import email_subject
+from core.models import OutboxEvent
+from loyalty.ledger.models import PointLot
 from members.labels import label
 from portal.models import Notice
 
@@ -109,8 +113,6 @@ def _email_after_commit(notice_ids: list[int]) -> None:
 @transaction.atomic
 def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
     """A notice per coupon issued (the coupon's own email already told the member)."""
-    from benefits.coupons.models import Coupon
-
     link = reverse("benefits:wallet")
     coupons = Coupon.objects.filter(pk__in=list(coupon_ids)).values_list(
         "pk", "member_id", "code", "template__name", "valid_until"
@@ -128,52 +130,61 @@ def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
     return len(_insert(rows))
 
 
-@transaction.atomic
-def notices_tier_changed(*, period: date, member_ids: tuple[int, int] | None = None) -> int:
-    """A notice per tier change decided for `period` (optionally members [lo, hi)), emailed."""
-    from loyalty.tiers.models import TierChange
+def notice_for_coupon(event: OutboxEvent) -> Notice:
+    """The notice of a `coupon.issued` event, written if it is not there yet."""
+    assert event.member_id is not None
+    coupon_id = int(event.subject["coupon"])
+    notices_coupon_issued(coupon_ids=[coupon_id])
+    return Notice.objects.get(member_id=event.member_id, key=f"coupon:{coupon_id}")
 
-    changes = TierChange.objects.filter(period=period)
-    if member_ids is not None:
-        changes = changes.filter(member_id__gte=member_ids[0], member_id__lt=member_ids[1])
-    link = reverse("loyalty:tier")
-    rows = [
-        Notice(
-            member_id=member_id,
-            kind=Kind.TIER_CHANGED,
-            # One notice per change: an instant upgrade and an evaluation may share a period.
-            key=f"tier:{period.isoformat()}:{kind}:{to_id}",
-            params={
-                "from": from_name,
-                "to": to_name,
-                "direction": direction,
-                "effective_on": effective_on.isoformat(),
-            },
-            link=link,
-        )
-        for member_id, from_name, to_name, to_id, kind, direction, effective_on in (
-            changes.values_list(
-                "member_id",
-                "from_tier__name",
-                "to_tier__name",
-                "to_tier_id",
-                "kind",
-                "direction",
-                "effective_on",
-            ).iterator()
-        )
-    ]
-    inserted = _insert(rows)
-    _email_after_commit(inserted)
-    return len(inserted)
+
+def notice_for_tier_change(event: OutboxEvent) -> Notice:
+    """The notice of a `tier.changed` event, written if it is not there yet."""
+    data = event.data
+    assert event.member_id is not None
+    # One notice per change: an instant upgrade and an evaluation may share a period.
+    key = f"tier:{data['period']}:{data['kind']}:{data['to']['id']}"
+    _insert(
+        [
+            Notice(
+                member_id=event.member_id,
+                kind=Kind.TIER_CHANGED,
+                key=key,
+                params={
+                    "from": data["from"]["name"],
+                    "to": data["to"]["name"],
+                    "direction": data["direction"],
+                    "effective_on": data["effective_on"],
+                },
+                link=reverse("loyalty:tier"),
+            )
+        ]
+    )
+    return Notice.objects.get(member_id=event.member_id, key=key)
+
+
+def notice_email_send(*, notice_id: int, render: Render | None = None) -> bool:
+    """Send one notice's email, once: under the notice's row lock, stamped in the same
+    transaction. Raises when the mail server refuses (the caller, the outbox, retries).
+    False when it was already sent."""
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().select_related("member").get(pk=notice_id)
+        if notice.emailed_at is not None:
+            return False
+        message = (render or notice_emails_render)([notice]).get(notice.pk)
+        # Stamped before the send: every lock the stamp takes (the dashboard's page version)
+        # is held before the message leaves, so a lock conflict rolls back an unsent email;
+        # a refused send rolls the stamp back.
+        Notice.objects.filter(pk=notice.pk).update(emailed_at=timezone.now())
+        if message is not None:
+            message.send()
+    return True
 
 
 @transaction.atomic
 def notices_points_expiring(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> int:
     """A notice per point lot that expires within `days` of `today` (program-local), once
     per lot, emailed. Returns the number of notices created."""
-    from loyalty.ledger.models import PointLot
-
     lots = PointLot.objects.filter(
         remaining__gt=0, expires_on__gte=today, expires_on__lte=today + timedelta(days=days)
     ).values_list("pk", "member_id", "remaining", "expires_on")
@@ -211,6 +222,22 @@ def notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage]:
             body = render_to_string("members/email/notice.txt", context)
         messages[notice.pk] = EmailMessage(
             " ".join(subject.split()), body, to=[notice.member.email]
+        )
+    return messages
+
+
+def coupon_notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage]:
+    """A coupon notice's email: the coupon and how to use it, in the member's language."""
+    ids = {int(n.key.split(":", 1)[1]): n.pk for n in notices if n.key.startswith("coupon:")}
+    coupons = Coupon.objects.filter(pk__in=list(ids)).select_related("member", "template")
+    messages = {}
+    for coupon in coupons:
+        with translation.override(coupon.member.language):
+            context = {"coupon": coupon, "member": coupon.member, "template": coupon.template}
+            subject = email_subject("benefits/email/coupon_issued_subject.txt", context)
+            body = render_to_string("benefits/email/coupon_issued.txt", context)
+        messages[ids[coupon.pk]] = EmailMessage(
+            " ".join(subject.split()), body, to=[coupon.member.email]
         )
     return messages
 

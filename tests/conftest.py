@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from core import outbox
 from members.models import ApiKey, Member
 from members.services import api_key_create
 
@@ -59,6 +60,15 @@ def _clear_cache() -> None:
     program_data_forget()
     program_forget()
     api_keys_forget()
+
+
+@pytest.fixture(autouse=True)
+def _outbox_dispatched_after_commit(request: pytest.FixtureRequest, monkeypatch: Any) -> None:
+    """After a commit that records domain events, their subscribers run in this process, as a
+    worker woken by the commit would run them (tests marked `outbox_wakes_celery` keep the real
+    wake-up: a Celery task)."""
+    if request.node.get_closest_marker("outbox_wakes_celery") is None:
+        monkeypatch.setattr(outbox, "wake", outbox.dispatch)
 
 
 @pytest.fixture

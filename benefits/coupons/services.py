@@ -7,14 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from benefits.coupons.models import (
@@ -28,14 +24,12 @@ from benefits.coupons.models import (
     normalize_code,
 )
 from benefits.coupons.selectors import coupon_refusal
+from core import outbox
 from core.clock import day_bounds, program_today
-from core.mail import email_subject
 from loyalty.ledger.selectors import member_tier
 from loyalty.program.models import Tier
 from loyalty.program.selectors import base_tier
 from members.models import ApiKey, Member
-from portal.models import Notice
-from portal.notices import SWEEP_GRACE, SWEEP_WINDOW, notice_emails_send, notices_coupon_issued
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +103,49 @@ def _insert_coupons(rows: list[Coupon]) -> list[int]:
     return inserted
 
 
-def _email_after_commit(coupon_ids: list[int]) -> None:
-    """After commit: each coupon's notice and its email (`coupon_notices_send`). A worker
-    killed in between loses nothing: `coupon_notices_sweep` sends what is missing."""
-    if coupon_ids:
-        transaction.on_commit(lambda: coupon_notices_send(coupon_ids=coupon_ids))
+COUPON_ISSUED = "coupon.issued"
+
+# The coupons announced to the member by an inbox notice and an email: birthday, anniversary,
+# level-up and staff jobs (a daily claim or a reward exchange is seen on the page that made it).
+ANNOUNCED_OCCASIONS = frozenset({Occasion.BIRTHDAY, Occasion.ANNIVERSARY, Occasion.LEVEL_UP})
+
+
+def coupons_announce(coupon_ids: list[int]) -> int:
+    """Record a `coupon.issued` event per coupon, in the transaction that issued them. Its
+    subscribers (settings) write the inbox notice and send its email when the coupon is one
+    the member is told of (`announced`). Returns the number of events."""
+    rows = (
+        Coupon.objects.filter(pk__in=coupon_ids)
+        .order_by("member_id", "pk")
+        .values_list(
+            "pk",
+            "member_id",
+            "member__number",
+            "code",
+            "occasion",
+            "job_id",
+            "template_id",
+            "template__name",
+            "valid_from",
+            "valid_until",
+        )
+    )
+    events = [
+        outbox.Event(
+            member_id=member_id,
+            subject={"member": number, "coupon": pk, "template": template_id},
+            data={
+                "code": code,
+                "occasion": occasion,
+                "template": {"id": template_id, "name": name},
+                "valid_from": valid_from.isoformat(),
+                "valid_until": valid_until.isoformat(),
+                "announced": occasion in ANNOUNCED_OCCASIONS or job_id is not None,
+            },
+        )
+        for pk, member_id, number, code, occasion, job_id, template_id, name, valid_from, valid_until in rows.iterator()
+    ]
+    return len(outbox.emit_many(COUPON_ISSUED, events))
 
 
 @dataclass(frozen=True)
@@ -176,7 +208,7 @@ def issue_occasion_coupons(*, day: date | None = None) -> IssueResult:
                 )
             counts[occasion] += len(inserted)
             new_ids.extend(inserted)
-    _email_after_commit(new_ids)
+    coupons_announce(new_ids)
     logger.info(
         "occasion coupons for %s: %d birthday, %d anniversary",
         day,
@@ -200,6 +232,7 @@ def _tier_eligible(template: CouponTemplate, tier: Tier | None) -> bool:
     return not tiers or (tier is not None and tier in tiers)
 
 
+@transaction.atomic
 @transaction.atomic
 def levelup_reward_issue(*, member_id: int, tier_id: int, period: date) -> Coupon | None:
     """Issue the level-up reward for a promotion into `tier_id` in `period`.
@@ -239,7 +272,7 @@ def levelup_reward_issue(*, member_id: int, tier_id: int, period: date) -> Coupo
             )
     except IntegrityError:
         return None
-    _email_after_commit([coupon.pk])
+    coupons_announce([coupon.pk])
     return coupon
 
 
@@ -411,7 +444,7 @@ def _job_batch(job_id: int, batch_size: int) -> bool:
             issued=F("issued") + len(inserted),
             progressed_at=now,
         )
-        _email_after_commit(inserted)
+        coupons_announce(inserted)
     return True
 
 
@@ -478,81 +511,6 @@ def coupon_issue_jobs_resume_stale(*, now: datetime | None = None) -> int:
 
 
 # --- Emails ---------------------------------------------------------------------------------
-
-
-def _coupon_key(coupon_id: int) -> str:
-    return f"coupon:{coupon_id}"
-
-
-def coupon_notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage]:
-    """A coupon notice's email: the coupon and how to use it, in the member's language."""
-    ids = {int(n.key.split(":", 1)[1]): n.pk for n in notices if n.key.startswith("coupon:")}
-    coupons = Coupon.objects.filter(pk__in=list(ids)).select_related("member", "template")
-    messages = {}
-    for coupon in coupons:
-        with translation.override(coupon.member.language):
-            context = {"coupon": coupon, "member": coupon.member, "template": coupon.template}
-            subject = email_subject("benefits/email/coupon_issued_subject.txt", context)
-            body = render_to_string("benefits/email/coupon_issued.txt", context)
-        messages[ids[coupon.pk]] = EmailMessage(
-            " ".join(subject.split()), body, to=[coupon.member.email]
-        )
-    return messages
-
-
-def _coupon_notice_emails_send(**filters: Any) -> int:
-    return notice_emails_send(
-        kinds=[Notice.Kind.COUPON_ISSUED], render=coupon_notice_emails_render, **filters
-    )
-
-
-def coupon_notices_send(*, coupon_ids: list[int]) -> int:
-    """The step after a coupon's commit: its inbox notice (unique key `coupon:<id>` per
-    member) and the notice's email, sent through the same claim as every notice, so a coupon
-    is announced once however often this runs. Returns the number of emails sent."""
-    notices_coupon_issued(coupon_ids=coupon_ids)
-    pairs = list(Coupon.objects.filter(pk__in=coupon_ids).values_list("pk", "member_id"))
-    notice_ids = Notice.objects.filter(
-        kind=Notice.Kind.COUPON_ISSUED,
-        member_id__in={member_id for _pk, member_id in pairs},
-        key__in=[_coupon_key(pk) for pk, _member_id in pairs],
-    ).values_list("pk", flat=True)
-    return _coupon_notice_emails_send(notice_ids=list(notice_ids))
-
-
-# The coupons announced by a notice and an email after commit: birthday, anniversary, level-up
-# and staff jobs (a daily claim or a reward exchange is seen on the page that made it).
-ANNOUNCED_COUPONS = Q(
-    occasion__in=[Occasion.BIRTHDAY, Occasion.ANNIVERSARY, Occasion.LEVEL_UP]
-) | Q(job__isnull=False)
-
-
-def coupon_notices_sweep(
-    *, now: datetime | None = None, since: datetime | None = None, batch_size: int = 1000
-) -> int:
-    """Beat (every 5 minutes): coupons written 5 minutes to 2 days ago (or since `since`)
-    with no notice under their key, and coupon notices never emailed; each is sent once
-    (the notice's unique key and the email's row-lock claim). The grace period only leaves
-    the newest to the normal path. Covers every issuing path (birthday, anniversary,
-    level-up, staff jobs). Returns the number of emails sent."""
-    now = now or timezone.now()
-    start, end = since or now - SWEEP_WINDOW, now - SWEEP_GRACE
-    told = Notice.objects.filter(
-        member_id=OuterRef("member_id"),
-        key=Concat(Value("coupon:"), Cast(OuterRef("pk"), CharField())),
-    )
-    missing = (
-        Coupon.objects.filter(created_at__gte=start, created_at__lt=end)
-        .filter(ANNOUNCED_COUPONS)
-        .exclude(Exists(told))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    sent, after = 0, 0
-    while ids := list(missing.filter(pk__gt=after)[:batch_size]):
-        sent += coupon_notices_send(coupon_ids=ids)
-        after = ids[-1]
-    return sent + _coupon_notice_emails_send(created_from=start, created_before=end)
 
 
 # --- Checkout ------------------------------------------------------------------------------

@@ -32,9 +32,3 @@ def coupon_issue_job_run_task(job_id: int, batch_size: int = 1000) -> int:
 def coupon_issue_jobs_resume_stale_task() -> int:
     """Every 5 minutes: staff jobs with no progress for 10 minutes are run again."""
     return services.coupon_issue_jobs_resume_stale()
-
-
-@shared_task(name="benefits.sweep_coupon_notices")
-def coupon_notices_sweep_task() -> int:
-    """Every 5 minutes: coupons whose notice or email a killed worker lost, sent once."""
-    return services.coupon_notices_sweep()

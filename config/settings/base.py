@@ -326,17 +326,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "members.notice_emails_sweep",
         "schedule": crontab(minute="*/5"),
     },
-    "benefits-sweep-coupon-notices": {
-        "task": "benefits.sweep_coupon_notices",
-        "schedule": crontab(minute="*/5"),
-    },
     "benefits-resume-coupon-issue-jobs": {
         "task": "benefits.resume_coupon_issue_jobs",
         "schedule": crontab(minute="*/5"),
-    },
-    "tiers-finish-run-follow-ups": {
-        "task": "loyalty.tasks.tier_runs_follow_ups_task",
-        "schedule": crontab(minute=35),
     },
 }
 
@@ -360,4 +352,13 @@ LOGGING = {
 # Each event type, and the functions (dotted paths) that handle it, in this order, once each.
 OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {
     "member.created": ["loyalty.ledger.subscribers.account_open_for_new_member"],
+    "tier.changed": [
+        "benefits.coupons.subscribers.levelup_reward",
+        "portal.subscribers.tier_notice",
+        "portal.subscribers.tier_email",
+    ],
+    "coupon.issued": [
+        "portal.subscribers.coupon_notice",
+        "portal.subscribers.coupon_email",
+    ],
 }

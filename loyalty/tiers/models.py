@@ -90,18 +90,15 @@ class TierRun(models.Model):
 class TierRunChunk(models.Model):
     """A range of member ids [first_member_id, end_member_id) of a run; processed once.
 
-    Its follow-ups (level-up rewards, notices) are recorded too: `rewards_done` is set in its
-    own transaction after the last reward, `notices_done` in the notices' transaction. A rerun
-    of the run queues the steps still false for chunks done more than a few minutes ago.
-    """
+    Its tier changes are announced in the same transaction (a `tier.changed` event each,
+    through the outbox): what follows from them (level-up rewards, notices, emails) cannot be
+    lost between the chunk's commit and a queue."""
 
     run = models.ForeignKey(TierRun, on_delete=models.CASCADE, related_name="chunks")
     first_member_id = models.BigIntegerField()
     end_member_id = models.BigIntegerField()
     done = models.BooleanField(default=False)
     done_at = models.DateTimeField(null=True, blank=True)
-    rewards_done = models.BooleanField(default=False)
-    notices_done = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -21,16 +21,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min, Q, Sum
+from django.db.models import F, Max, Min, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import outbox
 from core.clock import add_months, day_bounds, program_today
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.program.models import Program, Tier
 from loyalty.tiers.models import TierChange, TierFloor, TierRun, TierRunChunk
-from portal.notices import notices_tier_changed
 
+TIER_CHANGED = "tier.changed"
 DEFAULT_CHUNK_SIZE = 250_000
 _MIN_POINTS = -(2**62)
 
@@ -115,7 +116,7 @@ def tier_floor_set(
         created_at=timezone.now(),
     )
     Account.objects.filter(pk=account.pk).update(tier_id=tier_id, tier_effective_on=today)
-    _promotion_after_commit(change)
+    tier_changes_announce(TierChange.objects.filter(pk=change.pk))
     return floor
 
 
@@ -453,46 +454,7 @@ def tier_run_start(
     if enqueue and run.status == TierRun.Status.RUNNING:
         pending = list(run.chunks.filter(done=False).values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue_chunks(pending))
-    if enqueue:
-        tier_run_follow_ups_enqueue(run_id=run.pk)
     return run
-
-
-FOLLOW_UPS_GRACE = timedelta(minutes=10)
-
-
-@transaction.atomic
-def tier_run_follow_ups_enqueue(*, run_id: int | None = None, now: datetime | None = None) -> int:
-    """Queue, after commit, every follow-up step (level-up rewards, notices) still not done
-    for chunks committed more than 10 minutes ago (of one run, or of every run): what a
-    worker killed between a chunk's commit and its queueing, or during a step, left undone.
-    The grace period leaves the steps the chunk queued itself to run first; a step run twice
-    finds its flag set and does nothing. Returns the number of steps queued."""
-    now = now or timezone.now()
-    chunks = TierRunChunk.objects.filter(done=True, done_at__lt=now - FOLLOW_UPS_GRACE).filter(
-        Q(rewards_done=False) | Q(notices_done=False)
-    )
-    if run_id is not None:
-        chunks = chunks.filter(run_id=run_id)
-    rewards: list[int] = []
-    notices: list[int] = []
-    for chunk_id, rewards_done, notices_done in chunks.values_list(
-        "pk", "rewards_done", "notices_done"
-    ):
-        if not rewards_done:
-            rewards.append(chunk_id)
-        if not notices_done:
-            notices.append(chunk_id)
-
-    def enqueue() -> None:
-        for chunk_id in rewards:
-            _enqueue_levelup(chunk_id)
-        for chunk_id in notices:
-            _enqueue_notices(chunk_id)
-
-    if rewards or notices:
-        transaction.on_commit(enqueue)
-    return len(rewards) + len(notices)
 
 
 def _accounts_estimate() -> int:
@@ -528,12 +490,6 @@ def _enqueue_chunks(chunk_ids: Sequence[int]) -> None:
         tier_run_chunk_task.delay(chunk_id)
 
 
-def _enqueue_levelup(chunk_id: int) -> None:
-    from loyalty.tiers.tasks import tier_levelup_rewards_task
-
-    tier_levelup_rewards_task.delay(chunk_id)
-
-
 @transaction.atomic
 def tier_run_chunk_process(*, chunk_id: int) -> bool:
     """Evaluate and write one chunk, once (under its row lock). False if it was done."""
@@ -551,13 +507,18 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     )
     with connection.cursor() as cursor:
         counts = _evaluate_range(cursor, params=params, write=True)
-    # A step with nothing to do is done now; the others set their flag when they finish.
-    TierRunChunk.objects.filter(pk=chunk.pk).update(
-        done=True,
-        done_at=timezone.now(),
-        rewards_done=not counts.moved_up,
-        notices_done=not (counts.moved_up or counts.moved_down),
-    )
+    if counts.moved_up or counts.moved_down:
+        # Told in the chunk's transaction: level-up rewards, notices and emails follow from
+        # the outbox, and a worker killed after this commit loses none of them.
+        tier_changes_announce(
+            TierChange.objects.filter(
+                period=run.period,
+                kind=TierChange.Kind.EVALUATION,
+                member_id__gte=chunk.first_member_id,
+                member_id__lt=chunk.end_member_id,
+            )
+        )
+    TierRunChunk.objects.filter(pk=chunk.pk).update(done=True, done_at=timezone.now())
     TierRun.objects.filter(pk=run.pk).update(
         processed=F("processed") + counts.processed,
         moved_up=F("moved_up") + counts.moved_up,
@@ -568,59 +529,56 @@ def tier_run_chunk_process(*, chunk_id: int) -> bool:
     TierRun.objects.filter(
         pk=run.pk, status=TierRun.Status.RUNNING, chunks_done=F("chunks_total")
     ).update(status=TierRun.Status.DONE, finished_at=timezone.now(), total=F("processed"))
-    if counts.moved_up:
-        transaction.on_commit(lambda: _enqueue_levelup(chunk_id))
-    if counts.moved_up or counts.moved_down:
-        transaction.on_commit(lambda: _enqueue_notices(chunk_id))
     return True
 
 
-def _enqueue_notices(chunk_id: int) -> None:
-    from loyalty.tiers.tasks import tier_notices_task
-
-    tier_notices_task.delay(chunk_id)
-
-
-@transaction.atomic
-def tier_notices_send(*, chunk_id: int) -> int:
-    """Write (and email) the inbox notice of each tier change of a chunk's period and member
-    range, once (a notice per change is unique), and set the chunk's `notices_done` in the
-    same transaction (under the chunk's row lock): a second run does nothing. Queued after
-    the chunk commits: rendering and sending thousands of emails is a worker's job, not the
-    evaluation's. A lost email is sent by the notice email sweep."""
-    chunk = TierRunChunk.objects.select_for_update().select_related("run").get(pk=chunk_id)
-    if chunk.notices_done:
-        return 0
-    written = notices_tier_changed(
-        period=chunk.run.period, member_ids=(chunk.first_member_id, chunk.end_member_id)
+def tier_changes_announce(changes: QuerySet[TierChange]) -> int:
+    """Record a `tier.changed` event for each of these changes, in the caller's transaction
+    (the one that wrote them). Its subscribers (settings) give the level-up reward, write the
+    inbox notice and send its email. Returns the number of events."""
+    rows = changes.order_by("member_id", "pk").values_list(
+        "pk",
+        "member_id",
+        "member__number",
+        "period",
+        "kind",
+        "direction",
+        "effective_on",
+        "from_tier__code",
+        "from_tier__name",
+        "to_tier_id",
+        "to_tier__code",
+        "to_tier__name",
     )
-    TierRunChunk.objects.filter(pk=chunk_id).update(notices_done=True)
-    return written
-
-
-def tier_levelup_rewards_issue(*, chunk_id: int) -> int:
-    """Call the benefits hook for each promotion of a chunk (the hook is idempotent: one
-    coupon per member per tier and period), then set the chunk's `rewards_done` in its own
-    transaction. A run killed half-way is finished by the next; a run after the flag is set
-    does nothing. Returns the number of promotions handled."""
-    from benefits.coupons.services import levelup_reward_issue
-
-    chunk = TierRunChunk.objects.select_related("run").get(pk=chunk_id)
-    if chunk.rewards_done:
-        return 0
-    promotions = TierChange.objects.filter(
-        period=chunk.run.period,
-        kind=TierChange.Kind.EVALUATION,
-        direction=TierChange.Direction.UP,
-        member_id__gte=chunk.first_member_id,
-        member_id__lt=chunk.end_member_id,
-    ).values_list("member_id", "to_tier_id")
-    issued = 0
-    for member_id, tier_id in promotions.iterator():
-        levelup_reward_issue(member_id=member_id, tier_id=tier_id, period=chunk.run.period)
-        issued += 1
-    TierRunChunk.objects.filter(pk=chunk_id).update(rewards_done=True)
-    return issued
+    events = [
+        outbox.Event(
+            member_id=member_id,
+            subject={"member": number, "tier_change": pk},
+            data={
+                "period": period.isoformat(),
+                "kind": kind,
+                "direction": direction,
+                "effective_on": effective_on.isoformat(),
+                "from": {"code": from_code, "name": from_name},
+                "to": {"id": to_id, "code": to_code, "name": to_name},
+            },
+        )
+        for (
+            pk,
+            member_id,
+            number,
+            period,
+            kind,
+            direction,
+            effective_on,
+            from_code,
+            from_name,
+            to_id,
+            to_code,
+            to_name,
+        ) in rows.iterator()
+    ]
+    return len(outbox.emit_many(TIER_CHANGED, events))
 
 
 @dataclass(frozen=True)
@@ -683,7 +641,6 @@ def tiers_recalculate(
             unchanged=counts.unchanged,
         )
     run = tier_run_start(as_of=as_of, chunk_size=chunk_size)
-    tier_run_follow_ups_enqueue(run_id=run.pk)
     for chunk_id in (
         run.chunks.filter(done=False).order_by("first_member_id").values_list("pk", flat=True)
     ):
@@ -778,7 +735,7 @@ def tier_instant_upgrade(*, member_id: int) -> TierChange | None:
         qualifying_points=points,
         evaluated_on=today,
     )
-    _promotion_after_commit(change)
+    tier_changes_announce(TierChange.objects.filter(pk=change.pk))
     return change
 
 
@@ -809,34 +766,6 @@ def _live_qualifying_points(member_id: int, today: date, program: Program) -> in
         occurred_at__lt=end,
     ).aggregate(total=Sum("points"))["total"]
     return int(total or 0)
-
-
-def _promotion_after_commit(change: TierChange) -> None:
-    """After commit: the level-up reward (a task) and the member's notice (and email)."""
-    member_id = change.member_id
-    transaction.on_commit(lambda: _enqueue_change_levelup(change.pk))
-    transaction.on_commit(
-        lambda: notices_tier_changed(period=change.period, member_ids=(member_id, member_id + 1))
-    )
-
-
-def _enqueue_change_levelup(change_id: int) -> None:
-    from loyalty.tiers.tasks import tier_change_levelup_task
-
-    tier_change_levelup_task.delay(change_id)
-
-
-def tier_change_levelup_issue(*, change_id: int) -> None:
-    """Call the benefits hook for a promotion between evaluations (instant or floor; the
-    hook is idempotent)."""
-    from benefits.coupons.services import levelup_reward_issue
-
-    change = TierChange.objects.get(
-        pk=change_id, kind__in=[TierChange.Kind.INSTANT, TierChange.Kind.FLOOR]
-    )
-    levelup_reward_issue(
-        member_id=change.member_id, tier_id=change.to_tier_id, period=change.period
-    )
 
 
 # --- What if ------------------------------------------------------------------------------

@@ -24,16 +24,6 @@ def tier_run_chunk_task(chunk_id: int) -> bool:
     return tiers.tier_run_chunk_process(chunk_id=chunk_id)
 
 
-@shared_task(name="loyalty.tasks.tier_levelup_rewards_task")
-def tier_levelup_rewards_task(chunk_id: int) -> int:
-    return tiers.tier_levelup_rewards_issue(chunk_id=chunk_id)
-
-
-@shared_task(name="loyalty.tasks.tier_notices_task")
-def tier_notices_task(chunk_id: int) -> int:
-    return tiers.tier_notices_send(chunk_id=chunk_id)
-
-
 @shared_task(name="loyalty.tasks.tier_changes_apply_task")
 def tier_changes_apply_task(as_of: str | None = None) -> int:
     """Beat (hourly): make delayed tier changes effective once their day has come."""
@@ -47,16 +37,3 @@ def tier_instant_upgrade_task(member_id: int) -> int | None:
     their live points reach a higher tier. Safe to run twice."""
     change = tiers.tier_instant_upgrade(member_id=member_id)
     return change.pk if change is not None else None
-
-
-@shared_task(name="loyalty.tasks.tier_change_levelup_task")
-def tier_change_levelup_task(change_id: int) -> None:
-    """The level-up reward of a promotion between evaluations (instant or floor)."""
-    tiers.tier_change_levelup_issue(change_id=change_id)
-
-
-@shared_task(name="loyalty.tasks.tier_runs_follow_ups_task")
-def tier_runs_follow_ups_task() -> int:
-    """Beat (hourly): queue every run's follow-up steps (level-up rewards, notices) still not
-    done for chunks committed more than 10 minutes ago. Safe to run twice."""
-    return tiers.tier_run_follow_ups_enqueue()

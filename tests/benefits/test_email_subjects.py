@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
+from django.db import transaction
 
-from benefits.coupons.services import coupon_notices_send
+from benefits.coupons.models import Occasion
+from benefits.coupons.services import coupons_announce
 from benefits.engagement.events import event_rsvp, event_rsvp_cancel, event_seat_email_send
+from core import outbox
 from loyalty.program.models import Tier
 from tests.factories import MemberFactory
 
@@ -20,8 +24,15 @@ NAME = 'H&M "VIP" <night>'
 
 
 def test_a_coupon_emails_subject_is_plain_text(mailoutbox: list[Any]) -> None:
-    coupon = CouponFactory(member=MemberFactory(), template=CouponTemplateFactory(name=NAME))
-    assert coupon_notices_send(coupon_ids=[coupon.pk]) == 1
+    coupon = CouponFactory(
+        member=MemberFactory(),
+        template=CouponTemplateFactory(name=NAME),
+        occasion=Occasion.BIRTHDAY,
+        period=date(2026, 1, 1),
+    )
+    with transaction.atomic():
+        coupons_announce([coupon.pk])
+    outbox.dispatch()
     assert mailoutbox[0].subject == f"A coupon for you: {NAME}"
 
 

@@ -1,5 +1,6 @@
-"""Faults: coupon notices a killed worker lost are swept and sent once; staff issuing jobs
-resume from the database's state and never issue a member twice."""
+"""Faults: a coupon is announced (notice and email) once through the outbox, however often
+it is handed over and by however many dispatchers; staff issuing jobs resume from the
+database's state and never issue a member twice."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 
 from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
@@ -17,10 +19,11 @@ from benefits.coupons.services import (
     coupon_issue_job_run,
     coupon_issue_job_start,
     coupon_issue_jobs_resume_stale,
-    coupon_notices_send,
-    coupon_notices_sweep,
+    coupons_announce,
     daily_coupon_claim,
 )
+from core import outbox
+from core.models import OutboxDelivery
 from portal.models import Notice
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
@@ -28,103 +31,81 @@ from tests.factories import MemberFactory
 from .factories import CouponFactory, CouponTemplateFactory
 
 
-def _coupons(count: int, *, age: timedelta) -> list[int]:
+def _coupons(count: int) -> list[int]:
     template = CouponTemplateFactory(name="Lost coupon")
-    ids = [
+    return [
         CouponFactory(template=template, occasion=Occasion.BIRTHDAY, period=date(2026, 1, 1)).pk
         for _i in range(count)
     ]
-    Coupon.objects.filter(pk__in=ids).update(created_at=timezone.now() - age)
-    return ids
+
+
+def _announce(coupon_ids: list[int]) -> None:
+    with transaction.atomic():
+        coupons_announce(coupon_ids)
 
 
 def _announced(coupon_ids: list[int]) -> int:
     return Notice.objects.filter(key__in=[f"coupon:{pk}" for pk in coupon_ids]).count()
 
 
-# --- Coupon notices ----------------------------------------------------------------------
+# --- Coupon notices (through the outbox) ---------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_sweep_sends_a_lost_coupon_notice_and_its_email_once() -> None:
-    lost = _coupons(3, age=timedelta(minutes=10))
-    assert coupon_notices_sweep() == 3
-    assert coupon_notices_sweep() == 0
-    assert _announced(lost) == 3
+def test_a_coupon_is_announced_by_a_notice_and_an_email_once() -> None:
+    ids = _coupons(3)
+    _announce(ids)
+    assert _announced(ids) == 0  # nothing before a dispatcher runs
+    outbox.dispatch()
+    assert _announced(ids) == 3
     assert len(mail.outbox) == 3
     assert all("Lost coupon" in m.subject or "Lost coupon" in m.body for m in mail.outbox)
     assert Notice.objects.filter(emailed_at=None).count() == 0
+    OutboxDelivery.objects.update(status="pending")  # handed over again (a redelivery)
+    outbox.dispatch()
+    assert (_announced(ids), len(mail.outbox)) == (3, 3)
 
 
 @pytest.mark.django_db
-def test_sweep_grace_period_window_and_since() -> None:
-    fresh = _coupons(1, age=timedelta(minutes=1))
-    old = _coupons(1, age=timedelta(days=3))
-    older = CouponFactory(occasion=Occasion.BIRTHDAY)
-    Coupon.objects.filter(pk=older.pk).update(created_at=None)  # written before the column
-    assert coupon_notices_sweep() == 0
-    assert coupon_notices_sweep(since=timezone.now() - timedelta(days=4)) == 1
-    assert _announced(old) == 1
-    assert _announced(fresh) == 0
-    assert _announced([older.pk]) == 0
-
-
-@pytest.mark.django_db
-def test_sweep_leaves_coupons_that_are_not_announced(member: Any) -> None:
+def test_coupons_that_are_not_announced_get_no_notice(member: Any) -> None:
     template = CouponTemplateFactory(occasion=Occasion.DAILY_QUOTA, daily_quota=5)
     claimed = daily_coupon_claim(member=member, template_id=template.pk)
     exchanged = CouponFactory(occasion=Occasion.POINTS_EXCHANGE)
     job = _job(CouponTemplateFactory())
     staff_job = CouponFactory(occasion=Occasion.MANUAL, job=job, job_round=job.round)
-    Coupon.objects.update(created_at=timezone.now() - timedelta(minutes=10))
-    assert coupon_notices_sweep() == 1
+    _announce([exchanged.pk, staff_job.pk])
+    outbox.dispatch()
     assert _announced([claimed.pk, exchanged.pk]) == 0
     assert _announced([staff_job.pk]) == 1
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.django_db
-def test_sweep_emails_a_coupon_notice_written_but_never_emailed() -> None:
-    coupon = CouponFactory()
+def test_a_coupon_notice_written_but_never_emailed_is_emailed_once() -> None:
+    coupon = CouponFactory(occasion=Occasion.BIRTHDAY, period=date(2026, 1, 1))
     Notice.objects.create(
-        member=coupon.member,
-        kind=Notice.Kind.COUPON_ISSUED,
-        key=f"coupon:{coupon.pk}",
-        created_at=timezone.now() - timedelta(minutes=10),
+        member=coupon.member, kind=Notice.Kind.COUPON_ISSUED, key=f"coupon:{coupon.pk}"
     )
-    Coupon.objects.filter(pk=coupon.pk).update(created_at=timezone.now() - timedelta(minutes=10))
-    assert coupon_notices_sweep() == 1
-    assert coupon_notices_sweep() == 0
+    _announce([coupon.pk])
+    outbox.dispatch()
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [coupon.member.email]
-
-
-@pytest.mark.django_db
-def test_normal_path_then_sweep_sends_nothing_twice() -> None:
-    ids = _coupons(2, age=timedelta(minutes=10))
-    assert coupon_notices_send(coupon_ids=ids) == 2
-    assert coupon_notices_send(coupon_ids=ids) == 0
-    assert coupon_notices_sweep() == 0
-    assert len(mail.outbox) == 2
+    assert _announced([coupon.pk]) == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sweep_beside_the_normal_path_in_threads() -> None:
-    ids = _coupons(40, age=timedelta(minutes=10))
-
-    def work(i: int) -> int:
-        if i % 2:
-            return coupon_notices_sweep()
-        return coupon_notices_send(coupon_ids=ids)
-
-    sent = run_threads(4, work)
-    assert sum(sent) == 40
+@pytest.mark.outbox_wakes_celery
+def test_two_dispatchers_at_once_announce_each_coupon_once() -> None:
+    ids = _coupons(40)
+    _announce(ids)
+    run_threads(4, lambda _i: outbox.dispatch())
     assert len(mail.outbox) == 40
     assert _announced(ids) == 40
 
 
 def test_beat_entries() -> None:
     schedule = settings.CELERY_BEAT_SCHEDULE
-    assert schedule["benefits-sweep-coupon-notices"]["task"] == "benefits.sweep_coupon_notices"
+    assert "benefits-sweep-coupon-notices" not in schedule  # the outbox keeps each coupon's
     assert schedule["members-sweep-notice-emails"]["task"] == "members.notice_emails_sweep"
     assert (
         schedule["benefits-resume-coupon-issue-jobs"]["task"] == "benefits.resume_coupon_issue_jobs"
@@ -317,21 +298,26 @@ def test_admin_add_form_issue_again(client: Any, django_capture_on_commit_callba
 
 @pytest.mark.django_db
 def test_sweep_command_after_a_longer_outage() -> None:
+    """The command sends the points-expiring emails a longer outage left (tier and coupon
+    emails wait in the outbox instead)."""
     from io import StringIO
 
     from django.core.management import call_command
 
-    lost = _coupons(2, age=timedelta(days=5))
+    members = [MemberFactory(), MemberFactory()]
+    old = timezone.now() - timedelta(days=5)
+    for i, member in enumerate(members):
+        Notice.objects.create(
+            member=member, kind=Notice.Kind.POINTS_EXPIRING, key=f"lot:{i}", created_at=old
+        )
     out = StringIO()
     call_command("sweep_notices", stdout=out)
-    assert _announced(lost) == 0
     since = (timezone.now() - timedelta(days=6)).date().isoformat()
     call_command("sweep_notices", "--since", since, stdout=out)
     call_command("sweep_notices", "--since", since, stdout=out)
-    assert _announced(lost) == 2
     assert len(mail.outbox) == 2
     assert out.getvalue().splitlines() == [
-        "Sent 0 coupon email(s) and 0 other notice email(s).",
-        "Sent 2 coupon email(s) and 0 other notice email(s).",
-        "Sent 0 coupon email(s) and 0 other notice email(s).",
+        "Sent 0 notice email(s).",
+        "Sent 2 notice email(s).",
+        "Sent 0 notice email(s).",
     ]

@@ -143,6 +143,7 @@ def test_a_dispatcher_that_dies_mid_delivery_leaves_it_pending_and_undone() -> N
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.outbox_wakes_celery
 def test_two_dispatchers_at_once_hand_each_event_to_each_subscriber_once() -> None:
     events = [emit(member_id=n % 5) for n in range(60)]
 
@@ -163,6 +164,7 @@ def test_two_dispatchers_at_once_hand_each_event_to_each_subscriber_once() -> No
             seen[member] = seq
 
 
+@pytest.mark.outbox_wakes_celery
 def test_the_commit_wakes_the_dispatcher(django_capture_on_commit_callbacks: Any) -> None:
     from celery import current_app
 

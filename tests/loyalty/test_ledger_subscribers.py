@@ -14,7 +14,7 @@ from loyalty.ledger import subscribers
 from loyalty.ledger.models import Account
 from members.services import member_create
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.outbox_wakes_celery]
 
 OPEN = "loyalty.ledger.subscribers.account_open_for_new_member"
 

@@ -54,7 +54,7 @@ def today(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def rewards(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    from benefits.coupons import services as benefits_services
+    from benefits.coupons import subscribers as benefits_services
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(benefits_services, "levelup_reward_issue", lambda **kw: calls.append(kw))
@@ -102,8 +102,9 @@ def test_on_an_earning_promotes_at_once_with_history_and_reward(
                 member_id=member.pk, points=points, reason="order", occurred_at=at(2026, 11, 15)
             )
         assert len(callbacks) == 0
-    # The upgrade check; after its commit the reward and the inbox notice (which emails).
-    assert len(callbacks) == 4
+    # The upgrade check; after its commit the outbox's wake-up, which hands the promotion to
+    # the reward, the inbox notice and its email.
+    assert len(callbacks) == 2
 
     acc = account(member)
     assert (acc.tier, acc.tier_effective_on, acc.qualifying_points, acc.evaluated_on) == (

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 
+from core import outbox
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.program.models import Tier
 from loyalty.tiers import services as tiers
@@ -342,22 +343,18 @@ def test_promotions_call_the_levelup_hook_after_commit(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from benefits.coupons import services as benefits_services
+    from benefits.coupons import subscribers as benefits_services
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(benefits_services, "levelup_reward_issue", lambda **kw: calls.append(kw))
-    monkeypatch.setattr(
-        tiers,
-        "_enqueue_levelup",
-        lambda chunk_id: tiers.tier_levelup_rewards_issue(chunk_id=chunk_id),
-    )
     member = account_member()
     earn(member, 150, at(2026, 10, 1))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         tiers_recalculate(as_of=OCT_END)
         assert calls == []  # nothing inside the transaction
     for callback in callbacks:
-        callback()
+        callback()  # wakes the outbox's dispatcher (a task)...
+    outbox.dispatch()  # ...which a worker runs
     assert calls == [
         {"member_id": member.pk, "tier_id": ladder["gold"].pk, "period": date(2026, 10, 1)}
     ]

@@ -35,8 +35,8 @@ def test_beat_entries() -> None:
     assert set(app.tasks) >= {
         "loyalty.tasks.tiers_recalculate_monthly",
         "loyalty.tasks.tier_run_chunk_task",
-        "loyalty.tasks.tier_levelup_rewards_task",
         "loyalty.tasks.tier_changes_apply_task",
+        "core.outbox_dispatch",  # rewards, notices and emails follow from the outbox
     }
 
 
@@ -48,7 +48,7 @@ def test_monthly_task_evaluates_last_month_in_program_time_zone(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    from benefits.coupons import services as benefits_services
+    from benefits.coupons import subscribers as benefits_services
 
     rewards: list[dict[str, Any]] = []
     monkeypatch.setattr(benefits_services, "levelup_reward_issue", lambda **kw: rewards.append(kw))

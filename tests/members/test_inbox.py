@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.test import Client
 
 from benefits.coupons.models import Occasion
@@ -185,9 +186,10 @@ def test_unread_notice_count_ignores_read_ones(member: Any) -> None:
 def test_an_instant_upgrade_and_an_evaluation_of_the_same_period_each_get_a_notice() -> None:
     from django.utils import timezone
 
+    from core import outbox
     from loyalty.ledger.services import account_open
     from loyalty.tiers.models import TierChange
-    from portal.notices import notices_tier_changed
+    from loyalty.tiers.services import tier_changes_announce
 
     member = MemberFactory()
     account_open(member_id=member.pk)  # changes are written for members with an account
@@ -210,8 +212,12 @@ def test_an_instant_upgrade_and_an_evaluation_of_the_same_period_each_get_a_noti
         to_tier=tiers["silver"],
         direction="down",
     )
-    assert notices_tier_changed(period=day) == 2
-    assert sorted(Notice.objects.filter(member=member).values_list("params__to", flat=True)) == [
+    with transaction.atomic():
+        assert tier_changes_announce(TierChange.objects.filter(period=day)) == 2
+    outbox.dispatch()
+    assert Notice.objects.filter(member=member, kind="tier_changed").count() == 2
+    tier_notices = Notice.objects.filter(member=member, kind="tier_changed")
+    assert sorted(tier_notices.values_list("params__to", flat=True)) == [
         "Gold",
         "Silver",
     ]

@@ -3,7 +3,7 @@ coupons in every state and inbox notices. Idempotent; passwords are printed once
 
 Everything goes through the real services: the ledger (`points_award`, `points_redeem`), the
 monthly tier job for each past month end (`tiers_recalculate`, then the tier notices its
-Celery task writes: `notices_tier_changed`), a staff coupon job (`coupon_issue_job_run`), the
+outbox's subscribers write), a staff coupon job (`coupon_issue_job_run`), the
 checkout's `coupon_redeem`, `coupons_void` and `coupons_expire`, and the expiry notices job.
 """
 
@@ -39,7 +39,7 @@ from loyalty.program.models import Tier
 from loyalty.tiers.services import tiers_recalculate
 from members.models import Member
 from members.services import api_key_create, member_create
-from portal.notices import notices_points_expiring, notices_tier_changed
+from portal.notices import notices_points_expiring
 
 DEMO_STAFF = "admin@example.com"
 DEMO_MEMBER = "member@example.com"
@@ -66,7 +66,8 @@ class Command(BaseCommand):
             self._seed()
             # What the demo's writes told the outbox (accounts for the new members...) is
             # handled now, so the demo is whole before the worker starts.
-            outbox.dispatch()
+            while outbox.dispatch():
+                pass
 
     def _seed(self) -> None:
         site = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
@@ -128,8 +129,7 @@ class Command(BaseCommand):
         # left alone, so this is safe on a database that already has runs).
         if Tier.objects.exists():
             for back in range(HISTORY_MONTHS, 0, -1):
-                run = tiers_recalculate(as_of=month_end(add_months(today, -back)))
-                notices_tier_changed(period=run.period)
+                tiers_recalculate(as_of=month_end(add_months(today, -back)))
         notices_points_expiring(today=today)
         self._coupons([m for m, _monthly in members], staff)
         # The diamond member has already answered the demo event.

@@ -6,7 +6,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from benefits.coupons.services import coupon_notices_sweep
 from portal.notices import notice_emails_sweep
 
 
@@ -18,9 +17,10 @@ def _since(value: str) -> datetime:
 
 class Command(BaseCommand):
     help = (
-        "Send the notices and emails that killed workers lost: coupons without their notice, "
-        "notices never emailed. Beat does this every 5 minutes for the last 2 days; after a "
-        "longer outage, run it with --since the outage's start. Safe to run twice."
+        "Send the points-expiring emails that killed workers lost (notices never emailed). "
+        "Beat does this every 5 minutes for the last 2 days; after a longer outage, run it "
+        "with --since the outage's start. Safe to run twice. (Tier and coupon emails come "
+        "from the outbox, which keeps each until it is sent.)"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,10 +32,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         since = options["since"]
-        coupons = coupon_notices_sweep(since=since)
-        others = notice_emails_sweep(since=since)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Sent {coupons} coupon email(s) and {others} other notice email(s)."
-            )
-        )
+        sent = notice_emails_sweep(since=since)
+        self.stdout.write(self.style.SUCCESS(f"Sent {sent} notice email(s)."))
