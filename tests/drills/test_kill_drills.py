@@ -1,6 +1,7 @@
-"""Kill drills: a worker subprocess is killed with SIGKILL at a chosen point; the sweeps, the
-resume and the rerun then finish the work from the database's state, and a late redelivery of
-the killed worker's task adds nothing. Exact counts of coupons, notices and emails after."""
+"""Kill drills: a worker subprocess is killed with SIGKILL at a chosen point; the job's resume
+and the outbox (whose events commit with the work that records them) then finish it from the
+database's state, and a late redelivery of the killed worker's task adds nothing. Exact counts
+of coupons, notices and emails after."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from io import StringIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from django.core.management import call_command
-from django.db.models import F
 from django.utils import timezone
 
 from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
 from benefits.coupons.services import coupon_issue_job_start
+from core.models import OutboxDelivery, OutboxEvent
 from loyalty.ledger.services import account_open, points_award
 from loyalty.program.models import Tier
 from loyalty.program.presets.tiers import load as load_tiers
@@ -31,14 +33,23 @@ from .conftest import Drill
 MEMBERS = 30
 BATCH = 10
 RUN_JOB = "benefits.run_coupon_issue_job"
-SWEEP_NOTICES = "benefits.sweep_coupon_notices"
 RESUME_JOBS = "benefits.resume_coupon_issue_jobs"
+DISPATCH = "core.outbox_dispatch"
+
+pytestmark = pytest.mark.outbox_wakes_celery  # the workers dispatch, not this process
 
 
-def _age_coupons() -> None:
-    """Past the sweep's grace period (as if five minutes had gone by)."""
-    Coupon.objects.update(created_at=F("created_at") - timedelta(minutes=6))
-    Notice.objects.update(created_at=F("created_at") - timedelta(minutes=6))
+def _dispatched(drill: Drill) -> None:
+    """Wait until the outbox has nothing pending, then run the dispatcher twice more (as beat
+    would): nothing is left, nothing happens twice."""
+    drill.wait_for(
+        lambda: not OutboxDelivery.objects.exclude(status=OutboxDelivery.Status.DONE).exists(),
+        "the outbox to be dispatched",
+    )
+    done = drill.done(DISPATCH)
+    drill.send(DISPATCH)
+    drill.send(DISPATCH)
+    drill.wait_done(DISPATCH, done + 2)
 
 
 def _ledger_clean() -> None:
@@ -65,12 +76,12 @@ def _assert_every_member_once(template: CouponTemplate, drill: Drill, members: l
     assert template.issued_count == len(members)
 
 
-def test_drill_incident_job_killed_recreated_redelivered_then_swept_twice(drill: Drill) -> None:
+def test_drill_incident_job_killed_recreated_redelivered_then_dispatched(drill: Drill) -> None:
     members = [MemberFactory() for _i in range(MEMBERS)]
     template = CouponTemplateFactory(name="Delivery delay")
     first = _staff_job(template)
 
-    killed = drill.worker(pause="coupon_notices:1")  # batch 1 commits, its notices never go
+    killed = drill.worker(pause="job_batch:2")  # batch 1 has committed (its events with it)
     drill.send(RUN_JOB, first.pk, batch_size=BATCH)
     drill.wait_reached()
     drill.kill(killed)
@@ -97,10 +108,7 @@ def test_drill_incident_job_killed_recreated_redelivered_then_swept_twice(drill:
         MEMBERS - BATCH,
     )
 
-    _age_coupons()
-    drill.send(SWEEP_NOTICES)
-    drill.send(SWEEP_NOTICES)
-    drill.wait_done(SWEEP_NOTICES, 2)
+    _dispatched(drill)
     _assert_every_member_once(template, drill, members)
     _ledger_clean()
 
@@ -110,7 +118,7 @@ def test_drill_killed_job_resumed_by_the_sweep_redelivery_adds_nothing(drill: Dr
     template = CouponTemplateFactory(name="Thank you")
     job = _staff_job(template)
 
-    killed = drill.worker(pause="coupon_notices:2")  # after batch 2
+    killed = drill.worker(pause="job_batch:3")  # after batch 2
     drill.send(RUN_JOB, job.pk, batch_size=BATCH)
     drill.wait_reached()
     drill.kill(killed)
@@ -134,10 +142,7 @@ def test_drill_killed_job_resumed_by_the_sweep_redelivery_adds_nothing(drill: Dr
 
     drill.worker(visibility_timeout=2)  # an hour later, as it were: the redelivery
     drill.wait_done(RUN_JOB, 2)
-    _age_coupons()
-    drill.send(SWEEP_NOTICES)
-    drill.send(SWEEP_NOTICES)
-    drill.wait_done(SWEEP_NOTICES, 2)
+    _dispatched(drill)
     job.refresh_from_db()
     assert (job.status, job.total, job.processed, job.issued) == (
         "done",
@@ -149,7 +154,11 @@ def test_drill_killed_job_resumed_by_the_sweep_redelivery_adds_nothing(drill: Dr
     _ledger_clean()
 
 
-def test_drill_tier_chunk_killed_after_commit_and_during_rewards(drill: Drill) -> None:
+def test_drill_dispatcher_killed_before_each_subscriber_commits(drill: Drill) -> None:
+    """A chunk's six promotions reach each subscriber once although the dispatcher is killed
+    three times: after the level-up reward was issued and its delivery marked done but before
+    the commit, likewise after the inbox notice, and as the email was about to leave (its
+    notice stamped, not committed)."""
     load_tiers("aliexpress")
     gold = Tier.objects.get(code="gold")
     template = CouponTemplateFactory(occasion=Occasion.LEVEL_UP, name="Welcome to gold")
@@ -166,38 +175,39 @@ def test_drill_tier_chunk_killed_after_commit_and_during_rewards(drill: Drill) -
         members.append(member)
     run = tier_run_start(as_of=date(2026, 11, 30))
     chunk = TierRunChunk.objects.get(run=run)
+    deliveries = OutboxDelivery.objects.filter(event__type="tier.changed")
 
-    killed = drill.worker(pause="tier_follow_ups:1")  # the chunk commits, nothing is queued
+    # 1. The chunk commits with its six events; the dispatcher it wakes issues the first
+    #    reward and marks it done, and is killed before committing either.
+    killed = drill.worker(pause="outbox_attempt:1")
     drill.send("loyalty.tasks.tier_run_chunk_task", chunk.pk)
     drill.wait_reached()
     drill.kill(killed)
     chunk.refresh_from_db()
-    assert (chunk.done, chunk.rewards_done, chunk.notices_done) == (True, False, False)
-    assert TierChange.objects.filter(to_tier=gold).count() == 6
+    assert chunk.done and TierChange.objects.filter(to_tier=gold).count() == 6
+    assert deliveries.count() == 18 and not deliveries.filter(status="done").exists()
     assert Coupon.objects.count() == 0
 
-    TierRunChunk.objects.update(done_at=F("done_at") - timedelta(minutes=11))
-    killed = drill.worker(pause="levelup_reward:3")  # the hourly task; killed mid-rewards
-    drill.send("loyalty.tasks.tier_runs_follow_ups_task")
+    # 2. Beat's dispatcher: the first reward commits; killed after the first notice.
+    killed = drill.worker(pause="outbox_attempt:2")
+    drill.send(DISPATCH)
     drill.wait_reached()
     drill.kill(killed)
-    chunk.refresh_from_db()
-    assert chunk.rewards_done is False
-    assert Coupon.objects.count() == 2
+    assert (Coupon.objects.count(), Notice.objects.count()) == (1, 0)
 
-    drill.worker(visibility_timeout=2)  # the next hour's task, and the late redeliveries
-    drill.send("loyalty.tasks.tier_runs_follow_ups_task")
-    drill.wait_done("loyalty.tasks.tier_run_chunk_task", 1)  # the first worker's chunk task
-    drill.wait_for(
-        lambda: TierRunChunk.objects.filter(rewards_done=True, notices_done=True).exists(),
-        "the follow-ups",
-    )
-    drill.wait_done("loyalty.tasks.tier_levelup_rewards_task", 2)  # mine and the killed one
-    _age_coupons()
-    drill.send(SWEEP_NOTICES)
-    drill.send("members.notice_emails_sweep")
-    drill.wait_done(SWEEP_NOTICES, 1)
-    drill.wait_done("members.notice_emails_sweep", 1)
+    # 3. Killed as the first email is about to leave (its notice stamped, uncommitted).
+    killed = drill.worker(pause="email_send:1")
+    drill.send(DISPATCH)
+    drill.wait_reached()
+    drill.kill(killed)
+    assert drill.emails() == []
+    assert Notice.objects.filter(kind=Notice.Kind.TIER_CHANGED, emailed_at=None).count() == 1
+
+    # 4. A worker that lives, and the late redeliveries of the killed workers' tasks.
+    drill.worker(visibility_timeout=2)
+    drill.send(DISPATCH)
+    _dispatched(drill)
+    drill.wait_done("loyalty.tasks.tier_run_chunk_task", 1)  # the first worker's, redelivered
 
     run.refresh_from_db()
     assert (run.status, run.moved_up) == ("done", 6)
@@ -207,8 +217,9 @@ def test_drill_tier_chunk_killed_after_commit_and_during_rewards(drill: Drill) -
     assert Notice.objects.filter(kind=Notice.Kind.TIER_CHANGED).count() == 6
     assert Notice.objects.filter(kind=Notice.Kind.COUPON_ISSUED).count() == 6
     assert Notice.objects.filter(emailed_at=None).count() == 0
-    assert Counter(drill.emails()) == Counter({m.email: 2 for m in members})
+    assert Counter(drill.emails()) == Counter({m.email: 2 for m in members})  # tier, coupon
     template.refresh_from_db()
     assert template.issued_count == 6
     assert TierRun.objects.count() == 1
+    assert OutboxEvent.objects.filter(type="tier.changed").count() == 6
     _ledger_clean()

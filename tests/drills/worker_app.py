@@ -3,9 +3,10 @@
 The project's app and tasks, plus two test-only hooks:
 - DRILL_PAUSE=`point:n`: at the n-th time this process reaches `point`, write DRILL_DIR/reached
   and wait there for the SIGKILL the drill sends, so the kill lands exactly at that point.
-  Points: `coupon_notices` (a coupon's after-commit step: its batch has committed),
-  `tier_follow_ups` (a chunk has committed, its follow-ups are about to be queued),
-  `levelup_reward` (a level-up reward is about to be issued).
+  Points: `job_batch` (a staff job's batch is about to start: the one before has committed),
+  `outbox_attempt` (the outbox's dispatcher has handed an event to a subscriber and marked the
+  delivery done, in a transaction not yet committed), `email_send` (an email is about to
+  leave, its notice stamped in a transaction not yet committed).
 - while a task runs, its id is in DRILL_DIR/running-<pid> (a killed worker's unacknowledged
   task, which the drill hands back on the filesystem broker: tests/drills/conftest.py);
   after every task, its name is appended to DRILL_DIR/done.log (the drill waits on it).
@@ -26,10 +27,11 @@ import django  # noqa: E402
 django.setup()
 
 from celery.signals import task_postrun, task_prerun  # noqa: E402
+from django.core.mail import EmailMessage  # noqa: E402
 
 from benefits.coupons import services as benefits_services  # noqa: E402
 from config.celery import app  # noqa: E402
-from loyalty.tiers import services as tiers  # noqa: E402
+from core import outbox  # noqa: E402
 
 DIR = Path(os.environ["DRILL_DIR"])
 point, _, nth = os.environ.get("DRILL_PAUSE", "").partition(":")
@@ -48,13 +50,21 @@ def _pausing(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-benefits_services.coupon_notices_send = _pausing(  # type: ignore[assignment]
-    "coupon_notices", benefits_services.coupon_notices_send
-)
-benefits_services.levelup_reward_issue = _pausing(  # type: ignore[assignment]
-    "levelup_reward", benefits_services.levelup_reward_issue
-)
-tiers._enqueue_levelup = _pausing("tier_follow_ups", tiers._enqueue_levelup)  # type: ignore[assignment]
+def _after(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    """Pause right after `real` returns (still inside its caller's transaction)."""
+    pause = _pausing(name, lambda *_a, **_k: None)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        pause()
+        return result
+
+    return wrapper
+
+
+benefits_services._job_batch = _pausing("job_batch", benefits_services._job_batch)  # type: ignore[assignment]
+outbox._attempt = _after("outbox_attempt", outbox._attempt)  # type: ignore[assignment]
+EmailMessage.send = _pausing("email_send", EmailMessage.send)  # type: ignore[method-assign]
 
 
 RUNNING = DIR / f"running-{os.getpid()}"
