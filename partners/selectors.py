@@ -213,7 +213,7 @@ def roadmap(provider: Provider) -> list[RoadmapStep]:
                 IdentityCheck.Status.FAILED: _(
                     "Identity not verified: upload new identity documents."
                 ),
-            }[identity.status]
+            }[IdentityCheck.Status(identity.status)]
         )
     steps.append(registration)
 
@@ -301,7 +301,7 @@ def sla_figures(*, since: datetime | None = None) -> SlaFigures:
     rows = list(decisions.values_list("clock_started_at", "due_at", "created_at"))
     if not rows:
         return SlaFigures(0, None, None)
-    hours = [(decided - started) / timedelta(hours=1) for started, _due, decided in rows]
+    hours = [(decided - started) / timedelta(hours=1) for started, _due, decided in rows if started]
     within = sum(1 for _started, due, decided in rows if due is not None and decided <= due)
     return SlaFigures(len(rows), round(statistics.median(hours), 1), within / len(rows))
 

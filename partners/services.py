@@ -575,6 +575,11 @@ def application_decide(
     application = Application.objects.select_related("provider").get(pk=application_id)
     if expected_status not in Application.AWAITING_STAFF:
         raise PartnerError("not_awaiting_audit", _("This application is not awaiting an audit."))
+    if (application.status, application.version) != (expected_status, expected_version):
+        raise PartnerError(
+            "stale_application",
+            _("This application has changed since you opened it; reload it to see its state."),
+        )
     if (
         decision == Decision.APPROVE
         and application.stage == Stage.REGISTRATION

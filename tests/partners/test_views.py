@@ -1,0 +1,299 @@
+"""The partner portal and the audit desk over HTTP: scoping (another company's objects are a
+404), uploads refused beside their field with nothing left behind, the desk's decisions and
+its permissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from members.models import Member
+from partners.models import Application, Document, Provider
+from tests.factories import MemberFactory
+
+from .conftest import (
+    PDF,
+    fully_certified,
+    make_shop,
+    open_application,
+    owner_of,
+    pdf_file,
+    png_file,
+    register,
+    registered,
+    stored_files,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(member: Member) -> Client:
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+REGISTER = {
+    "legal_name": "Jade Operations Ltd",
+    "registration_number": "91310000MA1FL0001X",
+    "country": "cn",
+    "address": "1 Bund Road",
+    "contact_name": "Li Wei",
+    "contact_email": "li@jade.example",
+    "contact_phone": "+86 21 1",
+    "payment_account_name": "Jade Operations Ltd",
+    "payment_account_number": "6222",
+    "payment_provider": "Alipay",
+    "payment_account_kind": "corporate",
+}
+
+
+def test_registration_through_the_portal(documents_dir: Any) -> None:
+    member = MemberFactory()
+    client = client_for(member)
+    assert client.get(reverse("partners:home")).status_code == 200
+    response = client.post(
+        reverse("partners:register"),
+        {**REGISTER, "licence": pdf_file(), "identity": pdf_file(), "identity_second": png_file()},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    provider = Provider.objects.get()
+    assert provider.country == "CN"
+    page = client.get(reverse("partners:home"))
+    assert page.status_code == 200
+    assert b'data-stage="registration" data-state="waiting"' in page.content
+
+
+def test_a_personal_payment_account_is_refused_beside_the_field(documents_dir: Any) -> None:
+    client = client_for(MemberFactory())
+    response = client.post(
+        reverse("partners:register"),
+        {
+            **REGISTER,
+            "payment_account_kind": "personal",
+            "licence": pdf_file(),
+            "identity": pdf_file(),
+            "identity_second": png_file(),
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_payment_account_kind_error"' in html
+    assert "A personal payment account cannot be bound" in html
+    assert Provider.objects.count() == 0
+    assert stored_files(documents_dir) == []
+
+
+def test_a_document_of_the_wrong_type_is_refused_and_leaves_nothing(documents_dir: Any) -> None:
+    client = client_for(MemberFactory())
+    fake = pdf_file("licence.pdf", content=b"MZ\x90\x00 this is an executable, not a PDF")
+    response = client.post(
+        reverse("partners:register"),
+        {**REGISTER, "licence": fake, "identity": pdf_file(), "identity_second": png_file()},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_licence_error"' in html
+    assert "This file is not a PDF / PNG / JPEG / WebP file" in html
+    assert Provider.objects.count() == 0 and Document.objects.count() == 0
+    assert stored_files(documents_dir) == []
+
+
+def test_a_pdf_as_the_selfie_is_refused(documents_dir: Any) -> None:
+    client = client_for(MemberFactory())
+    response = client.post(
+        reverse("partners:register"),
+        {**REGISTER, "licence": pdf_file(), "identity": pdf_file(), "identity_second": pdf_file()},
+    )
+    assert response.status_code == 400
+    assert 'id="id_identity_second_error"' in response.content.decode()
+    assert stored_files(documents_dir) == []
+
+
+def test_a_document_over_the_size_limit_is_refused(documents_dir: Any) -> None:
+    from partners.models import PartnerProgram
+
+    PartnerProgram.load()
+    PartnerProgram.objects.filter(pk=1).update(max_document_mb=1)
+    client = client_for(MemberFactory())
+    big = pdf_file("big.pdf", content=PDF + b"0" * (1024 * 1024))
+    response = client.post(
+        reverse("partners:register"),
+        {**REGISTER, "licence": big, "identity": pdf_file(), "identity_second": png_file()},
+    )
+    assert response.status_code == 400
+    assert "The file is larger than 1 MB." in response.content.decode()
+    assert stored_files(documents_dir) == []
+
+
+def test_a_partner_sees_nothing_of_another_partner(auditor: Member) -> None:
+    ours = register()
+    theirs = register(registration_number="OTHER-1", legal_name="Other Co")
+    their_app = open_application(theirs, "registration")
+    their_doc = Document.objects.filter(provider=theirs).first()
+    our_doc = Document.objects.get(provider=ours, kind="business_licence")
+    client = client_for(owner_of(ours))
+    assert client.get(reverse("partners:application", args=[their_app.pk])).status_code == 404
+    assert client.get(reverse("partners:document_file", args=[their_doc.pk])).status_code == 404
+    response = client.post(
+        reverse("partners:application", args=[their_app.pk]),
+        {"action": "resubmit", "expected_version": their_app.version, "note": "x"},
+    )
+    assert response.status_code == 404
+    own = client.get(reverse("partners:document_file", args=[our_doc.pk]))
+    assert own.status_code == 200
+    assert own["Content-Type"] == "application/pdf"
+    assert own["Cache-Control"] == "private, no-store"
+    assert b"".join(own.streaming_content).startswith(b"%PDF-")  # type: ignore[attr-defined]
+    # lists show only the company's own objects
+    listing = client.get(reverse("partners:applications")).content.decode()
+    assert f"#{their_app.pk}<" not in listing
+    assert f"#{open_application(ours, 'registration').pk}<" in listing
+    # someone who is no partner gets a 404 too; the auditor sees it
+    assert (
+        client_for(MemberFactory())
+        .get(reverse("partners:document_file", args=[our_doc.pk]))
+        .status_code
+        == 404
+    )
+    assert (
+        client_for(auditor).get(reverse("partners:document_file", args=[their_doc.pk])).status_code
+        == 200
+    )
+
+
+def test_documents_have_no_public_url(auditor: Member) -> None:
+    provider = register()
+    document = Document.objects.filter(provider=provider).first()
+    with pytest.raises(Exception):  # noqa: B017 - the storage has no base URL to serve from
+        url = document.file.url
+        assert not url.startswith("/")
+    anonymous = Client().get(reverse("partners:document_file", args=[document.pk]))
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+
+
+def test_the_desk_is_for_auditors_only(auditor: Member) -> None:
+    register()
+    assert client_for(MemberFactory()).get(reverse("partners:desk")).status_code == 403
+    assert client_for(MemberFactory(is_staff=True)).get(reverse("partners:desk")).status_code == 403
+    assert client_for(auditor).get(reverse("partners:desk")).status_code == 200
+    assert not auditor.is_superuser
+
+
+def test_the_desk_decides_with_a_note_and_refuses_a_reject_without_one(auditor: Member) -> None:
+    provider = register()
+    application = open_application(provider, "registration")
+    client = client_for(auditor)
+    page = client.get(reverse("partners:desk_application", args=[application.pk]))
+    assert page.status_code == 200
+    url = reverse("partners:desk_decide", args=[application.pk])
+    base = {"expected_status": application.status, "expected_version": application.version}
+    refused = client.post(url, {**base, "decision": "reject", "note": ""})
+    assert refused.status_code == 400
+    assert 'id="id_note_error"' in refused.content.decode()
+    assert Application.objects.get(pk=application.pk).status == "submitted"
+    done = client.post(url, {**base, "decision": "request_changes", "note": "Add the branch"})
+    assert done.status_code == 302
+    assert Application.objects.get(pk=application.pk).status == "changes_requested"
+    stale = client.post(url, {**base, "decision": "approve", "note": ""})
+    assert stale.status_code == 400
+    assert "This application has changed since you opened it" in stale.content.decode()
+    # the applicant sees the note in the trail and resubmits
+    owner = client_for(owner_of(provider))
+    trail = owner.get(reverse("partners:trail")).content.decode()
+    assert "Add the branch" in trail and "Changes requested" in trail
+    again = owner.post(
+        reverse("partners:application", args=[application.pk]),
+        {"action": "resubmit", "expected_version": application.version + 1, "note": "Added"},
+    )
+    assert again.status_code == 302
+    assert Application.objects.get(pk=application.pk).status == "submitted"
+
+
+def test_the_queue_puts_overdue_first_and_marks_them(auditor: Member) -> None:
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now() - timedelta(days=30), tick=False):
+        late = register(registration_number="LATE-1")
+    fresh = register(registration_number="FRESH-1")
+    html = client_for(auditor).get(reverse("partners:desk")).content.decode()
+    late_app = open_application(late, "registration")
+    fresh_app = open_application(fresh, "registration")
+    assert html.index(f"#{late_app.pk}<") < html.index(f"#{fresh_app.pk}<")
+    assert html.count('class="overdue"') == 1
+    filtered = client_for(auditor).get(reverse("partners:desk"), {"q": "FRESH"}).content.decode()
+    assert f"#{fresh_app.pk}<" in filtered and f"#{late_app.pk}<" not in filtered
+
+
+def test_operator_application_form_refuses_a_nickname_not_in_the_contract(
+    auditor: Member, documents_dir: Any
+) -> None:
+    provider = registered(auditor)
+    make_shop()
+    before = stored_files(documents_dir)
+    client = client_for(owner_of(provider))
+    data = {
+        "business_scope": "Operations",
+        "team_size": "5",
+        "website": "",
+        "shops-TOTAL_FORMS": "1",
+        "shops-INITIAL_FORMS": "0",
+        "shops-MIN_NUM_FORMS": "1",
+        "shops-MAX_NUM_FORMS": "5",
+        "shops-0-nickname": "Blue Lotus Flagship",
+        "shops-0-contract_nickname": "Red Lotus",
+        "shops-0-contract": pdf_file(),
+    }
+    response = client.post(reverse("partners:apply_operator"), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_shops-0-contract_nickname_error"' in html
+    assert not Application.objects.filter(stage="operator").exists()
+    assert stored_files(documents_dir) == before
+    data["shops-0-contract_nickname"] = "blue lotus flagship"
+    data["shops-0-contract"] = pdf_file()
+    ok = client.post(reverse("partners:apply_operator"), data)
+    assert ok.status_code == 302
+    assert Application.objects.get(stage="operator").status == "submitted"
+
+
+def test_every_partner_page_renders_for_a_certified_company(auditor: Member) -> None:
+    provider = fully_certified(auditor)
+    client = client_for(owner_of(provider))
+    for name in (
+        "home",
+        "company",
+        "identity",
+        "applications",
+        "documents",
+        "deposit",
+        "trail",
+        "team",
+    ):
+        response = client.get(reverse(f"partners:{name}"))
+        assert response.status_code == 200, name
+    roadmap = client.get(reverse("partners:home")).content.decode()
+    assert roadmap.count('data-state="done"') == 4
+    desk = client_for(auditor)
+    assert desk.get(reverse("partners:desk_provider", args=[provider.pk])).status_code == 200
+    assert desk.get(reverse("partners:desk_providers")).status_code == 200
+
+
+def test_apply_operator_is_shown_only_after_registration(auditor: Member) -> None:
+    provider = register()
+    client = client_for(owner_of(provider))
+    html = client.get(reverse("partners:home")).content.decode()
+    assert 'data-stage="operator" data-state="locked"' in html
+    assert reverse("partners:apply_operator") not in html
+    response = client.post(
+        reverse("partners:apply_international"),
+        {"markets": "EU", "languages": "en", "company_profile": "x"},
+    )
+    assert response.status_code == 400
+    assert "Only a certified operator may apply" in response.content.decode()
