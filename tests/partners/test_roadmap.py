@@ -186,7 +186,8 @@ def test_the_decision_email_is_in_the_applicants_language(
     provider = register(member)
     with django_capture_on_commit_callbacks(execute=True):
         decide(open_application(provider, "registration"), auditor, "reject", "执照过期")
-    assert "驳回" in mail.outbox[0].subject or "驳回" in mail.outbox[0].body
+    assert mail.outbox[0].subject == "服务商入驻：已驳回"
+    assert "执照过期" in mail.outbox[0].body and "审核员说明" in mail.outbox[0].body
 
 
 def test_request_changes_then_resubmit_restarts_the_clock(auditor: Member) -> None:
