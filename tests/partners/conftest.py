@@ -19,6 +19,7 @@ from partners import services
 from partners.documents import CheckedUpload, upload_check
 from partners.models import Application, IdentityCheck, Provider, Shop
 from partners.storage import document_storage
+from tests.browser.conftest import browser  # noqa: F401 - the session's Chromium, for test_browser.py
 from tests.factories import MemberFactory
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

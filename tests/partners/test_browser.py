@@ -14,7 +14,7 @@ from django.test import Client
 
 from members.models import Member
 from partners.models import Application, Provider
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_FLAGS, browser, watch_policy  # noqa: F401
+from tests.browser.conftest import ARTIFACTS, watch_policy
 from tests.factories import MemberFactory
 
 from .conftest import PDF, PNG, fully_certified, make_shop
@@ -71,7 +71,7 @@ def desk_decides(
     desk.wait_for_url(f"{base}/partners/desk/")
 
 
-def test_a_company_reaches_certified(live_server: Any, browser: Any, auditor: Member) -> None:  # noqa: F811
+def test_a_company_reaches_certified(live_server: Any, browser: Any, auditor: Member) -> None:
     base = live_server.url
     refused: list[str] = []
     make_shop("Blue Lotus Flagship")
@@ -205,7 +205,7 @@ def _axe(page: Any, base: str) -> list[str]:
 
 def test_every_partner_and_desk_page_passes_axe(
     live_server: Any, browser: Any, auditor: Member
-) -> None:  # noqa: F811
+) -> None:
     base = live_server.url
     provider = fully_certified(auditor)
     owner = provider.people.get(role="owner").member
