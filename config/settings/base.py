@@ -228,7 +228,7 @@ if env("PARTNER_DOCUMENTS_S3_BUCKET", default=""):
     }
 else:
     PARTNER_DOCUMENTS_STORAGE = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "partners.storage.PrivateFileSystemStorage",
         "OPTIONS": {"location": str(VAR_DIR / "partner-documents")},
     }
 # Who verifies a partner contact person's identity (partners.verification).
