@@ -10,7 +10,7 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from .errors import PartnerError
-from .models import DepositEntry, Provider, ProviderMember
+from .models import DepositEntry, Document, Provider, ProviderMember
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
@@ -113,6 +113,40 @@ class ResubmitForm(forms.Form):
     note = forms.CharField(
         label=_("What you changed"), max_length=2000, widget=TEXTAREA, required=True
     )
+    document = forms.FileField(
+        label=_("A new or corrected document (optional)"),
+        required=False,
+        help_text=_("PDF, PNG, JPEG or WebP."),
+    )
+    document_kind = forms.ChoiceField(
+        label=_("Kind of document"),
+        choices=[(k, label) for k, label in Document.Kind.choices if k != "presentation"],
+        required=False,
+    )
+
+
+class DetailsChangeForm(forms.Form):
+    """The registered details a change request proposes."""
+
+    legal_name = forms.CharField(label=_("Legal name"), max_length=200)
+    registration_number = forms.CharField(label=_("Registration number"), max_length=60)
+    payment_account_name = forms.CharField(label=_("Payment account name"), max_length=200)
+    payment_account_number = forms.CharField(label=_("Payment account number"), max_length=60)
+    payment_provider = forms.CharField(label=_("Bank or payment provider"), max_length=120)
+    payment_account_kind = forms.ChoiceField(
+        label=_("Payment account kind"),
+        choices=Provider.PaymentKind.choices,
+        initial=Provider.PaymentKind.CORPORATE,
+        help_text=_("Only a corporate account can be bound."),
+    )
+
+
+# the details a resubmission may edit, by stage (registration: the company profile page)
+RESUBMIT_DETAILS: dict[str, type[forms.Form]] = {
+    "operator": OperatorForm,
+    "international": InternationalForm,
+    "details_change": DetailsChangeForm,
+}
 
 
 class PresentationForm(forms.Form):

@@ -254,7 +254,7 @@ def roadmap(provider: Provider) -> list[RoadmapStep]:
         stage="certified",
         title=_("Certified"),
         state="done" if not refusals else "locked",
-        lines=[_("You may publish services.")] if not refusals else [],
+        lines=[_("You may publish services.")] if not refusals else refusals,
     )
     steps.append(done)
     return steps

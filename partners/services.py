@@ -473,37 +473,58 @@ def international_apply(
 
 @transaction.atomic
 def application_resubmit(
-    *, member_id: int, application_id: int, expected_version: int, details: dict[str, str]
+    *,
+    member_id: int,
+    application_id: int,
+    expected_version: int,
+    details: dict[str, str],
+    documents: Sequence[tuple[str, CheckedUpload]] = (),
 ) -> Application:
-    """The applicant edits an application staff sent back and resubmits it; the audit's
-    clock starts again."""
+    """The applicant edits an application staff sent back (its details, new documents) and
+    resubmits it; the audit's clock starts again. An unqualified, rejected or approved
+    application cannot be resubmitted (the guarded update finds it in another state)."""
     application = Application.objects.get(pk=application_id)
     _person(member_id=member_id, provider_id=application.provider_id)
+    note = details.get("applicant_note", "")
     if application.stage == Stage.DETAILS_CHANGE:
-        _payment_kind_check(details.get("payment_account_kind", Provider.PaymentKind.CORPORATE))
+        _payment_kind_check(details.pop("payment_account_kind", Provider.PaymentKind.CORPORATE))
+        details = {k: _clean(v) for k, v in details.items() if k in REGISTERED_FIELDS}
+        details["applicant_note"] = note
+        if "registration_number" in details:
+            details["registration_number"] = details["registration_number"].upper()
     now = timezone.now()
     due = _due(now)
-    moved = _move(
-        application_id,
-        expected_status=Status.CHANGES_REQUESTED,
-        expected_version=expected_version,
-        status=Status.SUBMITTED,
-        details={**application.details, **details},
-        submitted_at=now,
-        due_at=due,
-        decided_at=None,
-        decided_by=None,
-    )
-    _trail(
-        moved.provider_id,
-        "resubmitted",
-        application=moved,
-        actor_id=member_id,
-        from_status=Status.CHANGES_REQUESTED,
-        to_status=Status.SUBMITTED,
-        clock_started_at=now,
-        due_at=due,
-    )
+    with files_cleaned_on_error():
+        moved = _move(
+            application_id,
+            expected_status=Status.CHANGES_REQUESTED,
+            expected_version=expected_version,
+            status=Status.SUBMITTED,
+            details={**application.details, **details},
+            submitted_at=now,
+            due_at=due,
+            decided_at=None,
+            decided_by=None,
+        )
+        for kind, checked in documents:
+            document_store(
+                checked=checked,
+                kind=kind,
+                provider_id=moved.provider_id,
+                uploaded_by_id=member_id,
+                application_id=moved.pk,
+            )
+        _trail(
+            moved.provider_id,
+            "resubmitted",
+            application=moved,
+            actor_id=member_id,
+            from_status=Status.CHANGES_REQUESTED,
+            to_status=Status.SUBMITTED,
+            note=note,
+            clock_started_at=now,
+            due_at=due,
+        )
     return moved
 
 
@@ -812,10 +833,22 @@ def provider_details_update(
         proposed["registration_number"] = proposed["registration_number"].upper()
         if proposed["registration_number"] == provider.registration_number:
             proposed.pop("registration_number")
+    if proposed and not selectors.certified(provider_id, Stage.REGISTRATION):
+        # nothing is in force before the registration is approved: its own audit covers it
+        changed_open.update(proposed)
+        proposed = {}
     if changed_open:
         for name, value in changed_open.items():
             setattr(provider, name, value)
-        provider.save(update_fields=list(changed_open))
+        try:
+            with transaction.atomic():
+                provider.save(update_fields=list(changed_open))
+        except IntegrityError as exc:
+            raise PartnerError(
+                "registration_number_taken",
+                _("A company with this registration number is already registered in this country."),
+                "registration_number",
+            ) from exc
         _trail(
             provider_id, "details_updated", actor_id=member_id, note=", ".join(sorted(changed_open))
         )

@@ -22,7 +22,9 @@ from . import selectors, services
 from .documents import CheckedUpload, upload_check
 from .errors import PartnerError
 from .forms import (
+    RESUBMIT_DETAILS,
     CompanyEditForm,
+    DetailsChangeForm,
     IdentityForm,
     InternationalForm,
     InviteForm,
@@ -219,7 +221,26 @@ def applications(request: HttpRequest) -> HttpResponse:
 def application(request: HttpRequest, pk: int) -> HttpResponse:
     provider = _person(request).provider
     app = get_object_or_404(Application, pk=pk, provider=provider)
-    resubmit = ResubmitForm(request.POST if request.POST.get("action") == "resubmit" else None)
+    resubmitting = request.POST.get("action") == "resubmit"
+    resubmit = ResubmitForm(
+        request.POST if resubmitting else None, request.FILES if resubmitting else None
+    )
+    details_class = RESUBMIT_DETAILS.get(app.stage)
+    initial = dict(app.details)
+    if app.stage == "details_change":
+        initial = {
+            **{
+                k: getattr(provider, k)
+                for k in DetailsChangeForm.base_fields
+                if k != "payment_account_kind"
+            },
+            **initial,
+        }
+    details_form = (
+        details_class(request.POST if resubmitting else None, initial=initial)
+        if details_class
+        else None
+    )
     upload = PresentationForm(
         request.POST if request.POST.get("action") == "presentation" else None,
         request.FILES if request.POST.get("action") == "presentation" else None,
@@ -229,19 +250,36 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
             version = int(request.POST.get("expected_version", ""))
         except ValueError:
             version = -1
-        if request.POST.get("action") == "resubmit" and resubmit.is_valid():
-            try:
-                services.application_resubmit(
-                    member_id=user_id(request),
-                    application_id=app.pk,
-                    expected_version=version,
-                    details={"applicant_note": resubmit.cleaned_data["note"]},
-                )
-            except PartnerError as refusal:
-                show_refusal(resubmit, refusal)
-            else:
-                messages.success(request, _("Application resubmitted."))
-                return redirect("partners:application", pk=app.pk)
+        details_ok = details_form is None or details_form.is_valid()
+        if resubmitting and resubmit.is_valid() and details_ok:
+            documents = []
+            if resubmit.cleaned_data.get("document"):
+                kind = resubmit.cleaned_data.get("document_kind") or Document.Kind.BUSINESS_LICENCE
+                checked = _checked(resubmit, "document", kind)
+                if checked is not None:
+                    documents.append((kind, checked))
+            if not resubmit.errors:
+                details = {"applicant_note": resubmit.cleaned_data["note"]}
+                if details_form is not None:
+                    details.update({k: str(v) for k, v in details_form.cleaned_data.items()})
+                try:
+                    services.application_resubmit(
+                        member_id=user_id(request),
+                        application_id=app.pk,
+                        expected_version=version,
+                        details=details,
+                        documents=documents,
+                    )
+                except PartnerError as refusal:
+                    target = (
+                        details_form
+                        if details_form is not None and refusal.field in details_form.fields
+                        else resubmit
+                    )
+                    show_refusal(target, refusal)
+                else:
+                    messages.success(request, _("Application resubmitted."))
+                    return redirect("partners:application", pk=app.pk)
         elif request.POST.get("action") == "presentation" and upload.is_valid():
             checked = _checked(upload, "presentation", Document.Kind.PRESENTATION)
             if checked:
@@ -257,7 +295,9 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
                 else:
                     messages.success(request, _("Presentation uploaded; staff will review it."))
                     return redirect("partners:application", pk=app.pk)
-    failed = bool(resubmit.errors or upload.errors)
+    failed = bool(
+        resubmit.errors or upload.errors or (details_form is not None and details_form.errors)
+    )
     return _render(
         request,
         "application.html",
@@ -267,6 +307,7 @@ def application(request: HttpRequest, pk: int) -> HttpResponse:
             "documents": app.documents.all(),
             "trail": app.trail.select_related("actor"),
             "resubmit": resubmit,
+            "details_form": details_form,
             "upload": upload,
         },
         status=400 if failed else 200,

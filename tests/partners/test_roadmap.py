@@ -606,3 +606,68 @@ def test_the_owner_invites_a_colleague_who_joins(
 
 def test_sql_connection_is_postgresql() -> None:
     assert connection.vendor == "postgresql"
+
+
+def test_a_resubmission_edits_the_details_and_adds_documents(
+    auditor: Member, documents_dir: Any
+) -> None:
+    provider = registered(auditor)
+    make_shop()
+    application = apply_operator(provider, "Blue Lotus Flagship")
+    sent_back = decide(
+        application, auditor, "request_changes", "Team size looks wrong; add the signed contract"
+    )
+    again = services.application_resubmit(
+        member_id=owner_of(provider).pk,
+        application_id=application.pk,
+        expected_version=sent_back.version,
+        details={"team_size": "40", "applicant_note": "Corrected"},
+        documents=[("contract", checked_pdf())],
+    )
+    assert again.details == {
+        "business_scope": "Store operations",
+        "team_size": "40",
+        "applicant_note": "Corrected",
+    }
+    assert again.documents.filter(kind="contract").count() == 2
+    assert AuditEvent.objects.get(application=application, action="resubmitted").note == "Corrected"
+
+
+def test_a_change_request_sent_back_cannot_turn_personal(auditor: Member) -> None:
+    provider = fully_certified(auditor)
+    owner = owner_of(provider)
+    change = services.provider_details_update(
+        member_id=owner.pk, provider_id=provider.pk, values={"payment_account_number": "9999"}
+    )
+    assert change is not None
+    sent_back = decide(change, auditor, "request_changes", "Which bank?")
+    with pytest.raises(PartnerError) as refused:
+        services.application_resubmit(
+            member_id=owner.pk,
+            application_id=change.pk,
+            expected_version=sent_back.version,
+            details={"payment_account_number": "9999", "payment_account_kind": "personal"},
+        )
+    assert refused.value.code == "personal_payment_account"
+    assert Application.objects.get(pk=change.pk).status == S.CHANGES_REQUESTED
+
+
+def test_before_the_registration_is_approved_the_details_change_at_once() -> None:
+    provider = register()
+    change = services.provider_details_update(
+        member_id=owner_of(provider).pk,
+        provider_id=provider.pk,
+        values={"legal_name": "Jade Ops Ltd"},
+    )
+    assert change is None
+    provider.refresh_from_db()
+    assert provider.legal_name == "Jade Ops Ltd"
+
+
+def test_the_certified_step_says_what_is_missing(auditor: Member) -> None:
+    provider = certified_operator(auditor)
+    certified = selectors.roadmap(provider)[-1]
+    assert certified.state == "locked"
+    assert [str(line) for line in certified.lines] == [
+        "The international operator certification is not approved yet."
+    ]

@@ -296,3 +296,59 @@ def test_apply_operator_is_shown_only_after_registration(auditor: Member) -> Non
     )
     assert response.status_code == 400
     assert "Only a certified operator may apply" in response.content.decode()
+
+
+def test_the_applicant_edits_a_sent_back_operator_application(
+    auditor: Member, documents_dir: Any
+) -> None:
+    from partners import services
+
+    from .conftest import apply_operator
+
+    provider = registered(auditor)
+    make_shop()
+    application = apply_operator(provider, "Blue Lotus Flagship")
+    services.application_decide(
+        application_id=application.pk,
+        expected_status="submitted",
+        expected_version=application.version,
+        decision="request_changes",
+        note="Team size?",
+        by_id=auditor.pk,
+    )
+    client = client_for(owner_of(provider))
+    url = reverse("partners:application", args=[application.pk])
+    page = client.get(url).content.decode()
+    assert 'name="team_size"' in page and 'value="12"' in page
+    wrong = client.post(
+        url,
+        {
+            "action": "resubmit",
+            "expected_version": application.version + 1,
+            "business_scope": "Ops",
+            "team_size": "40",
+            "note": "Fixed",
+            "document": pdf_file("x.pdf", content=b"not a pdf"),
+            "document_kind": "contract",
+        },
+    )
+    assert wrong.status_code == 400
+    assert 'id="id_document_error"' in wrong.content.decode()
+    assert Application.objects.get(pk=application.pk).status == "changes_requested"
+    done = client.post(
+        url,
+        {
+            "action": "resubmit",
+            "expected_version": application.version + 1,
+            "business_scope": "Ops",
+            "team_size": "40",
+            "note": "Fixed",
+            "document": pdf_file(),
+            "document_kind": "contract",
+        },
+    )
+    assert done.status_code == 302
+    application.refresh_from_db()
+    assert application.status == "submitted"
+    assert application.details["team_size"] == "40"
+    assert application.documents.filter(kind="contract").count() == 2
