@@ -254,7 +254,7 @@ def roadmap(provider: Provider) -> list[RoadmapStep]:
         stage="certified",
         title=_("Certified"),
         state="done" if not refusals else "locked",
-        lines=[_("You may publish services.")] if not refusals else refusals,
+        lines=refusals or [_("You may publish services.")],
     )
     steps.append(done)
     return steps

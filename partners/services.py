@@ -77,8 +77,11 @@ def _trail(
     note: str = "",
     clock_started_at: datetime | None = None,
     due_at: datetime | None = None,
+    notify: bool = False,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    """A line of the trail; with `notify`, the company's people are emailed about it after
+    the commit (staff actions that are not application decisions, which have their own)."""
+    event = AuditEvent.objects.create(
         provider_id=provider_id,
         application=application,
         actor_id=actor_id,
@@ -90,6 +93,9 @@ def _trail(
         clock_started_at=clock_started_at,
         due_at=due_at,
     )
+    if notify:
+        transaction.on_commit(lambda: event_email_send(event_id=event.pk))
+    return event
 
 
 def _person(*, member_id: int, provider_id: int, owner: bool = False) -> ProviderMember:
@@ -258,6 +264,7 @@ def identity_check_decide(*, check_id: int, verified: bool, note: str, by_id: in
         actor_id=by_id,
         by_staff=by_id is not None,
         note=check.note,
+        notify=True,
     )
 
 
@@ -726,7 +733,13 @@ def _activate_if_covered(provider_id: int) -> bool:
             ShopOperation.objects.get_or_create(
                 shop_id=shop_id, provider_id=provider_id, ended_at=None
             )
-        _trail(provider_id, "certified", application=certification.application, by_staff=True)
+        _trail(
+            provider_id,
+            "certified",
+            application=certification.application,
+            by_staff=True,
+            notify=True,
+        )
     return bool(updated)
 
 
@@ -802,6 +815,7 @@ def deposit_record(
         note=" · ".join(
             x for x in (f"{amount} {position.currency}", reference.strip(), reason.strip()) if x
         ),
+        notify=True,
     )
     if kind == DepositEntry.Kind.RECEIVED:
         _activate_if_covered(provider_id)
@@ -895,6 +909,7 @@ def provider_update_request(*, provider_id: int, deadline: datetime, note: str, 
         by_staff=True,
         note=note.strip(),
         due_at=deadline,
+        notify=True,
     )
 
 
@@ -913,7 +928,7 @@ def providers_suspend_overdue(*, now: datetime | None = None) -> int:
             standing_reason=str(_("Information was not updated by the deadline.")),
             suspended_until=None,
         )
-        _trail(provider.pk, "suspended", by_staff=True, note=provider.update_note)
+        _trail(provider.pk, "suspended", by_staff=True, note=provider.update_note, notify=True)
     return len(overdue)
 
 
@@ -929,7 +944,15 @@ def provider_suspend(*, provider_id: int, reason: str, until: datetime | None, b
     if not moved:
         raise PartnerError("not_in_good_standing", _("This company is not in good standing."))
     note = reason.strip() + (f" (→ {until:%Y-%m-%d})" if until else "")
-    _trail(provider_id, "suspended", actor_id=by_id, by_staff=True, note=note, due_at=until)
+    _trail(
+        provider_id,
+        "suspended",
+        actor_id=by_id,
+        by_staff=True,
+        note=note,
+        due_at=until,
+        notify=True,
+    )
 
 
 @transaction.atomic
@@ -943,7 +966,7 @@ def provider_reinstate(*, provider_id: int, note: str, by_id: int) -> None:
     )
     if not moved:
         raise PartnerError("not_suspended", _("This company is not suspended."))
-    _trail(provider_id, "reinstated", actor_id=by_id, by_staff=True, note=note.strip())
+    _trail(provider_id, "reinstated", actor_id=by_id, by_staff=True, note=note.strip(), notify=True)
 
 
 @transaction.atomic
@@ -970,6 +993,7 @@ def provider_revoke(*, provider_id: int, reason: str, by_id: int) -> None:
         actor_id=by_id,
         by_staff=True,
         note=f"{reason.strip()} · {position.held} {position.currency}",
+        notify=True,
     )
 
 
@@ -977,7 +1001,9 @@ def provider_revoke(*, provider_id: int, reason: str, by_id: int) -> None:
 def provider_message(*, provider_id: int, note: str, by_id: int) -> AuditEvent:
     if not note.strip():
         raise PartnerError("note_required", _("Write the message."), "note")
-    return _trail(provider_id, "message", actor_id=by_id, by_staff=True, note=note.strip())
+    return _trail(
+        provider_id, "message", actor_id=by_id, by_staff=True, note=note.strip(), notify=True
+    )
 
 
 # --- publishing gate ------------------------------------------------------------------------
@@ -1071,6 +1097,26 @@ def decision_email_send(*, application_id: int, action: str) -> None:
                 "member": member,
             }
         _send(member, "decision", context)
+
+
+def event_email_send(*, event_id: int) -> None:
+    """An email to each person of the company about a staff action (identity check, deposit
+    movement, suspension, revocation, a message...), in their own language."""
+    from .labels import action_label
+
+    event = AuditEvent.objects.select_related("provider").get(pk=event_id)
+    link = settings.SITE_URL.rstrip("/") + reverse("partners:trail")
+    people = Member.objects.filter(partner_membership__provider_id=event.provider_id)
+    for member in people:
+        with translation.override(member.language or settings.LANGUAGE_CODE):
+            context = {
+                "company": event.provider.legal_name,
+                "what": str(action_label(event.action)),
+                "note": event.note,
+                "link": link,
+                "member": member,
+            }
+        _send(member, "event", context)
 
 
 def invitation_email_send(*, invitation_id: int) -> None:

@@ -671,3 +671,24 @@ def test_the_certified_step_says_what_is_missing(auditor: Member) -> None:
     assert [str(line) for line in certified.lines] == [
         "The international operator certification is not approved yet."
     ]
+
+
+def test_staff_actions_are_emailed_in_each_persons_language(
+    auditor: Member, django_capture_on_commit_callbacks: Any
+) -> None:
+    provider = fully_certified(auditor)
+    colleague = MemberFactory(language="zh-hans")
+    ProviderMember.objects.create(provider=provider, member=colleague, role="staff")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.provider_suspend(
+            provider_id=provider.pk, reason="Complaints", until=None, by_id=auditor.pk
+        )
+    subjects = sorted((m.to[0], m.subject) for m in mail.outbox)
+    assert subjects == sorted(
+        [
+            (owner_of(provider).email, "Jade Operations Ltd: Certification suspended"),
+            (colleague.email, "Jade Operations Ltd: 认证已暂停"),
+        ]
+    )
+    assert all("Complaints" in m.body for m in mail.outbox)
