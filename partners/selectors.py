@@ -120,6 +120,13 @@ def publish_refusals(provider_id: int, now: datetime | None = None) -> list[Any]
             provider_id=provider_id, status=Certification.Status.ACTIVE
         ).values_list("stage", flat=True)
     )
+    if Stage.OPERATOR in active:
+        position = deposit_position(provider_id)
+        if position.due > 0:
+            reasons.append(
+                _("The deposit held is below the amount required: %(due)s %(currency)s to pay.")
+                % {"due": position.due, "currency": position.currency}
+            )
     for stage, label in (
         (Stage.REGISTRATION, _("The service-provider registration is not approved yet.")),
         (Stage.OPERATOR, _("The operator certification is not active yet.")),

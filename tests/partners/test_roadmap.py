@@ -692,3 +692,27 @@ def test_staff_actions_are_emailed_in_each_persons_language(
         ]
     )
     assert all("Complaints" in m.body for m in mail.outbox)
+
+
+def test_a_deduction_below_the_required_deposit_stops_publishing_until_topped_up(
+    auditor: Member,
+) -> None:
+    provider = fully_certified(auditor)
+    services.deposit_record(
+        provider_id=provider.pk,
+        kind="deducted",
+        amount=Decimal("5000"),
+        reason="Fake reviews",
+        by_id=auditor.pk,
+    )
+    assert [str(r) for r in selectors.publish_refusals(provider.pk)] == [
+        "The deposit held is below the amount required: 5000.00 CNY to pay."
+    ]
+    services.deposit_record(
+        provider_id=provider.pk,
+        kind="received",
+        amount=Decimal("5000"),
+        reference="TOP-UP-1",
+        by_id=auditor.pk,
+    )
+    assert services.provider_may_publish(provider_id=provider.pk)
