@@ -5,7 +5,6 @@ application or document is a 404, never a 403 that would confirm it exists."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -35,7 +34,7 @@ from .forms import (
     ShopFormSet,
     show_refusal,
 )
-from .models import Application, Document, IdentityCheck, Invitation, Provider, ProviderMember
+from .models import Application, Document, IdentityCheck, Invitation, ProviderMember
 from .storage import document_storage
 
 View = Callable[..., HttpResponseBase]
@@ -477,7 +476,7 @@ def team(request: HttpRequest) -> HttpResponse:
             "invitations": Invitation.objects.filter(
                 provider_id=person.provider_id,
                 accepted_at=None,
-                expires_at__gt=timezone.now() - timedelta(0),
+                expires_at__gt=timezone.now(),
             ),
         },
         status=400 if form.errors else 200,
@@ -507,6 +506,3 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         {"invitation": found, "error": error},
         status=400 if error else 200,
     )
-
-
-__all__ = ["Provider"]

@@ -352,3 +352,76 @@ def test_the_applicant_edits_a_sent_back_operator_application(
     assert application.status == "submitted"
     assert application.details["team_size"] == "40"
     assert application.documents.filter(kind="contract").count() == 2
+
+
+def test_the_desk_provider_page_actions(auditor: Member) -> None:
+    from decimal import Decimal
+
+    from partners import selectors
+    from partners.models import AuditEvent
+
+    from .conftest import certified_operator
+
+    provider = certified_operator(auditor)
+    client = client_for(auditor)
+    url = reverse("partners:desk_provider", args=[provider.pk])
+
+    refused = client.post(
+        url,
+        {"action": "deposit", "kind": "deducted", "amount": "10", "reference": "", "reason": ""},
+    )
+    assert refused.status_code == 400
+    assert 'id="id_reason_error"' in refused.content.decode()
+    ok = client.post(
+        url,
+        {
+            "action": "deposit",
+            "kind": "deducted",
+            "amount": "10",
+            "reference": "",
+            "reason": "Late delivery",
+        },
+    )
+    assert ok.status_code == 302
+    assert selectors.deposit_position(provider.pk).held == Decimal("99990.00")
+
+    assert (
+        client.post(
+            url, {"action": "update", "deadline": "2030-01-31", "note": "New licence"}
+        ).status_code
+        == 302
+    )
+    provider.refresh_from_db()
+    assert provider.update_deadline is not None and provider.update_note == "New licence"
+
+    assert client.post(url, {"action": "message", "note": "Please call us"}).status_code == 302
+    assert (
+        client.post(url, {"action": "suspend", "reason": "Complaints", "until": ""}).status_code
+        == 302
+    )
+    provider.refresh_from_db()
+    assert (provider.standing, provider.suspended_until) == ("suspended", None)
+    assert client.post(url, {"action": "reinstate", "note": "Resolved"}).status_code == 302
+    assert client.post(url, {"action": "revoke", "reason": "Fraud"}).status_code == 302
+    provider.refresh_from_db()
+    assert provider.standing == "revoked"
+    actions = list(
+        AuditEvent.objects.filter(provider=provider, by_staff=True, actor=auditor).values_list(
+            "action", flat=True
+        )
+    )
+    for action in (
+        "deposit_deducted",
+        "update_requested",
+        "message",
+        "suspended",
+        "reinstated",
+        "revoked",
+    ):
+        assert action in actions
+    # the partner sees the message and the revocation
+    trail = client_for(owner_of(provider)).get(reverse("partners:trail")).content.decode()
+    assert "Please call us" in trail and "Certification revoked; deposit return started" in trail
+    # an ordinary staff member cannot act
+    other = client_for(MemberFactory(is_staff=True))
+    assert other.post(url, {"action": "revoke", "reason": "x"}).status_code == 403
