@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import gettext
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -34,10 +34,14 @@ def test_every_partner_string_is_translated() -> None:
     assert len(entries()) > 300
 
 
-def test_the_compiled_catalogue_is_current() -> None:
-    compiled = PO.with_suffix(".mo")
-    assert compiled.stat().st_mtime >= PO.stat().st_mtime - 1
-    subprocess.run(["msgfmt", "--check", "-o", "/dev/null", str(PO)], check=True)
+def test_the_compiled_catalogue_matches_the_source() -> None:
+    """The committed .mo says what the .po says (CI has no gettext: read it with Python's)."""
+    with PO.with_suffix(".mo").open("rb") as compiled:
+        catalogue = gettext.GNUTranslations(compiled)
+    for msgid, text, _fuzzy in entries():
+        if msgid:
+            unescaped = msgid.replace('\\"', '"')
+            assert catalogue.gettext(unescaped) == text.replace('\\"', '"'), msgid
 
 
 @pytest.mark.django_db
