@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 
@@ -41,3 +41,16 @@ def detail_label(key: str) -> object:
         "payment_provider": _("Bank or payment provider"),
     }
     return labels.get(key, key)
+
+
+@register.filter
+def due_day(value: datetime | None) -> object:
+    """An audit is due when a working day ends (local midnight): the day it ends."""
+    if not value:
+        return value
+    return (value.astimezone(program_timezone()) - timedelta(microseconds=1)).date()
+
+
+@register.simple_tag
+def program_zone() -> str:
+    return str(program_timezone())

@@ -113,7 +113,7 @@ def test_a_company_reaches_certified(live_server: Any, browser: Any, auditor: Me
     partner.wait_for_url(base + "/partners/")
     step = partner.locator('[data-stage="registration"]')
     assert step.get_attribute("data-state") == "waiting"
-    assert "Staff will answer by" in step.inner_text()
+    assert "Staff will answer by the end of " in step.inner_text()
     both_sizes(partner, "roadmap-registered")
 
     # 2. staff verify the identity and approve the registration

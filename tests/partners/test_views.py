@@ -425,3 +425,40 @@ def test_the_desk_provider_page_actions(auditor: Member) -> None:
     # an ordinary staff member cannot act
     other = client_for(MemberFactory(is_staff=True))
     assert other.post(url, {"action": "revoke", "reason": "x"}).status_code == 403
+
+
+def test_the_roadmap_says_by_which_day_staff_answer() -> None:
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    with time_machine.travel(datetime(2026, 12, 4, 15, 0, tzinfo=UTC), tick=False):
+        provider = register()  # Friday: Mon, Tue, Wed
+    html = client_for(owner_of(provider)).get(reverse("partners:home")).content.decode()
+    assert "Staff will answer by the end of 2026-12-09 (UTC)." in html
+
+
+def test_an_invited_colleague_joins_through_the_portal(
+    documents_dir: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core import mail
+
+    provider = register()
+    owner = client_for(owner_of(provider))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(
+            reverse("partners:team"), {"email": "colleague@example.com", "role": "staff"}
+        )
+    assert response.status_code == 302
+    link = next(line for line in mail.outbox[-1].body.split() if "/partners/invitations/" in line)
+    colleague = MemberFactory(email="colleague@example.com")
+    client = client_for(colleague)
+    path = link.split("127.0.0.1:8000", 1)[1]
+    assert client.get(path).status_code == 200
+    assert client.post(path).status_code == 302
+    assert client.get(reverse("partners:home")).status_code == 200
+    team = client.get(reverse("partners:team")).content.decode()
+    assert "Invite a colleague" not in team  # staff do not invite
+    refused = client.post(reverse("partners:team"), {"email": "x@example.com", "role": "staff"})
+    assert refused.status_code == 400
+    assert "You may not do this for this company." in refused.content.decode()
