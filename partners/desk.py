@@ -104,6 +104,11 @@ def _application_page(
             "trail": app.trail.select_related("actor"),
             "identity": IdentityCheck.objects.filter(provider=app.provider).first(),
             "awaiting": app.status in Application.AWAITING_STAFF,
+            "changes": [
+                (key, getattr(app.provider, key), value)
+                for key, value in app.details.items()
+                if app.stage == "details_change" and hasattr(app.provider, key)
+            ],
         },
         status=status,
     )

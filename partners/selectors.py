@@ -207,6 +207,10 @@ def roadmap(provider: Provider) -> list[RoadmapStep]:
         elif status == Application.Status.REJECTED:
             step.state = "current"
             step.lines.append(_("Rejected: %(reason)s") % {"reason": application.decision_note})
+        if status in Application.OPEN and application.decision_note and step.state == "current":
+            step.lines.append(
+                _("Note from the auditor: %(note)s") % {"note": application.decision_note}
+            )
         return step
 
     registration = step_for(Stage.REGISTRATION, _("Service-provider registration"))

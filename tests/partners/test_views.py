@@ -204,6 +204,8 @@ def test_the_desk_decides_with_a_note_and_refuses_a_reject_without_one(auditor: 
     owner = client_for(owner_of(provider))
     trail = owner.get(reverse("partners:trail")).content.decode()
     assert "Add the branch" in trail and "Changes requested" in trail
+    roadmap = owner.get(reverse("partners:home")).content.decode()
+    assert "Note from the auditor: Add the branch" in roadmap
     again = owner.post(
         reverse("partners:application", args=[application.pk]),
         {"action": "resubmit", "expected_version": application.version + 1, "note": "Added"},
@@ -462,3 +464,33 @@ def test_an_invited_colleague_joins_through_the_portal(
     refused = client.post(reverse("partners:team"), {"email": "x@example.com", "role": "staff"})
     assert refused.status_code == 400
     assert "You may not do this for this company." in refused.content.decode()
+
+
+def test_the_desk_shows_a_change_request_beside_the_details_in_force(auditor: Member) -> None:
+    from partners import services
+
+    from .conftest import fully_certified
+
+    provider = fully_certified(auditor)
+    change = services.provider_details_update(
+        member_id=owner_of(provider).pk,
+        provider_id=provider.pk,
+        values={"legal_name": "Jade Ops Group Ltd"},
+    )
+    assert change is not None
+    html = (
+        client_for(auditor)
+        .get(reverse("partners:desk_application", args=[change.pk]))
+        .content.decode()
+    )
+    assert "<td>Jade Operations Ltd</td><td><strong>Jade Ops Group Ltd</strong></td>" in html
+    services.application_decide(
+        application_id=change.pk,
+        expected_status="submitted",
+        expected_version=change.version,
+        decision="request_changes",
+        note="Send the amended licence",
+        by_id=auditor.pk,
+    )
+    roadmap = client_for(owner_of(provider)).get(reverse("partners:company")).content.decode()
+    assert f"#{change.pk}" in roadmap
