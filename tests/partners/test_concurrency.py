@@ -73,3 +73,34 @@ def test_deposits_recorded_at_once_activate_the_certification_once(auditor: Memb
     assert selectors.certified(provider.pk, "operator")
     assert AuditEvent.objects.filter(provider=provider, action="certified").count() == 1
     assert DepositEntry.objects.filter(provider=provider, kind="received").count() == 2
+
+
+def test_two_operator_applications_at_once_open_one(auditor: Member) -> None:
+    provider = registered(auditor)
+    make_shop()
+
+    def work(i: int) -> Any:
+        try:
+            return apply_operator(provider, "Blue Lotus Flagship").status
+        except PartnerError as refusal:
+            return refusal.code
+
+    assert sorted(run_threads(2, work)) == ["application_open", "submitted"]
+    assert Application.objects.filter(provider=provider, stage="operator").count() == 1
+
+
+def test_the_same_registration_number_twice_at_once_registers_one_company(
+    documents_dir: Any,
+) -> None:
+    from .conftest import stored_files
+
+    members = [MemberFactory(), MemberFactory()]
+
+    def work(i: int) -> Any:
+        try:
+            return register(members[i]).registration_number
+        except PartnerError as refusal:
+            return refusal.code
+
+    assert sorted(run_threads(2, work)) == ["91310000MA1FL0001X", "registration_number_taken"]
+    assert len(stored_files(documents_dir)) == 3  # the refused one left no file behind
