@@ -19,7 +19,6 @@ from partners import services
 from partners.documents import CheckedUpload, upload_check
 from partners.models import Application, IdentityCheck, Provider, Shop
 from partners.storage import document_storage
-from tests.browser.conftest import browser  # noqa: F401 - the session's Chromium, for test_browser.py
 from tests.factories import MemberFactory
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -83,6 +82,11 @@ def stored_files(root: Path) -> list[Path]:
 
 @pytest.fixture
 def auditor(db: Any) -> Member:
+    return make_auditor()
+
+
+def make_auditor() -> Member:
+    """A staff member of the "Partner auditors" group (not a superuser)."""
     if not Group.objects.filter(name="Partner auditors").exists():
         # a transactional test's flush empties what the data migration made: make it again
         import importlib

@@ -1,5 +1,5 @@
-"""Headless Chromium (Debian's, through Playwright): a company registers, applies as an
-operator, staff audit it on the desk, the deposit is recorded, it applies as an international
+"""Partners, in headless Chromium (Debian's, through Playwright): a company registers, applies
+as an operator, staff audit it on the desk, the deposit is recorded, it applies as an international
 operator, uploads its presentation and reaches "certified". Screenshots at 375 and 1280 px
 under test-artifacts/; axe-core on every partner and desk page; any refusal under the
 Content-Security-Policy fails the test."""
@@ -14,12 +14,23 @@ from django.test import Client
 
 from members.models import Member
 from partners.models import Application, Provider
-from tests.browser.conftest import ARTIFACTS, watch_policy
 from tests.factories import MemberFactory
+from tests.partners.conftest import (  # noqa: F401 - documents_dir: a fixture, used by name
+    PDF,
+    PNG,
+    documents_dir,
+    fully_certified,
+    make_auditor,
+    make_shop,
+)
 
-from .conftest import PDF, PNG, fully_certified, make_shop
+from .conftest import ARTIFACTS, watch_policy
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("documents_dir"),
+]
 
 AXE = "/static/vendor/axe-core/axe.min.js"
 VIEWPORTS = [(375, 812), (1280, 800)]
@@ -71,7 +82,8 @@ def desk_decides(
     desk.wait_for_url(f"{base}/partners/desk/")
 
 
-def test_a_company_reaches_certified(live_server: Any, browser: Any, auditor: Member) -> None:
+def test_a_company_reaches_certified(live_server: Any, browser: Any) -> None:
+    auditor = make_auditor()
     base = live_server.url
     refused: list[str] = []
     make_shop("Blue Lotus Flagship")
@@ -203,9 +215,8 @@ def _axe(page: Any, base: str) -> list[str]:
     return result
 
 
-def test_every_partner_and_desk_page_passes_axe(
-    live_server: Any, browser: Any, auditor: Member
-) -> None:
+def test_every_partner_and_desk_page_passes_axe(live_server: Any, browser: Any) -> None:
+    auditor = make_auditor()
     base = live_server.url
     provider = fully_certified(auditor)
     owner = provider.people.get(role="owner").member
