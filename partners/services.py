@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -938,8 +938,14 @@ def provider_suspend(*, provider_id: int, reason: str, until: datetime | None, b
         raise PartnerError(
             "reason_required", _("Give the reason; the applicant will see it."), "reason"
         )
-    moved = Provider.objects.filter(pk=provider_id, standing=Provider.Standing.GOOD).update(
-        standing=Provider.Standing.SUSPENDED, standing_reason=reason.strip(), suspended_until=until
+    # in good standing, or suspended until a moment that has passed (in force: good)
+    in_good_standing = Q(standing=Provider.Standing.GOOD) | Q(
+        standing=Provider.Standing.SUSPENDED, suspended_until__lte=timezone.now()
+    )
+    moved = Provider.objects.filter(in_good_standing, pk=provider_id).update(
+        standing=Provider.Standing.SUSPENDED,
+        standing_reason=reason.strip(),
+        suspended_until=until,
     )
     if not moved:
         raise PartnerError("not_in_good_standing", _("This company is not in good standing."))

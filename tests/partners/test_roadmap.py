@@ -557,6 +557,19 @@ def test_suspension_with_an_end_date_ends_by_itself(auditor: Member) -> None:
     )
     assert selectors.publish_refusals(provider.pk) == ["The certification is suspended."]
     assert selectors.publish_refusals(provider.pk, now=until + timedelta(seconds=1)) == []
+    with pytest.raises(PartnerError) as refused:  # still in force: no second suspension
+        services.provider_suspend(
+            provider_id=provider.pk, reason="Again", until=None, by_id=auditor.pk
+        )
+    assert refused.value.code == "not_in_good_standing"
+    import time_machine
+
+    with time_machine.travel(until + timedelta(seconds=1)):
+        services.provider_suspend(
+            provider_id=provider.pk, reason="Again", until=None, by_id=auditor.pk
+        )
+    provider.refresh_from_db()
+    assert (provider.standing_reason, provider.suspended_until) == ("Again", None)
 
 
 def test_revocation_releases_the_shops_and_starts_the_deposit_return(auditor: Member) -> None:
