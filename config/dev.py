@@ -72,6 +72,7 @@ def set_up() -> str:
     call_command("load_program", "aliexpress", verbosity=0)
     demo = io.StringIO()
     call_command("seed_demo", stdout=demo)
+    call_command("seed_partners", stdout=demo)
     call_command("collectstatic", interactive=False, verbosity=0)
     connections.close_all()
     return demo.getvalue()

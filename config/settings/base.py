@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "loyalty",
     "benefits",
     "portal",
+    "partners",
 ]
 
 MIDDLEWARE = [
@@ -221,6 +222,31 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Partner documents (partners.storage): private files, never at a public URL; served only by
+# a permission-checked view. The filesystem under var/ by default; an S3-compatible bucket
+# (django-storages) when PARTNER_DOCUMENTS_S3_BUCKET is set.
+if env("PARTNER_DOCUMENTS_S3_BUCKET", default=""):
+    PARTNER_DOCUMENTS_STORAGE: dict = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("PARTNER_DOCUMENTS_S3_BUCKET"),
+            "endpoint_url": env("PARTNER_DOCUMENTS_S3_ENDPOINT", default=None),
+            "region_name": env("PARTNER_DOCUMENTS_S3_REGION", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    PARTNER_DOCUMENTS_STORAGE = {
+        "BACKEND": "partners.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "partner-documents")},
+    }
+# Who verifies a partner contact person's identity (partners.verification).
+PARTNERS_IDENTITY_VERIFIER = env(
+    "PARTNERS_IDENTITY_VERIFIER", default="partners.verification.StaffVerifier"
+)
+
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 # Links in emails are absolute: the portal's public address.
@@ -329,6 +355,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "benefits-resume-coupon-issue-jobs": {
         "task": "benefits.resume_coupon_issue_jobs",
         "schedule": crontab(minute="*/5"),
+    },
+    # Partners: a provider past its deadline to update outdated information is suspended.
+    "partners-suspend-overdue": {
+        "task": "partners.suspend_overdue",
+        "schedule": crontab(minute=40),
     },
 }
 
