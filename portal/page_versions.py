@@ -18,6 +18,10 @@ statement, members locked in id order). `install()` runs in the migration and ag
 every `migrate` (an UPDATE trigger lists the columns it watches, so a column added later must
 be added to it), and `tests/members/test_dashboard_cache.py` checks each table has them.
 
+The narrower program-wide scopes (`SCOPE_TABLES`, negative `scope`s: core.cache.Scope) are
+bumped the same way, each by the tables its cached data reads (the program settings, the
+earning engine's program, the ladder, the showcase): core.cache keys those reads on them.
+
 Counters that the dashboard does not show are left out of the global triggers
 (`GLOBAL_IGNORED`), so a coupon issued or a seat taken does not drop every member's fragment;
 a reward's stock counts only when it runs out or comes back (`GLOBAL_FLIPS`).
@@ -29,7 +33,9 @@ from typing import Any
 
 from django.db import connection as default_connection
 
-GLOBAL_KEY = 0
+from core.cache import Scope
+
+GLOBAL_KEY = int(Scope.PROGRAM_WIDE)
 
 # (table, column holding the member id)
 MEMBER_TABLES: list[tuple[str, str]] = [
@@ -83,6 +89,35 @@ GLOBAL_FLIPS: dict[str, tuple[str, str]] = {
     "benefits_reward": ("stock", "(R.stock IS NULL OR R.stock > 0)"),
 }
 
+# The narrower scopes of program-wide data (core.cache.Scope), each with its own version: the
+# tables that bump it, with the columns an UPDATE must change to count (None: any column but
+# the ignored counters, as the global's). The program
+# settings' version moves only with the Program row, the earning engine's with what it reads
+# (a brand, a sale or a tier's name moves neither).
+SCOPE_TABLES: dict[int, dict[str, list[str] | None]] = {
+    Scope.PROGRAM_SETTINGS: {"loyalty_program": None},
+    Scope.EARNING: {
+        "loyalty_program": None,
+        "loyalty_earningrule": None,
+        "loyalty_campaign": None,
+        "loyalty_campaign_tiers": None,
+        "loyalty_tier": ["min_points"],  # the base tier (the one at 0 points)
+    },
+    Scope.LADDER: {"loyalty_tier": None},
+    Scope.SHOWCASE: {
+        "benefits_brand": None,
+        "benefits_featuredbrand": None,
+        "benefits_featuredbranddiscount": None,
+        "benefits_sale": None,
+        "benefits_saleearlyaccess": None,
+        "benefits_memberevent": None,
+        "benefits_memberevent_eligible_tiers": None,
+        "benefits_reward": None,
+        "benefits_reward_eligible_tiers": None,
+        "loyalty_tier": ["min_points"],  # the base tier
+    },
+}
+
 # A PostgreSQL statement that changes rows of more members than this bumps the program's
 # version once instead of each member's (the monthly tier job, the birthday coupons of a day).
 MANY_MEMBERS = 1000
@@ -116,6 +151,14 @@ $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION members_pageversion_bump_global() RETURNS trigger AS $$
 BEGIN
     INSERT INTO members_pageversion (scope, version) VALUES (0, {now})
+    ON CONFLICT (scope) DO UPDATE SET version = {next};
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE FUNCTION members_pageversion_bump_scope() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO members_pageversion (scope, version) VALUES (TG_ARGV[0]::bigint, {now})
     ON CONFLICT (scope) DO UPDATE SET version = {next};
     RETURN NULL;
 END;
@@ -171,6 +214,26 @@ def _pg_member_function(column: str) -> str:
 
 def _trigger_names(table: str) -> list[str]:
     return [f"{table}_pv_{suffix}" for suffix in ("ins", "upd", "del", "trunc", "flip")]
+
+
+def _scope_trigger_name(table: str, scope: int) -> str:
+    return f"{table}_pv_{Scope(scope).name.lower()}"
+
+
+def scopes_of_tables() -> dict[str, set[int]]:
+    """{table: the program-wide scopes its writes bump} (core.cache watches them)."""
+    found: dict[str, set[int]] = {table: {GLOBAL_KEY} for table in GLOBAL_TABLES}
+    for scope, tables in SCOPE_TABLES.items():
+        for table in tables:
+            found.setdefault(table, set()).add(int(scope))
+    return found
+
+
+def versions_read(connection: Any = default_connection) -> dict[int, int]:
+    """{scope: version} of every program-wide scope, in one query (core.cache's source)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT scope, version FROM members_pageversion WHERE scope <= 0")
+        return {int(scope): int(version) for scope, version in cursor.fetchall()}
 
 
 def _quoted(columns: list[str]) -> str:
@@ -229,6 +292,44 @@ def _postgres(cursor: Any, connection: Any, tables: set[str]) -> None:
                 f"{condition.replace('R.', 'NEW.')}) "
                 "EXECUTE FUNCTION members_pageversion_bump_global()"
             )
+    for scope, scoped in SCOPE_TABLES.items():
+        for table, columns in scoped.items():
+            if table not in tables:
+                continue
+            name = _scope_trigger_name(table, scope)
+            bump = f"EXECUTE FUNCTION members_pageversion_bump_scope('{int(scope)}')"
+            for old in (name, f"{name}_flip"):
+                cursor.execute(f'DROP TRIGGER IF EXISTS "{old}" ON "{table}"')
+            if columns is not None:
+                # Only a real change of these columns counts (the admin saves every column):
+                # a row trigger compares them.
+                changed = " OR ".join(f'OLD."{c}" IS DISTINCT FROM NEW."{c}"' for c in columns)
+                cursor.execute(
+                    f'CREATE TRIGGER "{name}" AFTER INSERT OR DELETE OR TRUNCATE ON "{table}" '
+                    f"FOR EACH STATEMENT {bump}"
+                )
+                cursor.execute(
+                    f'CREATE TRIGGER "{name}_flip" AFTER UPDATE OF {_quoted(columns)} '
+                    f'ON "{table}" FOR EACH ROW WHEN ({changed}) {bump}'
+                )
+                continue
+            # every column but the ignored counters, as the global's
+            watched = [
+                c
+                for c in _columns(cursor, connection, table)
+                if c not in GLOBAL_IGNORED.get(table, ())
+            ]
+            cursor.execute(
+                f'CREATE TRIGGER "{name}" AFTER INSERT OR UPDATE OF {_quoted(watched)} '
+                f'OR DELETE OR TRUNCATE ON "{table}" FOR EACH STATEMENT {bump}'
+            )
+            if table in GLOBAL_FLIPS:
+                column, condition = GLOBAL_FLIPS[table]
+                cursor.execute(
+                    f'CREATE TRIGGER "{name}_flip" AFTER UPDATE OF "{column}" ON "{table}" '
+                    f"FOR EACH ROW WHEN ({condition.replace('R.', 'OLD.')} IS DISTINCT FROM "
+                    f"{condition.replace('R.', 'NEW.')}) {bump}"
+                )
 
 
 def install(connection: Any = default_connection) -> None:
@@ -248,10 +349,17 @@ def uninstall(connection: Any = default_connection) -> None:
                 continue
             for name in _trigger_names(table):
                 cursor.execute(f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"')
+        for scope, scoped in SCOPE_TABLES.items():
+            for table in scoped:
+                if table in tables:
+                    name = _scope_trigger_name(table, scope)
+                    for old in (name, f"{name}_flip"):
+                        cursor.execute(f'DROP TRIGGER IF EXISTS "{old}" ON "{table}"')
         for column in sorted({column for _table, column in MEMBER_TABLES}):
             cursor.execute(f"DROP FUNCTION IF EXISTS members_pageversion_bump_by_{column}()")
         cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump(bigint[])")
         cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_global()")
+        cursor.execute("DROP FUNCTION IF EXISTS members_pageversion_bump_scope()")
 
 
 def installed_triggers(connection: Any = default_connection) -> dict[str, set[str]]:
