@@ -37,6 +37,7 @@ from benefits.coupons.services import (
 )
 from benefits.engagement.brands import week_start
 from benefits.engagement.events import event_rsvp
+from core.cache import forget
 from core.clock import program_today
 from loyalty.ledger.models import Account, PointLot
 from loyalty.ledger.services import (
@@ -47,7 +48,7 @@ from loyalty.ledger.services import (
     points_redeem,
     points_reverse,
 )
-from loyalty.program.models import EarningRule, Program, Tier, program_data_forget
+from loyalty.program.models import EarningRule, Program, Tier
 from loyalty.tiers.services import tier_floor_set, tier_instant_upgrade, tiers_recalculate
 from members.models import Member
 from members.services import member_update_profile
@@ -104,7 +105,7 @@ def fresh(client: Client) -> str:
     """The dashboard rendered with every cache emptied (the session lives there too)."""
     member = Member.objects.get(pk=client.session["_auth_user_id"])
     cache.clear()
-    program_data_forget()
+    forget()
     client.force_login(member)
     return main(client)
 
