@@ -37,7 +37,7 @@ from benefits.coupons.services import (
 )
 from benefits.engagement.brands import week_start
 from benefits.engagement.events import event_rsvp
-from core.cache import forget
+from core.cache import Scope, forget
 from core.clock import program_today
 from loyalty.ledger.models import Account, PointLot
 from loyalty.ledger.services import (
@@ -59,6 +59,7 @@ from portal.page_versions import (
     GLOBAL_TABLES,
     MANY_MEMBERS,
     MEMBER_TABLES,
+    SCOPE_TABLES,
     installed_triggers,
     uninstall,
 )
@@ -120,8 +121,13 @@ def test_every_table_the_dashboard_reads_has_its_triggers() -> None:
     found = installed_triggers(connection)
     for table, _column in MEMBER_TABLES:
         assert found.get(table), table
+        assert "portal_bump_member_version_on_insert" in found[table], table
     for table in GLOBAL_TABLES:
         assert found.get(table), table
+        assert "portal_bump_program_version_on_write" in found[table], table
+    for scope, tables in SCOPE_TABLES.items():
+        for table in tables:
+            assert f"portal_bump_{Scope(scope).name.lower()}_version_on_write" in found[table]
 
 
 def test_without_the_triggers_the_cached_dashboard_would_be_stale(
