@@ -36,7 +36,6 @@ from benefits.engagement.models import (
     Sale,
     SaleEarlyAccess,
 )
-from benefits.engagement.showcase import showcase_invalidate
 from core.admin import ReadOnlyAdmin
 from loyalty.program.models import Tier
 
@@ -232,24 +231,8 @@ class CouponIssueJobAdmin(admin.ModelAdmin[CouponIssueJob]):
 # =============================================================================================
 
 
-class DropsShowcase:
-    """Staff edits show on the dashboard at once: the cached showcase snapshot is dropped."""
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)  # type: ignore[misc]
-        showcase_invalidate()
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        super().delete_model(request, obj)  # type: ignore[misc]
-        showcase_invalidate()
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        super().delete_queryset(request, queryset)  # type: ignore[misc]
-        showcase_invalidate()
-
-
 @admin.register(Brand)
-class BrandAdmin(DropsShowcase, admin.ModelAdmin[Brand]):
+class BrandAdmin(admin.ModelAdmin[Brand]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "code", "categories", "active")
     list_filter = ("active",)
@@ -264,7 +247,7 @@ class FeaturedBrandDiscountInline(admin.TabularInline[FeaturedBrandDiscount, Fea
 
 
 @admin.register(FeaturedBrand)
-class FeaturedBrandAdmin(DropsShowcase, admin.ModelAdmin[FeaturedBrand]):
+class FeaturedBrandAdmin(admin.ModelAdmin[FeaturedBrand]):
     """Staff schedule the brand of each week (one per week) and each tier's extra discount."""
 
     list_display = ("week_start", "brand", "headline")
@@ -297,7 +280,7 @@ _EVENT_COLUMNS = {
 
 
 @admin.register(MemberEvent)
-class MemberEventAdmin(DropsShowcase, admin.ModelAdmin[MemberEvent]):
+class MemberEventAdmin(admin.ModelAdmin[MemberEvent]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "title",
@@ -362,7 +345,7 @@ class SaleEarlyAccessInline(admin.TabularInline[SaleEarlyAccess, Sale]):
 
 
 @admin.register(Sale)
-class SaleAdmin(DropsShowcase, admin.ModelAdmin[Sale]):
+class SaleAdmin(admin.ModelAdmin[Sale]):
     list_display = ("title", "brand", "public_start_at", "ends_at", "active")
     list_filter = ("active", "brand")
     search_fields = ("title",)
@@ -417,7 +400,7 @@ class BenefitAdmin(admin.ModelAdmin[Benefit]):
 
 
 @admin.register(Reward)
-class RewardAdmin(DropsShowcase, admin.ModelAdmin[Reward]):
+class RewardAdmin(admin.ModelAdmin[Reward]):
     """Rewards; saving or deleting one drops the dashboard snapshot (recommendations)."""
 
     list_display = (

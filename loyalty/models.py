@@ -14,7 +14,6 @@ from loyalty.ledger.models import (  # noqa: F401
     PointLot,
 )
 from loyalty.program.models import (  # noqa: F401
-    LADDER_CACHE_KEY,
     MONEY_DIGITS,
     MONEY_PLACES,
     Campaign,
@@ -23,10 +22,6 @@ from loyalty.program.models import (  # noqa: F401
     Program,
     Tier,
     TierQuerySet,
-    program_data_cached,
-    program_data_forget,
-    program_data_version,
-    program_pinned,
     validate_time_zone,
 )
 from loyalty.tiers.models import (  # noqa: F401

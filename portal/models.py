@@ -61,8 +61,9 @@ class Notice(models.Model):
 
 
 class PageVersion(models.Model):
-    """A counter per member (`scope` = member id) and one for the whole program (`scope` = 0),
-    bumped by database triggers on every write the dashboard shows (portal.page_versions).
+    """A counter per member (`scope` = member id), one for the whole program (`scope` = 0) and
+    one per narrower program-wide scope (negative: core.cache.Scope), bumped by database
+    triggers on every write of their tables (portal.page_versions).
     The dashboard's cached fragment is keyed on both, so it is never older than the data."""
 
     scope = models.BigIntegerField(_("scope"), primary_key=True)

@@ -21,6 +21,9 @@ class MemberStatus:
     # The dashboard's cache versions (portal.page_versions): the member's and the program's.
     page_version: int = 0
     program_version: int = 0
+    # The narrower program-wide scopes' versions ((scope, version) pairs: core.cache.Scope),
+    # under which the page's cached reads (settings, ladder, showcase) are taken.
+    scope_versions: tuple[tuple[int, int], ...] = ()
 
 
 # Raw SQL: every request of a member page runs it, and building the same query with the ORM
@@ -30,21 +33,24 @@ SELECT
     EXISTS (SELECT 1 FROM {EmailAddress._meta.db_table} WHERE user_id = %s AND verified),
     (SELECT COUNT(*) FROM {Notice._meta.db_table} WHERE member_id = %s AND read_at IS NULL),
     COALESCE((SELECT version FROM {PageVersion._meta.db_table} WHERE scope = %s), 0),
-    COALESCE((SELECT version FROM {PageVersion._meta.db_table} WHERE scope = {GLOBAL_KEY}), 0)
+    COALESCE((SELECT version FROM {PageVersion._meta.db_table} WHERE scope = {GLOBAL_KEY}), 0),
+    ARRAY(SELECT ARRAY[scope, version] FROM {PageVersion._meta.db_table} WHERE scope < 0)
 """  # noqa: S608 (table names from the models, values as parameters)
 
 
 def member_status(member: Member) -> MemberStatus:
     """Whether the member's email is verified, how many notices are unread and the page
-    versions of the member and of the program (portal.page_versions): one query."""
+    versions of the member, of the program and of its narrower scopes
+    (portal.page_versions): one query."""
     with connection.cursor() as cursor:
         cursor.execute(_STATUS_SQL, [member.pk, member.pk, member.pk])
-        verified, count, page, program = cursor.fetchone()
+        verified, count, page, program, scopes = cursor.fetchone()
     return MemberStatus(
         email_verified=bool(verified),
         unread_notices=int(count),
         page_version=int(page),
         program_version=int(program),
+        scope_versions=tuple((int(scope), int(version)) for scope, version in scopes),
     )
 
 

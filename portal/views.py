@@ -17,9 +17,9 @@ from django.views.defaults import bad_request as django_bad_request
 from django.views.i18n import set_language as django_set_language
 
 from core.api.errors import json_400, json_404, json_500
+from core.cache import Scope, versions_known
 from core.clock import changes_collected, program_today
 from loyalty.earning import points_visit_award, visit_seen_key
-from loyalty.program.models import program_data_version, program_pinned
 from loyalty.program.selectors import program_overview
 from members.forms import ProfileForm
 from members.models import Member
@@ -82,14 +82,23 @@ def _render_cards(request: HttpRequest, member: Member, status: MemberStatus, ke
     return html
 
 
+def _versions(status: MemberStatus) -> dict[int, int]:
+    """Every program-wide scope's version, as the status query read them (-1: never bumped)."""
+    return {
+        **{int(scope): -1 for scope in Scope},
+        **dict(status.scope_versions),
+        Scope.PROGRAM_WIDE: status.program_version,
+    }
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     status = request_member_status(request)  # one query, with the page versions
     assert status is not None
-    # Program-wide data memoised under the program's version; one snapshot of the program
-    # settings for the whole page (the cards ask for "today" and the program many times).
-    with program_data_version(status.program_version), program_pinned():
+    # The program-wide data (settings, ladder, showcase) is read under the versions the status
+    # query just read (core.cache): memoised in this process, no round trip for it.
+    with versions_known(_versions(status)):
         today = program_today()
         seen, key = visit_seen_key(member.pk, today), _cards_key(member, status, today)
         found = cache.get_many([seen, key])  # one round trip on every view but the first
@@ -102,7 +111,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if hit is not None and hit[0] > timezone.now().timestamp():
         cards = hit[1]
     else:
-        with program_data_version(status.program_version), program_pinned():
+        with versions_known(_versions(status)):
             cards = _render_cards(request, member, status, key)
     return render(request, "members/dashboard.html", {"cards": mark_safe(cards)})  # noqa: S308
 

@@ -52,13 +52,11 @@ def _clear_cache() -> None:
 
     translation.activate(settings.LANGUAGE_CODE)
 
-    from loyalty.earning import program_forget
-    from loyalty.program.models import program_data_forget
+    from core.cache import forget
     from members.selectors import api_keys_forget
 
     cache.clear()
-    program_data_forget()
-    program_forget()
+    forget()
     api_keys_forget()
 
 

@@ -2,9 +2,10 @@
 their early access, active brands, upcoming events, active rewards — as one cached snapshot.
 
 The dashboard's cards then cost no query of their own beyond the member's own data (their
-tier, shared with the points card, and their recent orders). The snapshot lives 60 seconds
-(like the program settings) and the admin drops it when staff save a brand, a featured week,
-an event, a sale or a reward. Times are compared at render time, so a sale opens on the second.
+tier, shared with the points card, and their recent orders). The snapshot is cached under its own
+version (core.cache, `Scope.SHOWCASE`: any change of a brand, a featured week, an event, a sale
+or a reward moves it, whoever writes it), at most 60 seconds. Times are compared at render time,
+so a sale opens on the second.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.core.cache import cache
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from benefits.catalogue.models import Reward
 from benefits.engagement.brands import featured_week, week_start
 from benefits.engagement.models import Brand, FeaturedBrand, MemberEvent, Sale, SaleEarlyAccess
+from core.cache import Scope, cached
 from core.clock import program_today
-from loyalty.program.models import program_data_cached
 from loyalty.program.selectors import base_tier
 
-CACHE_KEY = "benefits:showcase:v2"  # v2: with rewards
+CACHE_KEY = "benefits:showcase:v3"
 CACHE_SECONDS = 60
 
 
@@ -81,15 +81,13 @@ def _build(today: date, now: datetime) -> Showcase:
 def showcase() -> Showcase:
     """The snapshot for the current program-local week (rebuilt when the week turns)."""
     today = program_today()
-    return program_data_cached(
+    return cached(
         CACHE_KEY,
         lambda: _build(today, timezone.now()),
-        CACHE_SECONDS,
+        scope=Scope.SHOWCASE,
+        seconds=CACHE_SECONDS,
+        memo=True,
         fresh=lambda snapshot: (
             isinstance(snapshot, Showcase) and snapshot.week_start == week_start(today)
         ),
     )
-
-
-def showcase_invalidate() -> None:
-    cache.delete(CACHE_KEY)

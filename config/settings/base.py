@@ -143,8 +143,11 @@ PROGRAM_PRESET_LOADERS = [
     "loyalty.program.presets.rules",
     "benefits.coupons.presets",
     "benefits.catalogue.presets",
-    "benefits.engagement.presets",
 ]
+
+# How long a process trusts the versions it read (core.cache) when no write of its own moved
+# them: a write by another process or by psql is seen within this many seconds.
+CACHE_VERSION_SECONDS = env.float("CACHE_VERSION_SECONDS", default=5.0)
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:

@@ -15,7 +15,6 @@ from .planner import (
     ReviewExists,
     VisitMade,
 )
-from .program import forget as program_forget
 from .visits import points_visit_award, visit_seen_key
 
 __all__ = [
@@ -35,6 +34,5 @@ __all__ = [
     "event_ingest",
     "events_apply",
     "points_visit_award",
-    "program_forget",
     "visit_seen_key",
 ]

@@ -1,45 +1,43 @@
 """The program as the earning rules read it (settings, rules, active campaigns, the base tier),
-memoised in this process under the program's page version (portal.page_versions: database
-triggers bump it on every change of those tables). The snapshot reads the current version under
-the account locks, so a plan never uses settings older than its transaction."""
+memoised in this process under its own version (core.cache, `Scope.EARNING`: database triggers
+bump it on every change of those tables, and a brand or a sale does not move it). The snapshot
+reads the current version under the account locks, so a plan never uses settings older than
+its transaction."""
 
 from __future__ import annotations
 
-from django.db import connection
-
+from core.cache import Scope, cached, memoised
+from core.cache import version as scope_version
 from loyalty.program.models import Campaign, EarningRule, Program, Tier
 
 from .planner import CampaignState, ProgramState
 
-_MEMO: list[ProgramState] = []
-
-
-def program_version() -> int:
-    """The program's page version now (-1 before anything bumped it)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT version FROM members_pageversion WHERE scope = 0")
-        row = cursor.fetchone()
-    return int(row[0]) if row else -1
+MEMO_KEY = "loyalty:earning:program"
+MEMO_SECONDS = 24 * 3600  # the version decides; the lifetime only bounds an idle process
 
 
 def program_state(version: int | None = None) -> ProgramState:
-    """The memo, if it was read under `version` (None: whatever it holds), else a fresh read."""
-    if _MEMO and (version is None or _MEMO[0].version == version):
-        return _MEMO[0]
-    state = _read()
-    _MEMO[:] = [state]
-    return state
+    """The program read under `version`, or (None) the memo whatever its version (the caller
+    checks it against the snapshot's), else under the current version."""
+    if version is None:
+        hit = memoised(MEMO_KEY)
+        if hit is not None:
+            return hit[1]  # type: ignore[no-any-return]
+    at = scope_version(Scope.EARNING) if version is None else version
+    return cached(
+        MEMO_KEY,
+        lambda: _read(at),
+        scope=Scope.EARNING,
+        seconds=MEMO_SECONDS,
+        memo=True,
+        shared=False,
+        at=at,
+    )
 
 
-def forget() -> None:
-    """Drop the memo (tests start each case with empty caches)."""
-    _MEMO.clear()
-
-
-def _read() -> ProgramState:
-    # The version first: a change committed in between leaves newer data under an older
-    # version, which the next snapshot then finds stale and reads again.
-    version = program_version()
+def _read(version: int) -> ProgramState:
+    # The version was read first: a change committed in between leaves newer data under an
+    # older version, which the next snapshot then finds stale and reads again.
     settings = Program.objects.filter(pk=1).first() or Program(pk=1)  # defaults until saved
     rules = {rule.pk: rule for rule in EarningRule.objects.all()}
     campaigns = tuple(

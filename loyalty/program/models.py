@@ -1,25 +1,20 @@
-"""The program's settings, its tier ladder, earning rules and campaigns, and the short-lived
-cache of program-wide data."""
+"""The program's settings, its tier ladder, earning rules and campaigns."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from zoneinfo import available_timezones
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core import text
+from core.cache import Scope, cached
 from core.fields import CategoryListField
 
 MONEY_DIGITS = 12
@@ -42,8 +37,6 @@ def validate_time_zone(value: str) -> None:
 
 class Program(models.Model):
     """The program's tunables: one row, edited in the admin. Defaults live here, in one place."""
-
-    CACHE_KEY = "loyalty:program:v1"
 
     class ExpiryPolicy(models.TextChoices):
         NEVER = "never", _("Never")
@@ -100,87 +93,26 @@ class Program(models.Model):
     def __str__(self) -> str:
         return str(self.name)
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        self.pk = 1
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        cache.delete(self.CACHE_KEY)
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1  # the one row
+        super().save(*args, **kwargs)
 
     @classmethod
     def load(cls) -> Program:
-        pinned = _PINNED_PROGRAM.get()
-        if pinned is not None:
-            return pinned
-        return program_data_cached(cls.CACHE_KEY, lambda: cls.objects.get_or_create(pk=1)[0], 60)
+        """The settings, cached under their own version (core.cache: the Program row's
+        changes move it, by any path); memoised in this process: do not change the instance
+        without saving it."""
+        return cached(
+            PROGRAM_CACHE_KEY,
+            lambda: cls.objects.get_or_create(pk=1)[0],
+            scope=Scope.PROGRAM_SETTINGS,
+            seconds=PROGRAM_CACHE_SECONDS,
+            memo=True,
+        )
 
 
-T = TypeVar("T")
-
-# Within `program_data_version()` (the dashboard), the short-lived caches of program-wide data
-# (settings, ladder, showcase) are keyed on the database's global page version
-# (portal.page_versions): a render after any admin edit never reads the old snapshot.
-_GLOBAL_VERSION: ContextVar[int | None] = ContextVar("program_data_version", default=None)
-
-
-@contextmanager
-def program_data_version(version: int | None) -> Iterator[None]:
-    token = _GLOBAL_VERSION.set(version)
-    try:
-        yield
-    finally:
-        _GLOBAL_VERSION.reset(token)
-
-
-_MEMO: dict[str, tuple[float, Any]] = {}
-_MEMO_SIZE = 64
-
-
-def program_data_cached(
-    key: str, build: Callable[[], T], seconds: int, fresh: Callable[[T], bool] | None = None
-) -> T:
-    """Program-wide data (the settings, the ladder, the showcase) cached for `seconds`.
-
-    Within `program_data_version()` it is memoised in this process under the version, so a
-    page pays no cache round trip for it and never sees data older than the version. Elsewhere
-    it lives in the shared cache under `key` (the writers drop it). `fresh` can refuse a hit.
-    """
-    version = _GLOBAL_VERSION.get()
-    if version is None:
-        value = cache.get(key)
-        if value is None or (fresh is not None and not fresh(value)):
-            value = build()
-            cache.set(key, value, seconds)
-        return value
-    memo_key = f"{key}:g{version}"
-    now = time.monotonic()
-    hit = _MEMO.get(memo_key)
-    if hit is not None and hit[0] > now and (fresh is None or fresh(hit[1])):
-        return hit[1]  # type: ignore[no-any-return]
-    value = build()
-    if len(_MEMO) >= _MEMO_SIZE:
-        _MEMO.clear()
-    _MEMO[memo_key] = (now + seconds, value)
-    return value
-
-
-def program_data_forget() -> None:
-    """Drop this process's memo (tests: each starts with empty caches)."""
-    _MEMO.clear()
-
-
-# Within `program_pinned()`, `Program.load()` answers one snapshot without a cache round trip.
-_PINNED_PROGRAM: ContextVar[Program | None] = ContextVar("pinned_program", default=None)
-
-
-@contextmanager
-def program_pinned(program: Program | None = None) -> Iterator[Program]:
-    """Use one snapshot of the program settings for a short unit of work (one API request
-    applying a batch of events), instead of a cache round trip per `Program.load()`: the
-    cached settings, or `program` (a snapshot the caller read)."""
-    token = _PINNED_PROGRAM.set(program or Program.load())
-    try:
-        yield Program.load()
-    finally:
-        _PINNED_PROGRAM.reset(token)
+PROGRAM_CACHE_KEY = "loyalty:program:v2"
+PROGRAM_CACHE_SECONDS = 60
 
 
 class TierQuerySet(models.QuerySet["Tier"]):
@@ -215,23 +147,6 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return str(self.name)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        super().save(*args, **kwargs)
-        # Now, and again after commit (a reader may have cached the old ladder meanwhile).
-        cache.delete(LADDER_CACHE_KEY)
-        transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        result = super().delete(*args, **kwargs)
-        cache.delete(LADDER_CACHE_KEY)
-        transaction.on_commit(lambda: cache.delete(LADDER_CACHE_KEY))
-        return result
-
-
-# The ladder as member pages read it (loyalty.selectors.cached_ladder): a handful of rows,
-# cached briefly and dropped whenever a tier is saved or deleted.
-LADDER_CACHE_KEY = "loyalty:ladder:v1"
 
 
 class EarningRule(models.Model):

@@ -1,4 +1,4 @@
-"""Reads of the program's settings: the base tier, the ladder (cached briefly) and the overview
+"""Reads of the program's settings: the base tier, the ladder (cached under its version) and the overview
 that "how points work" shows."""
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from django.db.models import (
     QuerySet,
 )
 
+from core.cache import Scope, cached
 from core.clock import program_today
 from loyalty.program.expiry import lot_expiry
 from loyalty.program.models import (
-    LADDER_CACHE_KEY,
     Campaign,
     EarningRule,
     Program,
     Tier,
-    program_data_cached,
 )
 
 if TYPE_CHECKING:
@@ -35,9 +34,20 @@ def tier_ladder() -> QuerySet[Tier]:
     return Tier.objects.order_by("rank")
 
 
+# The ladder as member pages read it: a handful of rows, cached under the ladder's version
+# (core.cache; any change of a tier moves it).
+LADDER_CACHE_KEY = "loyalty:ladder:v2"
+
+
 def cached_ladder() -> list[Tier]:
-    """The ladder for member pages: from the cache (60 s, dropped when a tier is saved)."""
-    return program_data_cached(LADDER_CACHE_KEY, lambda: list(tier_ladder()), 60)
+    """The ladder for member pages, cached under the ladder's version (core.cache)."""
+    return cached(
+        LADDER_CACHE_KEY,
+        lambda: list(tier_ladder()),
+        scope=Scope.LADDER,
+        seconds=60,
+        memo=True,
+    )
 
 
 @dataclass(frozen=True)

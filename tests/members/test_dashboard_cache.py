@@ -37,6 +37,7 @@ from benefits.coupons.services import (
 )
 from benefits.engagement.brands import week_start
 from benefits.engagement.events import event_rsvp
+from core.cache import Scope, forget
 from core.clock import program_today
 from loyalty.ledger.models import Account, PointLot
 from loyalty.ledger.services import (
@@ -47,7 +48,7 @@ from loyalty.ledger.services import (
     points_redeem,
     points_reverse,
 )
-from loyalty.program.models import EarningRule, Program, Tier, program_data_forget
+from loyalty.program.models import EarningRule, Program, Tier
 from loyalty.tiers.services import tier_floor_set, tier_instant_upgrade, tiers_recalculate
 from members.models import Member
 from members.services import member_update_profile
@@ -58,6 +59,7 @@ from portal.page_versions import (
     GLOBAL_TABLES,
     MANY_MEMBERS,
     MEMBER_TABLES,
+    SCOPE_TABLES,
     installed_triggers,
     uninstall,
 )
@@ -104,7 +106,7 @@ def fresh(client: Client) -> str:
     """The dashboard rendered with every cache emptied (the session lives there too)."""
     member = Member.objects.get(pk=client.session["_auth_user_id"])
     cache.clear()
-    program_data_forget()
+    forget()
     client.force_login(member)
     return main(client)
 
@@ -119,8 +121,13 @@ def test_every_table_the_dashboard_reads_has_its_triggers() -> None:
     found = installed_triggers(connection)
     for table, _column in MEMBER_TABLES:
         assert found.get(table), table
+        assert "portal_bump_member_version_on_insert" in found[table], table
     for table in GLOBAL_TABLES:
         assert found.get(table), table
+        assert "portal_bump_program_version_on_write" in found[table], table
+    for scope, tables in SCOPE_TABLES.items():
+        for table in tables:
+            assert f"portal_bump_{Scope(scope).name.lower()}_version_on_write" in found[table]
 
 
 def test_without_the_triggers_the_cached_dashboard_would_be_stale(

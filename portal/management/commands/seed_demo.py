@@ -31,7 +31,6 @@ from benefits.engagement.models import (
     Sale,
     SaleEarlyAccess,
 )
-from benefits.engagement.showcase import showcase_invalidate
 from core import outbox
 from core.clock import add_months, month_end, program_timezone, program_today
 from loyalty.ledger.services import points_award, points_redeem
@@ -185,7 +184,6 @@ class Command(BaseCommand):
         for code, hours in (("gold", 24), ("platinum", 36), ("diamond", 48)):
             if code in tiers:
                 SaleEarlyAccess.objects.create(sale=sale, tier=tiers[code], hours=hours)
-        showcase_invalidate()
 
     def _coupons(self, members: list[Member], staff: Member) -> None:
         """Coupons in every state for each demo member: available, used, void, expired."""
