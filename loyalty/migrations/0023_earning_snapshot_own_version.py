@@ -9,12 +9,12 @@ from ._sql import run_files
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0021_tierrunchunk_follow_ups_data"),
+        ("loyalty", "0022_tierrunchunk_follow_ups_through_the_outbox"),
     ]
 
     operations = [
         run_files(
-            ["0022_earning_snapshot_own_version.pg.sql"],
-            ["0022_earning_snapshot_own_version.reverse.pg.sql"],
+            ["0023_earning_snapshot_own_version.pg.sql"],
+            ["0023_earning_snapshot_own_version.reverse.pg.sql"],
         ),
     ]
