@@ -7,6 +7,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from portal.selectors import request_member_status
+
 # The member center's navigation: (url name, label). A feature adds its entry when it lands,
 # so the menu never links to a page that does not exist.
 MEMBER_NAV = [
@@ -36,9 +38,7 @@ def member_nav_links() -> list[tuple[str, str, Any]]:
 def member_center(request: HttpRequest) -> dict[str, Any]:
     def unread_notices() -> int:
         """Evaluated only by templates that show it; one query per response at most, shared
-        with the dashboard (members.selectors.request_member_status)."""
-        from portal.selectors import request_member_status
-
+        with the dashboard (portal.selectors.request_member_status)."""
         status = request_member_status(request)
         return status.unread_notices if status is not None else 0
 

@@ -19,7 +19,7 @@ trigger's name says what it bumps and on what (`portal_bump_member_version_on_in
 `portal_bump_program_version_on_write`, `portal_bump_ladder_version_on_write`, ...).
 `install()` runs in the migrations and again after every `migrate` (an UPDATE trigger lists
 the columns it watches, so a column added later must be added to it), and
-`tests/members/test_dashboard_cache.py` checks each table has them.
+`tests/portal/test_dashboard_cache.py` checks each table has them.
 
 The narrower program-wide scopes (`SCOPE_TABLES`, negative `scope`s: core.cache.Scope) are
 bumped the same way, each by the tables its cached data reads (the program settings, the
@@ -138,7 +138,7 @@ PG_NEXT = f"GREATEST(members_pageversion.version + 1, {PG_NOW})"
 # The earning engine's write does (loyalty_earning_write, loyalty migration 0018): one
 # statement's writes to four tables, one bump, instead of four trigger calls. The writer clears it before its
 # explicit bump, and an error rolls it back with the writes, so no later write of the
-# transaction can pass unbumped; tests/members/test_dashboard_cache.py checks both.
+# transaction can pass unbumped; tests/portal/test_dashboard_cache.py checks both.
 PG_DEFERRED_SETTING = "members.pv_deferred"
 PG_NOT_DEFERRED = f"COALESCE(current_setting('{PG_DEFERRED_SETTING}', true), '') <> 'on'"
 

@@ -26,6 +26,7 @@ from benefits.coupons.models import (
 from benefits.coupons.selectors import coupon_refusal
 from core import outbox
 from core.clock import day_bounds, program_today
+from core.queue import task_queue
 from loyalty.ledger.selectors import member_tier
 from loyalty.program.models import Tier
 from loyalty.program.selectors import base_tier
@@ -385,9 +386,7 @@ def coupon_issue_job_start(*, job: CouponIssueJob) -> CouponIssueJob:
 
 
 def _job_enqueue_after_commit(job_id: int) -> None:
-    from benefits.coupons.tasks import coupon_issue_job_run_task
-
-    transaction.on_commit(lambda: coupon_issue_job_run_task.delay(job_id))
+    transaction.on_commit(lambda: task_queue("benefits.run_coupon_issue_job", job_id))
 
 
 def _job_batch(job_id: int, batch_size: int) -> bool:

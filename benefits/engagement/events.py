@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from benefits.engagement.models import EventRsvp, MemberEvent
 from core.mail import email_subject
+from core.queue import task_queue
 from loyalty.ledger.selectors import account_state
 from loyalty.program.selectors import base_tier
 from members.models import Member
@@ -171,10 +172,8 @@ def _promote(event: MemberEvent, seats: int, now: datetime) -> list[EventRsvp]:
 
 
 def _enqueue_seat_emails(rsvp_ids: list[int]) -> None:
-    from benefits.engagement.tasks import event_seat_email_task
-
     for rsvp_id in rsvp_ids:
-        event_seat_email_task.delay(rsvp_id)
+        task_queue("benefits.event_seat_email", rsvp_id)
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ translated the same way. A reason that matches no template (a staff adjustment's
 a rule renamed in the admin) is shown as stored.
 
 Every template here is the exact msgid the writers use (`loyalty.earning`,
-`loyalty.services`, `benefits.rewards`); tests/loyalty/test_reasons.py renders each
+`loyalty.services`, `benefits.rewards`); tests/loyalty/ledger/test_reasons.py renders each
 writer's reason in Chinese and fails when one is missing.
 """
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from core import outbox
 from core.clock import add_months, day_bounds, program_today
+from core.queue import task_queue
 from loyalty.ledger.models import Account, PointEntry
 from loyalty.program.models import Program, Tier
 from loyalty.tiers.models import TierChange, TierFloor, TierRun, TierRunChunk
@@ -484,10 +485,8 @@ def _chunks(run: TierRun, chunk_size: int) -> list[TierRunChunk]:
 
 
 def _enqueue_chunks(chunk_ids: Sequence[int]) -> None:
-    from loyalty.tiers.tasks import tier_run_chunk_task
-
     for chunk_id in chunk_ids:
-        tier_run_chunk_task.delay(chunk_id)
+        task_queue("loyalty.tasks.tier_run_chunk_task", chunk_id)
 
 
 @transaction.atomic
@@ -661,9 +660,7 @@ class _InstantUpgradeJob:
     member_id: int
 
     def __call__(self) -> None:
-        from loyalty.tiers.tasks import tier_instant_upgrade_task
-
-        tier_instant_upgrade_task.delay(self.member_id)
+        task_queue("loyalty.tasks.tier_instant_upgrade_task", self.member_id)
 
 
 def tiers_instant_upgrade_schedule(*, member_id: int, program: Program | None = None) -> None:

@@ -109,7 +109,7 @@ $$ LANGUAGE plpgsql;
 # The earning engine's write does (loyalty_earning_write, loyalty migration 0018): one
 # statement's writes to four tables, one bump, instead of four trigger calls. The writer clears it before its
 # explicit bump, and an error rolls it back with the writes, so no later write of the
-# transaction can pass unbumped; tests/members/test_dashboard_cache.py checks both.
+# transaction can pass unbumped; tests/portal/test_dashboard_cache.py checks both.
 PG_DEFERRED_SETTING = "members.pv_deferred"
 PG_NOT_DEFERRED = f"COALESCE(current_setting('{PG_DEFERRED_SETTING}', true), '') <> 'on'"
 

@@ -12,9 +12,8 @@ from rest_framework.test import APIClient
 from benefits.coupons.models import Coupon, CouponRedemption, CouponTemplate
 from members.models import Member
 from members.services import api_key_create
+from tests.benefits.coupons.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import MemberFactory
-
-from .factories import CouponFactory, CouponTemplateFactory
 
 pytestmark = pytest.mark.django_db
 

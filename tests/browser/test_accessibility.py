@@ -12,7 +12,7 @@ from django.test import Client
 from loyalty.ledger.services import points_award
 from loyalty.program.presets import loaders
 from portal.models import Notice
-from tests.benefits.factories import CouponFactory, CouponTemplateFactory
+from tests.benefits.coupons.factories import CouponFactory, CouponTemplateFactory
 from tests.factories import MemberFactory
 
 from .conftest import watch_policy

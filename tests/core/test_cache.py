@@ -16,7 +16,7 @@ from loyalty.program.models import EarningRule, Program, Tier
 from loyalty.program.presets import tiers as tier_preset
 from loyalty.program.selectors import cached_ladder
 from portal.page_versions import versions_read
-from tests.benefits.showcase_factories import BrandFactory
+from tests.benefits.engagement.factories import BrandFactory
 
 pytestmark = pytest.mark.django_db
 

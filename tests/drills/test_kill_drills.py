@@ -25,7 +25,7 @@ from loyalty.tiers.models import TierChange, TierRun, TierRunChunk
 from loyalty.tiers.services import tier_run_start
 from members.models import Member
 from portal.models import Notice
-from tests.benefits.factories import CouponTemplateFactory
+from tests.benefits.coupons.factories import CouponTemplateFactory
 from tests.factories import MemberFactory
 
 from .conftest import Drill

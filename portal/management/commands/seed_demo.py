@@ -21,6 +21,13 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
+from benefits.coupons.services import (
+    coupon_issue_job_run,
+    coupon_redeem,
+    coupons_expire,
+    coupons_void,
+)
 from benefits.engagement.brands import week_start
 from benefits.engagement.events import event_rsvp
 from benefits.engagement.models import (
@@ -187,14 +194,6 @@ class Command(BaseCommand):
 
     def _coupons(self, members: list[Member], staff: Member) -> None:
         """Coupons in every state for each demo member: available, used, void, expired."""
-        from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
-        from benefits.coupons.services import (
-            coupon_issue_job_run,
-            coupon_redeem,
-            coupons_expire,
-            coupons_void,
-        )
-
         now = timezone.now()
         numbers = "\n".join(m.number for m in members)
         specs: list[tuple[str, str, dict[str, Any]]] = [

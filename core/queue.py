@@ -1,0 +1,14 @@
+"""Queue a Celery task by its name: a service that schedules work needs no import of the tasks
+module that calls it back (which would make the two modules import each other)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import current_app
+
+
+def task_queue(name: str, *args: Any, **kwargs: Any) -> None:
+    """Send task `name` (its registered name) with these arguments. Honours
+    `task_always_eager`, like `.delay()`."""
+    current_app.signature(name, args=args, kwargs=kwargs).delay()
