@@ -117,10 +117,25 @@ def member_update_profile(*, member: Member, by_staff: bool = False, **changes: 
                 }
             )
         locked.birthday_set_on = today if new_birthday else None
+    changed = sorted(f for f, value in changes.items() if getattr(locked, f) != value)
     for field, value in changes.items():
         setattr(locked, field, value)
     locked.full_clean(exclude=["password"])
     locked.save()
+    if changed:
+        # The names of the fields that changed, and the new values of those that are not
+        # personal data (a subscriber that needs the rest reads the member).
+        outbox.emit(
+            "member.updated",
+            {
+                "changed": changed,
+                "language": locked.language,
+                "marketing_consent": locked.marketing_consent,
+                "by_staff": by_staff,
+            },
+            member_id=locked.pk,
+            subject={"member": locked.number},
+        )
     return locked
 
 

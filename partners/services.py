@@ -109,6 +109,33 @@ def _due(started: datetime) -> datetime:
     return audit_due_at(started, PartnerProgram.load().audit_working_days)
 
 
+def _application_submit(
+    provider: Provider, stage: str, member_id: int, details: dict[str, Any] | None = None
+) -> Application:
+    """A new application of `stage`, submitted now with its audit due in the working days
+    the settings give, and the trail's entry that starts the clock."""
+    now = timezone.now()
+    application = Application.objects.create(
+        provider=provider,
+        stage=stage,
+        status=Status.SUBMITTED,
+        details=details or {},
+        submitted_at=now,
+        due_at=_due(now),
+        created_by_id=member_id,
+    )
+    _trail(
+        provider.pk,
+        "submitted",
+        application=application,
+        actor_id=member_id,
+        to_status=Status.SUBMITTED,
+        clock_started_at=now,
+        due_at=application.due_at,
+    )
+    return application
+
+
 def _move(
     application_id: int, *, expected_status: str, expected_version: int, **changes: Any
 ) -> Application:
@@ -204,15 +231,8 @@ def provider_register(
         ProviderMember.objects.create(
             provider=provider, member_id=member_id, role=ProviderMember.Role.OWNER
         )
-        now = timezone.now()
-        application = Application.objects.create(
-            provider=provider,
-            stage=Stage.REGISTRATION,
-            status=Status.SUBMITTED,
-            submitted_at=now,
-            due_at=_due(now),
-            created_by_id=member_id,
-        )
+        _trail(provider.pk, "registered", actor_id=member_id)
+        application = _application_submit(provider, Stage.REGISTRATION, member_id)
         for checked, kind in (
             (licence, Document.Kind.BUSINESS_LICENCE),
             (identity, Document.Kind.IDENTITY),
@@ -228,16 +248,6 @@ def provider_register(
         verifier = identity_verifier()
         check = IdentityCheck.objects.create(
             provider=provider, person_name=provider.contact_name, verifier=verifier.name
-        )
-        _trail(provider.pk, "registered", actor_id=member_id)
-        _trail(
-            provider.pk,
-            "submitted",
-            application=application,
-            actor_id=member_id,
-            to_status=Status.SUBMITTED,
-            clock_started_at=now,
-            due_at=application.due_at,
         )
         transaction.on_commit(lambda: verifier.submit(check))
     return provider
@@ -456,26 +466,7 @@ def international_apply(
             "already_certified", _("Your company is already certified for this stage.")
         )
     _refuse_if_open(provider_id, Stage.INTERNATIONAL)
-    now = timezone.now()
-    application = Application.objects.create(
-        provider=provider,
-        stage=Stage.INTERNATIONAL,
-        status=Status.SUBMITTED,
-        details=details,
-        submitted_at=now,
-        due_at=_due(now),
-        created_by_id=member_id,
-    )
-    _trail(
-        provider_id,
-        "submitted",
-        application=application,
-        actor_id=member_id,
-        to_status=Status.SUBMITTED,
-        clock_started_at=now,
-        due_at=application.due_at,
-    )
-    return application
+    return _application_submit(provider, Stage.INTERNATIONAL, member_id, details)
 
 
 @transaction.atomic
@@ -869,25 +860,7 @@ def provider_details_update(
     application = None
     if proposed:
         _refuse_if_open(provider_id, Stage.DETAILS_CHANGE)
-        now = timezone.now()
-        application = Application.objects.create(
-            provider=provider,
-            stage=Stage.DETAILS_CHANGE,
-            status=Status.SUBMITTED,
-            details=proposed,
-            submitted_at=now,
-            due_at=_due(now),
-            created_by_id=member_id,
-        )
-        _trail(
-            provider_id,
-            "submitted",
-            application=application,
-            actor_id=member_id,
-            to_status=Status.SUBMITTED,
-            clock_started_at=now,
-            due_at=application.due_at,
-        )
+        application = _application_submit(provider, Stage.DETAILS_CHANGE, member_id, proposed)
     if (changed_open or proposed) and provider.update_deadline is not None:
         Provider.objects.filter(pk=provider_id).update(update_deadline=None, update_note="")
     return application

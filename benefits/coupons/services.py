@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
@@ -105,18 +106,23 @@ def _insert_coupons(rows: list[Coupon]) -> list[int]:
 
 
 COUPON_ISSUED = "coupon.issued"
+COUPON_REDEEMED = "coupon.redeemed"
+COUPON_RELEASED = "coupon.released"
+COUPON_EXPIRED = "coupon.expired"
+COUPON_VOIDED = "coupon.voided"
 
 # The coupons announced to the member by an inbox notice and an email: birthday, anniversary,
 # level-up and staff jobs (a daily claim or a reward exchange is seen on the page that made it).
 ANNOUNCED_OCCASIONS = frozenset({Occasion.BIRTHDAY, Occasion.ANNIVERSARY, Occasion.LEVEL_UP})
 
 
-def coupons_announce(coupon_ids: list[int]) -> int:
-    """Record a `coupon.issued` event per coupon, in the transaction that issued them. Its
-    subscribers (settings) write the inbox notice and send its email when the coupon is one
-    the member is told of (`announced`). Returns the number of events."""
+def _coupon_events(
+    event_type: str, coupon_ids: Iterable[int], extra: dict[int, dict[str, Any]] | None = None
+) -> int:
+    """Record `event_type` for each coupon, in the caller's transaction: the coupon as it is
+    now (code, occasion, template, validity, status), plus `extra[coupon id]`."""
     rows = (
-        Coupon.objects.filter(pk__in=coupon_ids)
+        Coupon.objects.filter(pk__in=list(coupon_ids))
         .order_by("member_id", "pk")
         .values_list(
             "pk",
@@ -129,6 +135,7 @@ def coupons_announce(coupon_ids: list[int]) -> int:
             "template__name",
             "valid_from",
             "valid_until",
+            "status",
         )
     )
     events = [
@@ -141,12 +148,33 @@ def coupons_announce(coupon_ids: list[int]) -> int:
                 "template": {"id": template_id, "name": name},
                 "valid_from": valid_from.isoformat(),
                 "valid_until": valid_until.isoformat(),
+                "status": status,
                 "announced": occasion in ANNOUNCED_OCCASIONS or job_id is not None,
+                **(extra or {}).get(pk, {}),
             },
         )
-        for pk, member_id, number, code, occasion, job_id, template_id, name, valid_from, valid_until in rows.iterator()
+        for (
+            pk,
+            member_id,
+            number,
+            code,
+            occasion,
+            job_id,
+            template_id,
+            name,
+            valid_from,
+            valid_until,
+            status,
+        ) in rows.iterator()
     ]
-    return len(outbox.emit_many(COUPON_ISSUED, events))
+    return len(outbox.emit_many(event_type, events))
+
+
+def coupons_announce(coupon_ids: list[int]) -> int:
+    """Record a `coupon.issued` event per coupon, in the transaction that issued them. Its
+    subscribers (settings) write the inbox notice and send its email when the coupon is one
+    the member is told of (`announced`). Returns the number of events."""
+    return _coupon_events(COUPON_ISSUED, coupon_ids)
 
 
 @dataclass(frozen=True)
@@ -321,17 +349,27 @@ def daily_coupon_claim(*, member: Member, template_id: int, day: date | None = N
 
 
 @transaction.atomic
+@transaction.atomic
 def coupons_expire(*, now: datetime | None = None) -> int:
-    """Mark available coupons past their end as expired (one guarded UPDATE). Idempotent."""
-    return Coupon.objects.past_due(now or timezone.now()).update(status=Coupon.Status.EXPIRED)
+    """Mark available coupons past their end as expired (a guarded UPDATE of the rows locked
+    first, each recorded as `coupon.expired`). Idempotent."""
+    due = Coupon.objects.past_due(now or timezone.now())
+    # rows a redemption holds are left to the next run (they may not expire)
+    expired = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True))
+    Coupon.objects.filter(pk__in=expired).update(status=Coupon.Status.EXPIRED)
+    _coupon_events(COUPON_EXPIRED, expired)
+    return len(expired)
 
 
 @transaction.atomic
 def coupons_void(*, coupon_ids: Iterable[int]) -> int:
-    """Cancel available coupons (staff). Used or expired ones are left as they are."""
-    return Coupon.objects.filter(pk__in=list(coupon_ids), status=Coupon.Status.AVAILABLE).update(
-        status=Coupon.Status.VOID
-    )
+    """Cancel available coupons (staff), each recorded as `coupon.voided`. Used or expired
+    ones are left as they are."""
+    available = Coupon.objects.filter(pk__in=list(coupon_ids), status=Coupon.Status.AVAILABLE)
+    voided = list(available.select_for_update().values_list("pk", flat=True))
+    Coupon.objects.filter(pk__in=voided).update(status=Coupon.Status.VOID)
+    _coupon_events(COUPON_VOIDED, voided)
+    return len(voided)
 
 
 # --- Staff issues -------------------------------------------------------------------------
@@ -579,6 +617,18 @@ def coupon_redeem(
     Coupon.objects.filter(pk=coupon.pk).update(
         status=Coupon.Status.REDEEMED, redeemed_at=now, order_number=order_number
     )
+    _coupon_events(
+        COUPON_REDEEMED,
+        [coupon.pk],
+        {
+            coupon.pk: {
+                "order_number": order_number,
+                "order_amount": str(order_amount),
+                "discount": str(discount),
+                "redeemed_at": now.isoformat(),
+            }
+        },
+    )
     return redemption, True
 
 
@@ -613,4 +663,5 @@ def coupon_release(
     active.save(update_fields=["released_at", "release_id"])
     status = Coupon.Status.AVAILABLE if coupon.valid_until > now else Coupon.Status.EXPIRED
     Coupon.objects.filter(pk=coupon.pk).update(status=status, redeemed_at=None, order_number="")
+    _coupon_events(COUPON_RELEASED, [coupon.pk], {coupon.pk: {"order_number": order_number}})
     return active
