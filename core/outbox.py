@@ -22,9 +22,9 @@ after it and before the commit: such subscribers keep their own unique key (the 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +32,7 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -42,7 +43,6 @@ from .models import OutboxDelivery, OutboxEvent
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
-BULK_BATCH = 1000
 BACKOFF_BASE = timedelta(seconds=5)  # 5 s, 10 s, 20 s... capped at BACKOFF_CAP, with jitter
 BACKOFF_CAP = timedelta(hours=6)
 
@@ -72,63 +72,81 @@ def emit(
     version: int = 1,
 ) -> OutboxEvent:
     """Record that `event_type` happened, in the caller's transaction (required)."""
-    return emit_many(
+    (event_id,) = emit_many(
         event_type, [Event(data=data, member_id=member_id, subject=subject or {})], version=version
-    )[0]
+    )
+    return OutboxEvent.objects.get(pk=event_id)
 
 
-def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> list[OutboxEvent]:
-    """Record many events of one type at once (a job's chunk), in the caller's transaction:
-    one statement for the members' sequences, then the events and their deliveries in bulk."""
-    assert connection.in_atomic_block, "emit inside the transaction of the change it records"
+def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> list[int]:
+    """Record many events of one type at once, in the caller's transaction; their ids."""
     if not events:
         return []
-    numbers = _next_sequences([e.member_id for e in events if e.member_id is not None])
-    rows = []
-    for e in events:
-        sequence = None
-        if e.member_id is not None:
-            sequence = numbers[e.member_id]
-            numbers[e.member_id] += 1
-        rows.append(
-            OutboxEvent(
-                type=event_type,
-                version=version,
-                member_id=e.member_id,
-                member_seq=sequence,
-                subject=e.subject,
-                data=e.data,
-            )
-        )
-    created = OutboxEvent.objects.bulk_create(rows, batch_size=BULK_BATCH)
-    paths = subscribers(event_type)
-    OutboxDelivery.objects.bulk_create(
-        [OutboxDelivery(event=event, subscriber=path) for event in created for path in paths],
-        batch_size=BULK_BATCH,
+    rows = [
+        {"ord": i, "member_id": e.member_id, "subject": e.subject, "data": e.data}
+        for i, e in enumerate(events)
+    ]
+    source = (
+        "SELECT ord, member_id, subject, data FROM jsonb_to_recordset(%s::jsonb)"
+        " AS r(ord bigint, member_id bigint, subject jsonb, data jsonb)"
     )
-    if paths:
-        transaction.on_commit(wake)
-    return created
+    return emit_query(
+        event_type, source, [json.dumps(rows, cls=DjangoJSONEncoder)], version=version
+    )
 
 
-def _next_sequences(member_ids: list[int]) -> dict[int, int]:
-    """Each member's first new event number, for as many events as they appear in
-    `member_ids`. The sequence rows stay locked until the transaction ends (taken in member
-    order, so two writers cannot deadlock on them): a member's numbers follow the order in
-    which their transactions commit."""
-    counts = Counter(member_ids)
-    if not counts:
-        return {}
-    members = sorted(counts)
+# One statement records a set of events: the members' next sequence numbers (one upsert, the
+# rows taken in member order, so two writers cannot deadlock on them; they stay locked until
+# the transaction ends, so a member's numbers follow the order in which their transactions
+# commit), the events in the source's order (`ord`), and a delivery per subscriber.
+_EMIT_SQL = """
+WITH src AS ({source}),
+counts AS (
+    SELECT member_id, count(*) AS n FROM src WHERE member_id IS NOT NULL GROUP BY member_id
+),
+seq AS (
+    INSERT INTO core_outboxsequence (member_id, last)
+    SELECT member_id, n FROM counts ORDER BY member_id
+    ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + EXCLUDED.last
+    RETURNING member_id, last
+),
+numbered AS (
+    SELECT src.ord, src.member_id, src.subject, src.data,
+           seq.last - counts.n
+               + row_number() OVER (PARTITION BY src.member_id ORDER BY src.ord) AS member_seq
+    FROM src LEFT JOIN seq USING (member_id) LEFT JOIN counts USING (member_id)
+),
+events AS (
+    INSERT INTO core_outboxevent
+        (event_id, type, version, occurred_at, member_id, member_seq, subject, data, created_at)
+    SELECT core_outbox_event_id(), %s, %s, now(), member_id, member_seq, subject, data, now()
+    FROM numbered ORDER BY ord
+    RETURNING id
+),
+deliveries AS (
+    INSERT INTO core_outboxdelivery
+        (event_id, subscriber, status, attempts, next_attempt_at, last_error)
+    SELECT events.id, s.path, 'pending', 0, now(), ''
+    FROM events CROSS JOIN unnest(%s::text[]) AS s(path)
+)
+SELECT id FROM events ORDER BY id
+"""
+
+
+def emit_query(
+    event_type: str, source: str, params: Sequence[Any], *, version: int = 1
+) -> list[int]:
+    """Record an event of `event_type` for each row of the query `source` (columns `ord`,
+    `member_id`, `subject` jsonb, `data` jsonb), in the caller's transaction (required): the
+    set-based form for a job that records thousands at once. Returns the events' ids."""
+    assert connection.in_atomic_block, "emit inside the transaction of the change it records"
+    paths = subscribers(event_type)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO core_outboxsequence (member_id, last)"
-            " SELECT m, n FROM unnest(%s::bigint[], %s::bigint[]) AS t(m, n) ORDER BY m"
-            " ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + EXCLUDED.last"
-            " RETURNING member_id, last",
-            [members, [counts[m] for m in members]],
-        )
-        return {int(m): int(last) - counts[int(m)] + 1 for m, last in cursor.fetchall()}
+        cursor.execute(_EMIT_SQL.format(source=source), [*params, event_type, version, paths])
+        ids = [int(row[0]) for row in cursor.fetchall()]
+    if ids and paths:
+        transaction.on_commit(wake)
+    return ids
 
 
 @shared_task(name="core.outbox_dispatch")

@@ -1,7 +1,4 @@
-"""SQL kept in files beside the migrations that load them, as django-hordak does: a migration
-names its files (`NNNN_name.pg.sql`, and `NNNN_name.reverse.pg.sql` to undo it) and runs them
-whole. A file, once a migration loads it, never changes: a later change is a new migration with
-a file of its own."""
+"""The loyalty migrations' SQL files (core.sqlfiles)."""
 
 from __future__ import annotations
 
@@ -9,15 +6,10 @@ from pathlib import Path
 
 from django.db import migrations
 
+from core import sqlfiles
+
 HERE = Path(__file__).resolve().parent
 
 
-def sql(name: str) -> str:
-    return (HERE / name).read_text()
-
-
 def run_files(forward: list[str], reverse: list[str]) -> migrations.RunSQL:
-    """RunSQL of the files `forward`, undone by the files `reverse` (in order)."""
-    return migrations.RunSQL(
-        sql=[sql(name) for name in forward], reverse_sql=[sql(name) for name in reverse]
-    )
+    return sqlfiles.run_files(HERE, forward, reverse)

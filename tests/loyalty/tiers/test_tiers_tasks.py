@@ -92,8 +92,10 @@ def test_unfinished_run_gets_its_pending_chunks_queued_again(
 ) -> None:
     monkeypatch.setattr(tasks, "program_today", lambda: date(2026, 12, 1))
     queued: list[int] = []
-    monkeypatch.setattr(
-        tasks.tier_run_chunk_task, "delay", lambda chunk_id: queued.append(chunk_id)
+    monkeypatch.setattr(  # what is sent to the broker (services queue tasks by name)
+        tasks.tier_run_chunk_task,
+        "apply_async",
+        lambda args=(), kwargs=None, **_options: queued.append(args[0]),
     )
     for _ in range(3):
         account_member()

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS core_outbox_event_id();
