@@ -95,26 +95,26 @@ def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> 
     )
 
 
-# One statement records a set of events: the members' next sequence numbers (one upsert, the
-# rows taken in member order, so two writers cannot deadlock on them; they stay locked until
-# the transaction ends, so a member's numbers follow the order in which their transactions
-# commit), the events in the source's order (`ord`), and a delivery per subscriber.
-_EMIT_SQL = """
+# Two statements record a set of events. The first takes the members' next sequence numbers
+# (one upsert, rows taken in member order, so two writers cannot deadlock on them; they stay
+# locked until the transaction ends, so a member's numbers follow the order in which their
+# transactions commit). The second writes the events in the source's order (`ord`), each
+# member's numbered up to the number just taken, and a delivery per subscriber. (In one
+# statement the planner cannot know how many rows the upsert returns, and joins them badly.)
+_SEQUENCES_SQL = """
+WITH src AS ({source})
+INSERT INTO core_outboxsequence (member_id, last)
+SELECT member_id, count(*) FROM src WHERE member_id IS NOT NULL GROUP BY member_id
+ORDER BY member_id
+ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + EXCLUDED.last
+"""
+_EVENTS_SQL = """
 WITH src AS ({source}),
-counts AS (
-    SELECT member_id, count(*) AS n FROM src WHERE member_id IS NOT NULL GROUP BY member_id
-),
-seq AS (
-    INSERT INTO core_outboxsequence (member_id, last)
-    SELECT member_id, n FROM counts ORDER BY member_id
-    ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + EXCLUDED.last
-    RETURNING member_id, last
-),
 numbered AS (
     SELECT src.ord, src.member_id, src.subject, src.data,
-           seq.last - counts.n
+           q.last - count(*) OVER (PARTITION BY src.member_id)
                + row_number() OVER (PARTITION BY src.member_id ORDER BY src.ord) AS member_seq
-    FROM src LEFT JOIN seq USING (member_id) LEFT JOIN counts USING (member_id)
+    FROM src LEFT JOIN core_outboxsequence q ON q.member_id = src.member_id
 ),
 events AS (
     INSERT INTO core_outboxevent
@@ -142,7 +142,8 @@ def emit_query(
     assert connection.in_atomic_block, "emit inside the transaction of the change it records"
     paths = subscribers(event_type)
     with connection.cursor() as cursor:
-        cursor.execute(_EMIT_SQL.format(source=source), [*params, event_type, version, paths])
+        cursor.execute(_SEQUENCES_SQL.format(source=source), params)
+        cursor.execute(_EVENTS_SQL.format(source=source), [*params, event_type, version, paths])
         ids = [int(row[0]) for row in cursor.fetchall()]
     if ids and paths:
         transaction.on_commit(wake)
