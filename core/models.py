@@ -19,7 +19,8 @@ class OutboxEvent(models.Model):
     coupon was issued...). Append-only."""
 
     event_id = models.UUIDField(_("event id"), default=uuid.uuid4, unique=True, editable=False)
-    type = models.CharField(_("type"), max_length=60, db_index=True)
+    # not indexed: a job records thousands of events at once, and nothing reads by type alone
+    type = models.CharField(_("type"), max_length=60)
     version = models.PositiveSmallIntegerField(_("payload version"), default=1)
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     # the subject: core sits below every domain, so these are ids, not foreign keys
@@ -63,8 +64,12 @@ class OutboxDelivery(models.Model):
         DONE = "done", _("done")
         FAILED = "failed", _("failed (retries used up)")
 
-    event = models.ForeignKey(
-        OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
+    event = models.ForeignKey(  # indexed by outbox_delivery_once, which leads with it
+        OutboxEvent,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("event"),
+        db_index=False,
     )
     subscriber = models.CharField(_("subscriber"), max_length=200)
     status = models.CharField(
