@@ -72,6 +72,10 @@ class OutboxDelivery(models.Model):
         db_index=False,
     )
     subscriber = models.CharField(_("subscriber"), max_length=200)
+    # The event's member and sequence, copied: "an earlier delivery of this member to this
+    # subscriber is not done yet" is then one probe of outbox_delivery_member_order.
+    member_id = models.BigIntegerField(_("member id"), null=True, blank=True)
+    member_seq = models.BigIntegerField(_("member sequence"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -92,6 +96,11 @@ class OutboxDelivery(models.Model):
                 fields=["next_attempt_at"],
                 name="outbox_delivery_due",
                 condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["subscriber", "member_id", "member_seq"],
+                name="outbox_delivery_member_order",
+                condition=~models.Q(status="done"),
             ),
         ]
 

@@ -121,12 +121,12 @@ events AS (
         (event_id, type, version, occurred_at, member_id, member_seq, subject, data, created_at)
     SELECT core_outbox_event_id(), %s, %s, now(), member_id, member_seq, subject, data, now()
     FROM numbered ORDER BY ord
-    RETURNING id
+    RETURNING id, member_id, member_seq
 ),
 deliveries AS (
-    INSERT INTO core_outboxdelivery
-        (event_id, subscriber, status, attempts, next_attempt_at, last_error)
-    SELECT events.id, s.path, 'pending', 0, now(), ''
+    INSERT INTO core_outboxdelivery (event_id, subscriber, member_id, member_seq, status,
+                                     attempts, next_attempt_at, last_error)
+    SELECT events.id, s.path, events.member_id, events.member_seq, 'pending', 0, now(), ''
     FROM events CROSS JOIN unnest(%s::text[]) AS s(path)
 )
 SELECT id FROM events ORDER BY id
@@ -176,8 +176,8 @@ def backoff(attempts: int) -> timedelta:
 def _due() -> Any:
     earlier_pending = OutboxDelivery.objects.filter(
         subscriber=OuterRef("subscriber"),
-        event__member_id=OuterRef("event__member_id"),
-        event__member_seq__lt=OuterRef("event__member_seq"),
+        member_id=OuterRef("member_id"),
+        member_seq__lt=OuterRef("member_seq"),
     ).exclude(status=OutboxDelivery.Status.DONE)
     return (
         OutboxDelivery.objects.filter(

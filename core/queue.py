@@ -10,5 +10,8 @@ from celery import current_app
 
 def task_queue(name: str, *args: Any, **kwargs: Any) -> None:
     """Send task `name` (its registered name) with these arguments. Honours
-    `task_always_eager`, like `.delay()`."""
+    `task_always_eager`, like `.delay()`: the tasks modules are imported first if this process
+    has not yet (autodiscovery; a worker imports them when it starts), so the task is known."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
     current_app.signature(name, args=args, kwargs=kwargs).delay()

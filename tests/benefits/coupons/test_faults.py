@@ -263,7 +263,7 @@ def test_admin_resume_action(
             follow=True,
         )
     assert response.status_code == 200
-    assert len(queued) == 2  # the resumed job's task, then (eagerly) its coupons' notices
+    assert len(queued) == 2  # the resumed job's task, then (eagerly) the outbox's dispatch
     texts = [str(m) for m in response.context["messages"]]
     assert texts == [
         "1 job will resume from where it stopped.",
