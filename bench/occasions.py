@@ -123,8 +123,11 @@ def run(n: int) -> None:
     rerun = time.perf_counter() - started
     print(f"rerun for {DAY}: {again.total} rows inserted, {rerun:.2f} s")
     print(f"coupons in the table: {Coupon.objects.count():,}")
-    verdict = "OK" if elapsed <= 30 and again.total == 0 else "MISSED"
-    print(f"target (first run <= 30 s, rerun inserts 0): {verdict}")
+    verdict = "OK" if job <= 30 and again.total == 0 else "MISSED"
+    print(f"target (the job's first run <= 30 s, rerun inserts 0): {verdict}")
+    print(
+        f"the notices and emails after it (the outbox's dispatch, one process): {elapsed - job:.2f} s"
+    )
 
 
 if __name__ == "__main__":
