@@ -1,5 +1,5 @@
-"""The member inbox: notices written after the coupon, tier and expiry code commits, and
-their emails in the member's language.
+"""The member inbox: notices of coupons, tier changes and points about to expire, and their
+emails in the member's language.
 
 Each notice is about one thing (`Notice.key`, unique per member): a rerun of any job that
 creates notices inserts nothing new. Creation is set-based (INSERT ... ON CONFLICT DO
@@ -112,7 +112,7 @@ def _email_after_commit(notice_ids: list[int]) -> None:
 
 @transaction.atomic
 def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
-    """A notice per coupon issued (the coupon's own email already told the member)."""
+    """A notice per coupon issued (its email is `coupon_notice_emails_render`'s)."""
     link = reverse("benefits:wallet")
     coupons = Coupon.objects.filter(pk__in=list(coupon_ids)).values_list(
         "pk", "member_id", "code", "template__name", "valid_until"
@@ -242,7 +242,7 @@ def coupon_notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage
     return messages
 
 
-def _claim_and_send(notices: Any, render: Render, after_pk: int) -> tuple[int, int | None, bool]:
+def _claim_and_send(notices: Any, after_pk: int) -> tuple[int, int | None, bool]:
     """One batch, one transaction: lock up to EMAIL_BATCH notices not yet emailed (skipping
     rows another sender holds), send them, record the ones sent. A refused message is left
     for a later sweep and the batch goes on (one bad address blocks nobody); after
@@ -257,7 +257,7 @@ def _claim_and_send(notices: Any, render: Render, after_pk: int) -> tuple[int, i
         )
         if not batch:
             return 0, None, False
-        messages = render(batch)
+        messages = notice_emails_render(batch)
         done: list[int] = []
         sent = failures = 0
         connection = get_connection()
@@ -290,16 +290,14 @@ def _claim_and_send(notices: Any, render: Render, after_pk: int) -> tuple[int, i
 def notice_emails_send(
     *,
     notice_ids: Collection[int] | None = None,
-    kinds: Collection[str] = EMAILED_KINDS,
-    render: Render = notice_emails_render,
     created_from: datetime | None = None,
     created_before: datetime | None = None,
 ) -> int:
-    """Email the notices not yet emailed (of `kinds`; these ids, or those created in
+    """Email the notices not yet emailed (of `EMAILED_KINDS`; these ids, or those created in
     [created_from, created_before)), each once, in the member's language. Returns the number
     of emails sent. A notice whose email failed stays for the sweep; a few failures in a row
     stop the call. Not one transaction: each batch commits its claims."""
-    notices = Notice.objects.filter(kind__in=list(kinds))
+    notices = Notice.objects.filter(kind__in=list(EMAILED_KINDS))
     if notice_ids is not None:
         notices = notices.filter(pk__in=list(notice_ids))
     if created_from is not None:
@@ -308,7 +306,7 @@ def notice_emails_send(
         notices = notices.filter(created_at__lt=created_before)
     total, after = 0, 0
     while True:
-        sent, last, stop = _claim_and_send(notices, render, after)
+        sent, last, stop = _claim_and_send(notices, after)
         total += sent
         if last is None or stop:
             return total

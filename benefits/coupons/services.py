@@ -193,7 +193,8 @@ def issue_occasion_coupons(*, day: date | None = None) -> IssueResult:
 
     Set-based: one SELECT of the eligible members per template, one bulk INSERT ... ON
     CONFLICT DO NOTHING. The database's "once per member per occasion per year" makes a rerun
-    on the same date insert nothing. Emails go out after commit.
+    on the same date insert nothing. Each coupon is announced through the outbox
+    (`coupons_announce`): its notice and email follow from there.
     """
     day = day or program_today()
     issued_at = day_bounds(day)[0]
@@ -266,7 +267,7 @@ def _tier_eligible(template: CouponTemplate, tier: Tier | None) -> bool:
 def levelup_reward_issue(*, member_id: int, tier_id: int, period: date) -> Coupon | None:
     """Issue the level-up reward for a promotion into `tier_id` in `period`.
 
-    Called by the tier job after commit, once per promotion. At most one coupon per member per
+    Called by the outbox's subscriber of `tier.changed`. At most one coupon per member per
     tier per period (a unique constraint): a second call returns None and writes nothing, as
     does a promotion into a tier no active level-up template covers.
     """

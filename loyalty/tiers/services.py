@@ -72,8 +72,8 @@ def tier_floor_set(
     """Record a staff-set tier floor (floors are never edited: the rows are the audit) and,
     when it is active today (program time zone) and above the tier the member holds, raise
     the member to it at once: a `TierChange` of kind `floor` (linked to the floor, so to its
-    staff member and reason), the inbox notice and the level-up reward after commit, as for
-    a promotion. Never lowers a tier; when the floor ends, the next evaluation decides.
+    staff member and reason), announced as `tier.changed` (the inbox notice and the level-up
+    reward follow from the outbox), as for a promotion. Never lowers a tier; when the floor ends, the next evaluation decides.
 
     Under the account's row lock (taken as the instant upgrade takes it, after the pending
     chunk of a running job that covers the member). Idempotent: the same floor set again

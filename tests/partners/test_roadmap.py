@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from members.models import Member
@@ -615,10 +615,6 @@ def test_the_owner_invites_a_colleague_who_joins(
             member_id=colleague.pk, provider_id=provider.pk, email="x@example.com", role="staff"
         )
     assert refused.value.code == "not_allowed"  # only the owner invites
-
-
-def test_sql_connection_is_postgresql() -> None:
-    assert connection.vendor == "postgresql"
 
 
 def test_a_resubmission_edits_the_details_and_adds_documents(
