@@ -29,6 +29,9 @@ class OutboxEvent(models.Model):
     subject = models.JSONField(_("subject ids"), default=dict, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    # Set by the dispatcher as it writes the event's deliveries (at once for a type nobody
+    # subscribes to); the events still to hand out are a small partial index.
+    fanned_out_at = models.DateTimeField(_("handed to subscribers at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("outbox event")
@@ -37,6 +40,13 @@ class OutboxEvent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["member_id", "member_seq"], name="outbox_member_sequence_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="outbox_event_to_fan_out",
+                condition=models.Q(fanned_out_at__isnull=True),
             ),
         ]
 

@@ -1,19 +1,29 @@
 """Domain events through a transactional outbox.
 
-A write that others care about calls `emit(...)` inside its transaction: the event and one
-delivery per subscriber of its type (settings.OUTBOX_SUBSCRIBERS, type -> dotted paths of
-functions taking the event) are written with the change, so they commit or vanish with it.
-After the commit a dispatcher is woken (Celery, `core.outbox_dispatch`), and beat runs it
-every minute too, so nothing waits on a lost wake-up.
+A write that others care about calls `emit(...)` inside its transaction: the event row is
+written with the change, so it commits or vanishes with it. After the commit a dispatcher is
+woken (Celery, `core.outbox_dispatch`), and beat runs it every minute too, so nothing waits on
+a lost wake-up.
 
-The dispatcher takes one due delivery at a time under a row lock (`SKIP LOCKED`: dispatchers
-run side by side without taking the same one), and calls the subscriber in the same
-transaction that marks the delivery done: the subscriber's database effects and "done" commit
-together, so a dispatcher killed half-way leaves the delivery pending and its effects undone.
-A subscriber that raises is retried with exponential backoff and jitter, its error kept on
-the delivery (admin: Outbox deliveries); after MAX_ATTEMPTS it is marked failed, still kept,
-and staff can retry it. A member's events reach each subscriber in their order: a delivery
-waits while an earlier one of the same member and subscriber is not done.
+The dispatcher works in two steps, each set-based:
+1. Fan-out: it takes the committed events not handed out yet, in id order, and writes one
+   delivery per subscriber of their type (settings.OUTBOX_SUBSCRIBERS, type -> dotted paths).
+   One dispatcher fans out at a time (an advisory lock), so a member's events get their
+   deliveries in their order. The writing transaction stays one row per event: a job that
+   records thousands of changes pays for the events alone.
+2. Delivery: for each subscriber in turn it takes a batch of its due deliveries under row
+   locks (`SKIP LOCKED`: dispatchers run side by side without taking the same one) and hands
+   the batch's events to the subscriber in the same transaction that marks them done: the
+   subscriber's database effects and "done" commit together, so a dispatcher killed half-way
+   leaves the batch pending and its effects undone.
+
+A subscriber is a function taking a list of events. It either handles them all, or raises
+(the batch is then tried again one event at a time, to find the one that fails), or returns
+the events it could not handle with why ({event pk: exception}; their effects are its to
+undo). A failed delivery is retried with exponential backoff and jitter, its error kept on the
+delivery (admin: Outbox deliveries); after MAX_ATTEMPTS it is marked failed, still kept, and
+staff can retry it. A member's events reach each subscriber in their order: a delivery waits
+while an earlier one of the same member and subscriber is not done.
 
 What a subscriber does outside the database (an email) can happen twice if the process dies
 after it and before the commit: such subscribers keep their own unique key (the inbox notice's
@@ -34,7 +44,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -99,8 +109,9 @@ def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> 
 # (one upsert, rows taken in member order, so two writers cannot deadlock on them; they stay
 # locked until the transaction ends, so a member's numbers follow the order in which their
 # transactions commit). The second writes the events in the source's order (`ord`), each
-# member's numbered up to the number just taken, and a delivery per subscriber. (In one
-# statement the planner cannot know how many rows the upsert returns, and joins them badly.)
+# member's numbered up to the number just taken; an event of a type nobody subscribes to is
+# born handed out. (In one statement the planner cannot know how many rows the upsert
+# returns, and joins them badly.)
 _SEQUENCES_SQL = """
 WITH src AS ({source})
 INSERT INTO core_outboxsequence (member_id, last)
@@ -115,21 +126,13 @@ numbered AS (
            q.last - count(*) OVER (PARTITION BY src.member_id)
                + row_number() OVER (PARTITION BY src.member_id ORDER BY src.ord) AS member_seq
     FROM src LEFT JOIN core_outboxsequence q ON q.member_id = src.member_id
-),
-events AS (
-    INSERT INTO core_outboxevent
-        (event_id, type, version, occurred_at, member_id, member_seq, subject, data, created_at)
-    SELECT core_outbox_event_id(), %s, %s, now(), member_id, member_seq, subject, data, now()
-    FROM numbered ORDER BY ord
-    RETURNING id, member_id, member_seq
-),
-deliveries AS (
-    INSERT INTO core_outboxdelivery (event_id, subscriber, member_id, member_seq, status,
-                                     attempts, next_attempt_at, last_error)
-    SELECT events.id, s.path, events.member_id, events.member_seq, 'pending', 0, now(), ''
-    FROM events CROSS JOIN unnest(%s::text[]) AS s(path)
 )
-SELECT id FROM events ORDER BY id
+INSERT INTO core_outboxevent (event_id, type, version, occurred_at, member_id, member_seq,
+                              subject, data, created_at, fanned_out_at)
+SELECT core_outbox_event_id(), %s, %s, now(), member_id, member_seq, subject, data, now(),
+       CASE WHEN %s THEN NULL ELSE now() END
+FROM numbered ORDER BY ord
+RETURNING id
 """
 
 
@@ -140,18 +143,20 @@ def emit_query(
     `member_id`, `subject` jsonb, `data` jsonb), in the caller's transaction (required): the
     set-based form for a job that records thousands at once. Returns the events' ids."""
     assert connection.in_atomic_block, "emit inside the transaction of the change it records"
-    paths = subscribers(event_type)
+    subscribed = bool(subscribers(event_type))
     with connection.cursor() as cursor:
         cursor.execute(_SEQUENCES_SQL.format(source=source), params)
-        cursor.execute(_EVENTS_SQL.format(source=source), [*params, event_type, version, paths])
-        ids = [int(row[0]) for row in cursor.fetchall()]
-    if ids and paths:
+        cursor.execute(
+            _EVENTS_SQL.format(source=source), [*params, event_type, version, subscribed]
+        )
+        ids = sorted(int(row[0]) for row in cursor.fetchall())
+    if ids and subscribed:
         transaction.on_commit(wake)
     return ids
 
 
 @shared_task(name="core.outbox_dispatch")
-def outbox_dispatch_task(limit: int = 500) -> int:
+def outbox_dispatch_task(limit: int = 5000) -> int:
     """Dispatch what is due; more may be due after `limit`: go on in a fresh task."""
     handled = dispatch(limit)
     if handled >= limit:
@@ -173,7 +178,55 @@ def backoff(attempts: int) -> timedelta:
     return wait * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not secrecy)
 
 
-def _due() -> Any:
+# The events not handed out yet, oldest first, become a delivery per subscriber of their
+# type. One fan-out at a time (the transaction's advisory lock; another dispatcher skips the
+# step): a member's later event is then never handed out before an earlier one, as their
+# commits follow their sequence (the member's sequence row is locked until commit).
+_FAN_OUT_SQL = """
+WITH claimed AS (
+    SELECT id, type, member_id, member_seq FROM core_outboxevent
+    WHERE fanned_out_at IS NULL ORDER BY id LIMIT %s
+),
+marked AS (
+    UPDATE core_outboxevent e SET fanned_out_at = now() FROM claimed WHERE e.id = claimed.id
+),
+routes AS (
+    SELECT * FROM unnest(%s::text[], %s::text[]) AS r(type, path)
+),
+deliveries AS (
+    INSERT INTO core_outboxdelivery (event_id, subscriber, member_id, member_seq, status,
+                                     attempts, next_attempt_at, last_error)
+    SELECT c.id, r.path, c.member_id, c.member_seq, 'pending', 0, now(), ''
+    FROM claimed c JOIN routes r ON r.type = c.type
+    ORDER BY c.id
+    ON CONFLICT (event_id, subscriber) DO NOTHING
+)
+SELECT count(*) FROM claimed
+"""
+_FAN_OUT_LOCK = 0x6F7574626F78  # "outbox": the advisory lock key of the fan-out step
+FAN_OUT_BATCH = 5000
+DELIVERY_BATCH = 200
+
+
+def _routes() -> tuple[list[str], list[str]]:
+    configured: dict[str, list[str]] = getattr(settings, "OUTBOX_SUBSCRIBERS", {})
+    pairs = [(t, path) for t, paths in configured.items() for path in paths]
+    return [t for t, _p in pairs], [p for _t, p in pairs]
+
+
+def fan_out(limit: int = FAN_OUT_BATCH) -> int | None:
+    """Hand up to `limit` committed events to their subscribers (a delivery each); how many
+    events were handed out, or None when another dispatcher is fanning out right now."""
+    types, paths = _routes()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_FAN_OUT_LOCK])
+        if not cursor.fetchone()[0]:
+            return None
+        cursor.execute(_FAN_OUT_SQL, [limit, types, paths])
+        return int(cursor.fetchone()[0])
+
+
+def _due(subscriber: str) -> Any:
     earlier_pending = OutboxDelivery.objects.filter(
         subscriber=OuterRef("subscriber"),
         member_id=OuterRef("member_id"),
@@ -181,64 +234,92 @@ def _due() -> Any:
     ).exclude(status=OutboxDelivery.Status.DONE)
     return (
         OutboxDelivery.objects.filter(
-            status=OutboxDelivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+            subscriber=subscriber,
+            status=OutboxDelivery.Status.PENDING,
+            next_attempt_at__lte=timezone.now(),
         )
         .exclude(Exists(earlier_pending))
         .order_by("next_attempt_at", "id")
     )
 
 
-def dispatch(limit: int = 500) -> int:
-    """Hand due deliveries to their subscribers, one transaction each; returns how many were
-    handled (done or failed an attempt). Safe to run in many processes at once."""
+def dispatch(limit: int = 5000) -> int:
+    """Hand out the committed events, then hand due deliveries to their subscribers, a batch
+    of one subscriber per transaction; returns how many deliveries were handled (done or
+    failed an attempt). Safe to run in many processes at once."""
     handled = 0
+    paths = list(dict.fromkeys(_routes()[1]))
     while handled < limit:
-        with transaction.atomic():
-            delivery = (
-                _due()
-                .select_for_update(skip_locked=True, of=("self",))
-                .select_related("event")
-                .first()
-            )
-            if delivery is None:
+        fanned = fan_out()
+        progress = bool(fanned)
+        for path in paths:
+            with transaction.atomic():
+                batch = list(
+                    _due(path)
+                    .select_for_update(skip_locked=True, of=("self",))
+                    .select_related("event")[: min(DELIVERY_BATCH, limit - handled)]
+                )
+                if batch:
+                    _attempt(path, batch)
+            handled += len(batch)
+            progress = progress or bool(batch)
+            if handled >= limit:
                 break
-            _attempt(delivery)
-        handled += 1
+        if not progress:
+            break
     return handled
 
 
-def _attempt(delivery: OutboxDelivery) -> None:
-    delivery.attempts += 1
+def _attempt(path: str, deliveries: list[OutboxDelivery]) -> None:
+    """Hand these deliveries' events to the subscriber `path`, in the caller's transaction,
+    and record what came of each."""
+    failures: dict[int, BaseException] = {}
     try:
         with transaction.atomic():  # a savepoint: a failure undoes the subscriber's writes only
-            import_string(delivery.subscriber)(delivery.event)
+            failures = dict(import_string(path)([d.event for d in deliveries]) or {})
     except Exception as exc:
-        delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if delivery.attempts >= MAX_ATTEMPTS:
-            delivery.status = OutboxDelivery.Status.FAILED
-            log.error(
-                "outbox: %s gave up on %s #%s after %s attempts: %s",
-                delivery.subscriber,
-                delivery.event.type,
-                delivery.event_id,
-                delivery.attempts,
-                delivery.last_error,
-            )
-        else:
-            delivery.next_attempt_at = timezone.now() + backoff(delivery.attempts)
-            log.warning(
-                "outbox: %s failed on %s #%s (attempt %s): %s",
-                delivery.subscriber,
-                delivery.event.type,
-                delivery.event_id,
-                delivery.attempts,
-                delivery.last_error,
-            )
+        if len(deliveries) > 1:  # one of them fails: find which, one at a time
+            for delivery in deliveries:
+                _attempt(path, [delivery])
+            return
+        failures = {deliveries[0].event_id: exc}
+    now = timezone.now()
+    done = [d.pk for d in deliveries if d.event_id not in failures]
+    OutboxDelivery.objects.filter(pk__in=done).update(
+        status=OutboxDelivery.Status.DONE,
+        attempts=F("attempts") + 1,
+        done_at=now,
+        last_error="",
+    )
+    for delivery in deliveries:
+        if delivery.event_id in failures:
+            _failed(delivery, failures[delivery.event_id])
+
+
+def _failed(delivery: OutboxDelivery, exc: BaseException) -> None:
+    delivery.attempts += 1
+    delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = OutboxDelivery.Status.FAILED
+        log.error(
+            "outbox: %s gave up on %s #%s after %s attempts: %s",
+            delivery.subscriber,
+            delivery.event.type,
+            delivery.event_id,
+            delivery.attempts,
+            delivery.last_error,
+        )
     else:
-        delivery.status = OutboxDelivery.Status.DONE
-        delivery.done_at = timezone.now()
-        delivery.last_error = ""
-    delivery.save(update_fields=["attempts", "status", "next_attempt_at", "last_error", "done_at"])
+        delivery.next_attempt_at = timezone.now() + backoff(delivery.attempts)
+        log.warning(
+            "outbox: %s failed on %s #%s (attempt %s): %s",
+            delivery.subscriber,
+            delivery.event.type,
+            delivery.event_id,
+            delivery.attempts,
+            delivery.last_error,
+        )
+    delivery.save(update_fields=["attempts", "status", "next_attempt_at", "last_error"])
 
 
 def retry(deliveries: Any) -> int:

@@ -130,55 +130,99 @@ def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
     return len(_insert(rows))
 
 
-def notice_for_coupon(event: OutboxEvent) -> Notice:
-    """The notice of a `coupon.issued` event, written if it is not there yet."""
-    assert event.member_id is not None
-    coupon_id = int(event.subject["coupon"])
-    notices_coupon_issued(coupon_ids=[coupon_id])
-    return Notice.objects.get(member_id=event.member_id, key=f"coupon:{coupon_id}")
+def _notice_ids(events: list[OutboxEvent], keys: dict[int, str]) -> dict[int, int]:
+    """{event pk: notice pk} of the notices under `keys` ({event pk: key}) of the events'
+    members."""
+    members = {e.pk: e.member_id for e in events if e.pk in keys}
+    rows = Notice.objects.filter(
+        member_id__in=set(members.values()), key__in=set(keys.values())
+    ).values_list("pk", "member_id", "key")
+    found = {(member_id, key): pk for pk, member_id, key in rows}
+    # a notice missing here is about a coupon that is gone: nothing to tell any more
+    return {
+        pk: found[(member, keys[pk])]
+        for pk, member in members.items()
+        if (member, keys[pk]) in found
+    }
 
 
-def notice_for_tier_change(event: OutboxEvent) -> Notice:
-    """The notice of a `tier.changed` event, written if it is not there yet."""
-    data = event.data
-    assert event.member_id is not None
+def notices_for_coupons(events: list[OutboxEvent]) -> dict[int, int]:
+    """The notices of `coupon.issued` events, written if they are not there yet:
+    {event pk: notice pk}."""
+    keys = {e.pk: f"coupon:{int(e.subject['coupon'])}" for e in events}
+    notices_coupon_issued(coupon_ids=[int(e.subject["coupon"]) for e in events])
+    return _notice_ids(events, keys)
+
+
+def _tier_key(data: dict[str, Any]) -> str:
     # One notice per change: an instant upgrade and an evaluation may share a period.
-    key = f"tier:{data['period']}:{data['kind']}:{data['to']['id']}"
+    return f"tier:{data['period']}:{data['kind']}:{data['to']['id']}"
+
+
+def notices_for_tier_changes(events: list[OutboxEvent]) -> dict[int, int]:
+    """The notices of `tier.changed` events, written if they are not there yet:
+    {event pk: notice pk}."""
+    link = reverse("loyalty:tier")
     _insert(
         [
             Notice(
                 member_id=event.member_id,
                 kind=Kind.TIER_CHANGED,
-                key=key,
+                key=_tier_key(event.data),
                 params={
-                    "from": data["from"]["name"],
-                    "to": data["to"]["name"],
-                    "direction": data["direction"],
-                    "effective_on": data["effective_on"],
+                    "from": event.data["from"]["name"],
+                    "to": event.data["to"]["name"],
+                    "direction": event.data["direction"],
+                    "effective_on": event.data["effective_on"],
                 },
-                link=reverse("loyalty:tier"),
+                link=link,
             )
+            for event in events
         ]
     )
-    return Notice.objects.get(member_id=event.member_id, key=key)
+    return _notice_ids(events, {e.pk: _tier_key(e.data) for e in events})
 
 
-def notice_email_send(*, notice_id: int, render: Render | None = None) -> bool:
-    """Send one notice's email, once: under the notice's row lock, stamped in the same
-    transaction. Raises when the mail server refuses (the caller, the outbox, retries).
-    False when it was already sent."""
-    with transaction.atomic():
-        notice = Notice.objects.select_for_update().select_related("member").get(pk=notice_id)
-        if notice.emailed_at is not None:
-            return False
-        message = (render or notice_emails_render)([notice]).get(notice.pk)
-        # Stamped before the send: every lock the stamp takes (the dashboard's page version)
-        # is held before the message leaves, so a lock conflict rolls back an unsent email;
-        # a refused send rolls the stamp back.
-        Notice.objects.filter(pk=notice.pk).update(emailed_at=timezone.now())
-        if message is not None:
-            message.send()
-    return True
+def notice_emails_send_once(
+    notices: dict[int, int], *, render: Render | None = None
+) -> dict[int, Exception]:
+    """Send the email of each notice ({key: notice pk}) not emailed yet, once: under the
+    notices' row locks, stamped in the same transaction (the caller's, required). Returns the
+    keys whose message the mail server refused, with why; their stamps are undone."""
+    assert transaction.get_connection().in_atomic_block, "sent inside the caller's transaction"
+    by_notice = {pk: key for key, pk in notices.items()}
+    batch = list(
+        Notice.objects.filter(pk__in=list(by_notice), emailed_at__isnull=True)
+        .select_related("member")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    )
+    if not batch:
+        return {}
+    messages = (render or notice_emails_render)(batch)
+    # Stamped before the sends: every lock the stamp takes (the dashboard's page version) is
+    # held before a message leaves, so a lock conflict rolls back unsent emails.
+    Notice.objects.filter(pk__in=[n.pk for n in batch]).update(emailed_at=timezone.now())
+    refused: dict[int, Exception] = {}
+    mail = get_connection()
+    try:
+        for notice in batch:
+            message = messages.get(notice.pk)
+            if message is None:  # nothing to tell any more (its coupon is gone)
+                continue
+            try:
+                message.connection = mail
+                message.send()
+            except Exception as exc:  # refused, or the server went away: tried again later
+                logger.warning("notice %s: email not sent: %s", notice.pk, exc)
+                refused[by_notice[notice.pk]] = exc
+                mail.close()
+                mail = get_connection()
+    finally:
+        mail.close()
+    if refused:
+        Notice.objects.filter(pk__in=[notices[key] for key in refused]).update(emailed_at=None)
+    return refused
 
 
 @transaction.atomic

@@ -8,14 +8,15 @@ from benefits.coupons.services import levelup_reward_issue
 from core.models import OutboxEvent
 
 
-def levelup_reward(event: OutboxEvent) -> None:
+def levelup_reward(events: list[OutboxEvent]) -> None:
     """tier.changed: a promotion earns the level-up coupon of the new tier, once per member,
     tier and period (the coupon's unique key: a second hand-over issues nothing)."""
-    data = event.data
-    if data["direction"] != "up" or event.member_id is None:
-        return
-    levelup_reward_issue(
-        member_id=event.member_id,
-        tier_id=int(data["to"]["id"]),
-        period=date.fromisoformat(data["period"]),
-    )
+    for event in events:
+        data = event.data
+        if data["direction"] != "up" or event.member_id is None:
+            continue
+        levelup_reward_issue(
+            member_id=event.member_id,
+            tier_id=int(data["to"]["id"]),
+            period=date.fromisoformat(data["period"]),
+        )

@@ -46,16 +46,69 @@ def due_now() -> None:
     OutboxDelivery.objects.filter(status="pending").update(next_attempt_at=timezone.now())
 
 
-def test_an_event_and_its_deliveries_commit_with_the_change_or_not_at_all() -> None:
+def test_an_event_commits_with_the_change_or_not_at_all_and_gets_a_delivery_per_subscriber() -> (
+    None
+):
     event = emit()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.emit("tier.changed", {"to": "silver"}, member_id=7)
+        raise RuntimeError("the change fails")
+    assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [event.pk]
+    # the writing transaction wrote the event alone; the dispatcher hands it out
+    assert event.fanned_out_at is None and not OutboxDelivery.objects.exists()
+    assert outbox.fan_out() == 1
     assert sorted(event.deliveries.values_list("subscriber", flat=True)) == [
         S + "echo",
         S + "echo_too",
     ]
-    with pytest.raises(RuntimeError), transaction.atomic():
-        outbox.emit("tier.changed", {"to": "silver"}, member_id=7)
-        raise RuntimeError("the change fails")
-    assert OutboxEvent.objects.count() == 1 and OutboxDelivery.objects.count() == 2
+    assert outbox.fan_out() == 0  # handed out once
+    assert OutboxDelivery.objects.count() == 2
+
+
+def test_an_event_nobody_subscribes_to_is_born_handed_out() -> None:
+    with transaction.atomic():
+        event = outbox.emit("coupon.redeemed", {"code": "X"}, member_id=7)
+    assert event.fanned_out_at is not None
+    assert outbox.fan_out() == 0 and outbox.dispatch() == 0
+    assert not OutboxDelivery.objects.exists()
+
+
+def test_a_subscriber_gets_the_due_events_in_batches() -> None:
+    events = [emit(member_id=n) for n in range(outbox.DELIVERY_BATCH + 5)]
+    subscribers.BATCHES.clear()
+    assert outbox.dispatch() == 2 * len(events)
+    assert subscribers.BATCHES == [outbox.DELIVERY_BATCH, 5]
+    assert sorted(handled("echo")) == sorted(str(e.event_id) for e in events)
+
+
+def test_one_failing_event_in_a_batch_is_retried_alone_and_the_rest_are_done() -> None:
+    first, bad, last = emit("coupon.issued", 1), emit("coupon.issued", 2), emit("coupon.issued", 3)
+    subscribers.FAILURES[str(bad.event_id)] = 2  # the batch fails, then the event alone
+    assert outbox.dispatch() == 3
+    assert OutboxDelivery.objects.get(event=bad).attempts == 1
+    status = dict(OutboxDelivery.objects.values_list("event_id", "status"))
+    assert status == {first.pk: "done", bad.pk: "pending", last.pk: "done"}
+    assert sorted(handled("flaky")) == sorted([str(first.event_id), str(last.event_id)])
+    due_now()
+    assert outbox.dispatch() == 1
+    assert handled("flaky")[-1] == str(bad.event_id)
+
+
+def test_a_subscriber_may_return_the_events_it_could_not_handle(settings: Any) -> None:
+    settings.OUTBOX_SUBSCRIBERS = {"coupon.issued": [S + "picky"]}
+    good, bad = emit("coupon.issued", 1), emit("coupon.issued", 2)
+    subscribers.FAILURES[str(bad.event_id)] = 1
+    assert outbox.dispatch() == 2
+    refused = OutboxDelivery.objects.get(event=bad)
+    assert (refused.status, refused.attempts, refused.last_error) == (
+        "pending",
+        1,
+        "ValueError: no address",
+    )
+    assert OutboxDelivery.objects.get(event=good).status == "done"
+    due_now()
+    assert outbox.dispatch() == 1
+    assert handled("picky") == [str(good.event_id), str(bad.event_id)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -124,7 +177,7 @@ def test_a_members_later_event_waits_for_the_earlier_one() -> None:
     first = emit("coupon.issued")
     second = emit("coupon.issued")
     third_of_another = emit("coupon.issued", member_id=8)
-    subscribers.FAILURES[str(first.event_id)] = 1
+    subscribers.FAILURES[str(first.event_id)] = 2  # its batch, then alone
     assert outbox.dispatch() == 2  # the first fails; the second waits; the other member's goes
     assert handled() == [str(third_of_another.event_id)]
     due_now()

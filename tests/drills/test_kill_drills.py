@@ -156,9 +156,9 @@ def test_drill_killed_job_resumed_by_the_sweep_redelivery_adds_nothing(drill: Dr
 
 def test_drill_dispatcher_killed_before_each_subscriber_commits(drill: Drill) -> None:
     """A chunk's six promotions reach each subscriber once although the dispatcher is killed
-    three times: after the level-up reward was issued and its delivery marked done but before
-    the commit, likewise after the inbox notice, and as the email was about to leave (its
-    notice stamped, not committed)."""
+    three times: after the level-up rewards were issued and their deliveries marked done but
+    before the commit (one batch, one transaction), likewise after the inbox notices, and as
+    the first email was about to leave (the batch's notices stamped, not committed)."""
     load_tiers("aliexpress")
     gold = Tier.objects.get(code="gold")
     template = CouponTemplateFactory(occasion=Occasion.LEVEL_UP, name="Welcome to gold")
@@ -177,8 +177,8 @@ def test_drill_dispatcher_killed_before_each_subscriber_commits(drill: Drill) ->
     chunk = TierRunChunk.objects.get(run=run)
     deliveries = OutboxDelivery.objects.filter(event__type="tier.changed")
 
-    # 1. The chunk commits with its six events; the dispatcher it wakes issues the first
-    #    reward and marks it done, and is killed before committing either.
+    # 1. The chunk commits with its six events; the dispatcher it wakes hands them out,
+    #    issues the six rewards and marks them done, and is killed before committing either.
     killed = drill.worker(pause="outbox_attempt:1")
     drill.send("loyalty.tasks.tier_run_chunk_task", chunk.pk)
     drill.wait_reached()
@@ -188,20 +188,20 @@ def test_drill_dispatcher_killed_before_each_subscriber_commits(drill: Drill) ->
     assert deliveries.count() == 18 and not deliveries.filter(status="done").exists()
     assert Coupon.objects.count() == 0
 
-    # 2. Beat's dispatcher: the first reward commits; killed after the first notice.
+    # 2. Beat's dispatcher: the six rewards commit; killed after the six notices.
     killed = drill.worker(pause="outbox_attempt:2")
     drill.send(DISPATCH)
     drill.wait_reached()
     drill.kill(killed)
-    assert (Coupon.objects.count(), Notice.objects.count()) == (1, 0)
+    assert (Coupon.objects.count(), Notice.objects.count()) == (6, 0)
 
-    # 3. Killed as the first email is about to leave (its notice stamped, uncommitted).
+    # 3. Killed as the first email is about to leave (the notices stamped, uncommitted).
     killed = drill.worker(pause="email_send:1")
     drill.send(DISPATCH)
     drill.wait_reached()
     drill.kill(killed)
     assert drill.emails() == []
-    assert Notice.objects.filter(kind=Notice.Kind.TIER_CHANGED, emailed_at=None).count() == 1
+    assert Notice.objects.filter(kind=Notice.Kind.TIER_CHANGED, emailed_at=None).count() == 6
 
     # 4. A worker that lives, and the late redeliveries of the killed workers' tasks.
     drill.worker(visibility_timeout=2)

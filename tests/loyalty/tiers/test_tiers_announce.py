@@ -61,12 +61,13 @@ def test_a_chunk_announces_its_changes_in_its_own_transaction(promoted: list[Any
         changes.order_by("member_id").values_list("pk", flat=True)
     )
     first = events[0]
+    assert _counts(promoted) == (0, 0, 0)  # nothing is done before a dispatcher runs
+    assert outbox.fan_out() == len(promoted)
     assert first.subject["member"] == promoted[0].number
     assert first.data["direction"] == "up" and first.data["to"]["code"] == "gold"
     assert first.data["period"] == "2026-11-01"
     for event in events:
         assert set(event.deliveries.values_list("subscriber", flat=True)) == SUBSCRIBERS
-    assert _counts(promoted) == (0, 0, 0)  # nothing is done before a dispatcher runs
 
     tiers_recalculate(as_of=AS_OF)  # the period is done: nothing is announced twice
     assert OutboxEvent.objects.filter(type="tier.changed").count() == len(promoted)
