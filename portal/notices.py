@@ -133,7 +133,7 @@ def notices_coupon_issued(*, coupon_ids: Iterable[int]) -> int:
 def _notice_ids(events: list[OutboxEvent], keys: dict[int, str]) -> dict[int, int]:
     """{event pk: notice pk} of the notices under `keys` ({event pk: key}) of the events'
     members."""
-    members = {e.pk: e.member_id for e in events if e.pk in keys}
+    members = {e.pk: e.member_id for e in events if e.pk in keys and e.member_id is not None}
     rows = Notice.objects.filter(
         member_id__in=set(members.values()), key__in=set(keys.values())
     ).values_list("pk", "member_id", "key")
@@ -178,6 +178,7 @@ def notices_for_tier_changes(events: list[OutboxEvent]) -> dict[int, int]:
                 link=link,
             )
             for event in events
+            if event.member_id is not None
         ]
     )
     return _notice_ids(events, {e.pk: _tier_key(e.data) for e in events})
