@@ -36,12 +36,14 @@ import json
 import logging
 import random
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
@@ -96,44 +98,11 @@ def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> 
         {"ord": i, "member_id": e.member_id, "subject": e.subject, "data": e.data}
         for i, e in enumerate(events)
     ]
-    source = (
-        "SELECT ord, member_id, subject, data FROM jsonb_to_recordset(%s::jsonb)"
-        " AS r(ord bigint, member_id bigint, subject jsonb, data jsonb)"
+    return _recorded(
+        event_type,
+        "SELECT core_outbox_emit(%s, %s, %s, %s::jsonb)",
+        [event_type, version, subscribed(event_type), json.dumps(rows, cls=DjangoJSONEncoder)],
     )
-    return emit_query(
-        event_type, source, [json.dumps(rows, cls=DjangoJSONEncoder)], version=version
-    )
-
-
-# Two statements record a set of events. The first takes the members' next sequence numbers
-# (one upsert, rows taken in member order, so two writers cannot deadlock on them; they stay
-# locked until the transaction ends, so a member's numbers follow the order in which their
-# transactions commit). The second writes the events in the source's order (`ord`), each
-# member's numbered up to the number just taken; an event of a type nobody subscribes to is
-# born handed out. (In one statement the planner cannot know how many rows the upsert
-# returns, and joins them badly.)
-_SEQUENCES_SQL = """
-WITH src AS ({source})
-INSERT INTO core_outboxsequence (member_id, last)
-SELECT member_id, count(*) FROM src WHERE member_id IS NOT NULL GROUP BY member_id
-ORDER BY member_id
-ON CONFLICT (member_id) DO UPDATE SET last = core_outboxsequence.last + EXCLUDED.last
-"""
-_EVENTS_SQL = """
-WITH src AS ({source}),
-numbered AS (
-    SELECT src.ord, src.member_id, src.subject, src.data,
-           q.last - count(*) OVER (PARTITION BY src.member_id)
-               + row_number() OVER (PARTITION BY src.member_id ORDER BY src.ord) AS member_seq
-    FROM src LEFT JOIN core_outboxsequence q ON q.member_id = src.member_id
-)
-INSERT INTO core_outboxevent (event_id, type, version, occurred_at, member_id, member_seq,
-                              subject, data, created_at, fanned_out_at)
-SELECT core_outbox_event_id(), %s, %s, now(), member_id, member_seq, subject, data, now(),
-       CASE WHEN %s THEN NULL ELSE now() END
-FROM numbered ORDER BY ord
-RETURNING id
-"""
 
 
 def emit_query(
@@ -142,33 +111,72 @@ def emit_query(
     """Record an event of `event_type` for each row of the query `source` (columns `ord`,
     `member_id`, `subject` jsonb, `data` jsonb), in the caller's transaction (required): the
     set-based form for a job that records thousands at once. Returns the events' ids."""
+    # the caller's SQL, its values as parameters
+    rows = f"SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]') FROM ({source}) AS s"  # noqa: S608
+    return _recorded(
+        event_type,
+        f"SELECT core_outbox_emit(%s, %s, %s, ({rows}))",
+        [event_type, version, subscribed(event_type), *params],
+    )
+
+
+def _recorded(event_type: str, sql: str, params: Sequence[Any]) -> list[int]:
+    """Run the statement that records events (core_outbox_emit, SQL beside the migrations)
+    and wake a dispatcher after the commit."""
     assert connection.in_atomic_block, "emit inside the transaction of the change it records"
-    subscribed = bool(subscribers(event_type))
     with connection.cursor() as cursor:
-        cursor.execute(_SEQUENCES_SQL.format(source=source), params)
-        cursor.execute(
-            _EVENTS_SQL.format(source=source), [*params, event_type, version, subscribed]
-        )
-        ids = sorted(int(row[0]) for row in cursor.fetchall())
-    if ids and subscribed:
-        transaction.on_commit(wake)
+        cursor.execute(sql, params)
+        ids = [int(i) for i in cursor.fetchone()[0] or ()]
+    if ids:
+        wake_after_commit(event_type)
     return ids
+
+
+def subscribed(event_type: str) -> bool:
+    """Whether anyone handles `event_type` (else its events are born handed out)."""
+    return bool(subscribers(event_type))
+
+
+def wake_after_commit(event_type: str) -> None:
+    """Wake a dispatcher once the current transaction commits, when events of `event_type`
+    were recorded in it and someone handles them (wake-ups are coalesced: see `wake`). For
+    writers that record events in their own SQL (core_outbox_emit)."""
+    if subscribed(event_type):
+        transaction.on_commit(wake)
 
 
 @shared_task(name="core.outbox_dispatch")
 def outbox_dispatch_task(limit: int = 5000) -> int:
     """Dispatch what is due; more may be due after `limit`: go on in a fresh task."""
+    with suppress(Exception):
+        cache.delete(WAKE_KEY)  # a commit from now on wakes another dispatcher
     handled = dispatch(limit)
     if handled >= limit:
         outbox_dispatch_task.delay(limit)
     return handled
 
 
+# Wake-ups are coalesced: a commit queues a dispatch only when none is queued yet (the key,
+# deleted by the dispatch as it starts, so a commit after that start queues the next one).
+# Thousands of small commits a second (ingestion) then queue a dispatch at a time, not
+# thousands. The key's lifetime bounds a lost dispatch task: after it, commits queue again.
+WAKE_KEY = "outbox:wake-queued"
+WAKE_TTL = 10  # seconds
+
+
 def wake() -> None:
-    """Ask a worker to dispatch now."""
+    """Ask a worker to dispatch now (unless a dispatch is already queued). Never raises: it
+    runs after a commit, and beat's sweep delivers what a lost wake-up leaves."""
+    try:
+        if not cache.add(WAKE_KEY, 1, timeout=WAKE_TTL):
+            return
+    except Exception:  # no cache: wake anyway
+        log.warning("outbox: the cache is away; waking without coalescing", exc_info=True)
     try:
         outbox_dispatch_task.delay()
-    except Exception:  # the broker is down: beat's sweep delivers it
+    except Exception:  # the broker is down
+        with suppress(Exception):
+            cache.delete(WAKE_KEY)
         log.warning("outbox: could not wake the dispatcher; beat will", exc_info=True)
 
 

@@ -386,6 +386,7 @@ LOGGING = {
 # Each event type, and the functions (dotted paths) that handle it, in this order, once each.
 OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {
     "member.created": ["loyalty.ledger.subscribers.account_open_for_new_member"],
+    "points.earned": ["loyalty.tiers.subscribers.instant_upgrade"],
     "tier.changed": [
         "benefits.coupons.subscribers.levelup_reward",
         "portal.subscribers.tier_notice",

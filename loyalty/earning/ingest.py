@@ -27,11 +27,19 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import outbox
 from loyalty.earning.models import Event, Order
 from loyalty.ledger.models import PointEntry
-from loyalty.ledger.services import Kind, LedgerError, Source, _debit, _reverse, account_lock
+from loyalty.ledger.services import (
+    POINTS_EARNED,
+    Kind,
+    LedgerError,
+    Source,
+    _debit,
+    _reverse,
+    account_lock,
+)
 from loyalty.program.models import Program
-from loyalty.tiers.services import tiers_instant_upgrade_schedule
 from members.models import ApiKey
 
 from . import store
@@ -99,20 +107,21 @@ def _deadlock(exc: OperationalError) -> bool:
 
 def _apply(api_key: ApiKey | None, events: Sequence[EarningEvent]) -> list[Result]:
     """One run in one transaction: its own (store.own_transaction), or a savepoint in the
-    caller's. Instant-upgrade checks are scheduled for after the commit."""
+    caller's. The write records its `points.earned` events; a dispatcher is woken after the
+    commit (their subscribers: the instant-upgrade check, later webhooks)."""
     api_key_id = api_key.pk if api_key is not None else None
     if transaction.get_connection().in_atomic_block:
         with transaction.atomic():
-            result, settings = _run(api_key_id, events)
+            result = _run(api_key_id, events)
     else:
         with store.own_transaction():
-            result, settings = _run(api_key_id, events)
-    for member_id in sorted(result.earned):  # a no-op unless instant upgrades are on
-        tiers_instant_upgrade_schedule(member_id=member_id, program=settings)
+            result = _run(api_key_id, events)
+    if result.earned:
+        outbox.wake_after_commit(POINTS_EARNED)
     return result.results
 
 
-def _run(api_key_id: int | None, events: Sequence[EarningEvent]) -> tuple[Plan, Program]:
+def _run(api_key_id: int | None, events: Sequence[EarningEvent]) -> Plan:
     """Snapshot (with the program as of it), plan, write."""
     program = program_state()
     snapshot, version = store.snapshot_read(
@@ -125,10 +134,10 @@ def _run(api_key_id: int | None, events: Sequence[EarningEvent]) -> tuple[Plan, 
         )
     if not snapshot.key_active:
         refused = [KeyRevoked(_("Invalid or revoked API key.")) for _event in events]
-        return Plan(results=list(refused)), program.settings
+        return Plan(results=list(refused))
     result = plan(snapshot, events)
     store.plan_write(result, api_key_id=api_key_id)
-    return result, program.settings
+    return result
 
 
 # --- Ledger events: reversals and spending ----------------------------------------------------

@@ -15,6 +15,9 @@ import psycopg
 from django.db import connection
 from django.utils import timezone
 
+from core import outbox
+from loyalty.ledger.services import POINTS_EARNED
+
 from .planner import (
     ContributionPosted,
     DayOrder,
@@ -35,7 +38,7 @@ from .planner import (
 SNAPSHOT_SQL = "SELECT loyalty_earning_snapshot(%s::bigint, %s::jsonb)"
 WRITE_SQL = (
     "SELECT loyalty_earning_write(%s::bigint, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb,"
-    " %s::jsonb, %s::jsonb, %s::jsonb)"
+    " %s::jsonb, %s::jsonb, %s::jsonb, %s::text, %s::integer, %s::boolean)"
 )
 
 
@@ -193,6 +196,10 @@ def plan_write(plan: Plan, *, api_key_id: int | None) -> None:
         json.dumps(entries),
         json.dumps([{"member_id": m, "delta": d} for m, d in sorted(plan.deltas.items())]),
         json.dumps(plan.members),
+        # the earnings with points, as `points.earned` events (loyalty_points_event_rows)
+        POINTS_EARNED,
+        1,
+        outbox.subscribed(POINTS_EARNED),
     ]
     expected = [
         len(plan.events),

@@ -23,10 +23,10 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import outbox
 from core.clock import local_date, program_today
 from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
 from loyalty.program.expiry import lot_expiry
-from loyalty.tiers.services import tiers_instant_upgrade_schedule
 
 if TYPE_CHECKING:
     from members.models import ApiKey
@@ -55,6 +55,19 @@ class Source:
 
 
 NO_SOURCE = Source()
+
+
+# Domain events of the ledger (core.outbox). Their payload is shaped in SQL, in one place
+# (loyalty_points_event_rows), for these postings and the earning engine's write alike.
+POINTS_EARNED = "points.earned"
+POINTS_REVERSED = "points.reversed"
+POINTS_EVENT_ROWS = "SELECT * FROM loyalty_points_event_rows(%s::bigint[])"
+
+
+def points_events_record(event_type: str, entry_ids: list[int]) -> None:
+    """Record an event of `event_type` per ledger entry, in the posting's transaction."""
+    if entry_ids:
+        outbox.emit_query(event_type, POINTS_EVENT_ROWS, [entry_ids])
 
 
 @transaction.atomic
@@ -170,8 +183,8 @@ def _credit(
         order_id=order_id,
     )
     if points > 0:
-        if kind == Kind.EARN:  # once per member and transaction; a no-op unless switched on
-            tiers_instant_upgrade_schedule(member_id=account.member_id)
+        if kind == Kind.EARN:  # instant upgrades (tiers) and, later, webhooks follow it
+            points_events_record(POINTS_EARNED, [entry.pk])
         repay = min(points, debt)
         lot = PointLot.objects.create(
             member_id=account.member_id,
@@ -240,6 +253,7 @@ def _reverse(
         source=source,
         order_id=order_id,
     )
+    points_events_record(POINTS_REVERSED, [entry.pk])
     own_lot = PointLot.objects.filter(entry=earning).first()
     excused = min(points, _expired_not_excused(earning, own_lot))
     if excused:

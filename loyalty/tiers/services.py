@@ -631,33 +631,6 @@ def tiers_recalculate(
 
 
 # --- Instant upgrade ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class _InstantUpgradeJob:
-    """The after-commit callback queuing one member's instant-upgrade check (equal per
-    member, so a transaction queues it once however many earnings it posts)."""
-
-    member_id: int
-
-    def __call__(self) -> None:
-        task_queue("loyalty.tasks.tier_instant_upgrade_task", self.member_id)
-
-
-def tiers_instant_upgrade_schedule(*, member_id: int, program: Program | None = None) -> None:
-    """Called by the ledger when it posts an earning: with `Program.instant_upgrade` on, the
-    member's tier is checked by a Celery task after the transaction commits (once per
-    member and transaction); with it off, nothing happens. `program`: the settings the
-    caller already holds (else they are loaded)."""
-    if not (program or Program.load()).instant_upgrade:
-        return
-    job = _InstantUpgradeJob(member_id)
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(
-        func == job for _sids, func, _robust in connection.run_on_commit
-    ):
-        return
-    transaction.on_commit(job)
-
-
 @transaction.atomic
 def tier_instant_upgrade(*, member_id: int) -> TierChange | None:
     """Promote the member at once if their live qualifying points (the job's window, ending

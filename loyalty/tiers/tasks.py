@@ -33,7 +33,8 @@ def tier_changes_apply_task(as_of: str | None = None) -> int:
 
 @shared_task(name="loyalty.tasks.tier_instant_upgrade_task")
 def tier_instant_upgrade_task(member_id: int) -> int | None:
-    """Queued after an earning commits (instant upgrade on): promote the member at once if
-    their live points reach a higher tier. Safe to run twice."""
+    """Promote the member at once if their live points reach a higher tier (instant upgrade
+    on). Safe to run twice. Earnings reach the check through the outbox (`points.earned`,
+    loyalty.tiers.subscribers); the task stays for staff and for messages queued before."""
     change = tiers.tier_instant_upgrade(member_id=member_id)
     return change.pk if change is not None else None

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from benefits.coupons.models import Coupon, CouponIssueJob, CouponTemplate, Occasion
 from benefits.coupons.services import coupon_issue_job_start
+from core import outbox
 from core.models import OutboxDelivery, OutboxEvent
 from loyalty.ledger.services import account_open, points_award
 from loyalty.program.models import Tier
@@ -173,6 +174,7 @@ def test_drill_dispatcher_killed_before_each_subscriber_commits(drill: Drill) ->
             occurred_at=datetime(2026, 11, 15, tzinfo=ZoneInfo("UTC")),
         )
         members.append(member)
+    outbox.dispatch()  # the set-up's own events (points earned) are handed out here
     run = tier_run_start(as_of=date(2026, 11, 30))
     chunk = TierRunChunk.objects.get(run=run)
     deliveries = OutboxDelivery.objects.filter(event__type="tier.changed")

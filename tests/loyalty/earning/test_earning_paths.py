@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from core import text
 from core.api.errors import error_body
+from core.models import OutboxEvent
 from loyalty.api.payloads import body_hash
 from loyalty.earning import (
     ContributionPosted,
@@ -289,6 +290,17 @@ class Side:
         lot_index = {lot.pk: n for n, lot in enumerate(lots)}
         orders = {o.pk: o for o in Order.objects.filter(member_id=member)}
         events = {e.pk: e for e in Event.objects.filter(member_id=member)}
+        recorded = list(
+            OutboxEvent.objects.filter(member_id=member, type__startswith="points.").order_by(
+                "member_seq"
+            )
+        )
+        # one event per earning with points and per reversal, whichever way in
+        assert sorted((o.type, index[o.subject["entry"]]) for o in recorded) == sorted(
+            ("points.earned" if e.kind == "earn" else "points.reversed", n)
+            for n, e in enumerate(entries)
+            if (e.kind == "earn" and e.points > 0) or e.kind == "reverse"
+        )
         return self.norm(
             {
                 "balance": Account.objects.get(member_id=member).balance,
@@ -328,6 +340,18 @@ class Side:
                     for o in orders.values()
                 ),
                 "events": sorted((e.key, e.type, self.norm(e.response)) for e in events.values()),
+                # the domain events recorded with the postings, in the member's order
+                "outbox": [
+                    (
+                        o.type,
+                        o.member_seq,
+                        o.subject["member"],
+                        index[o.subject["entry"]],
+                        index[o.data["reverses"]] if o.data["reverses"] else None,
+                        {k: v for k, v in o.data.items() if k != "reverses"},
+                    )
+                    for o in recorded
+                ],
             }
         )
 

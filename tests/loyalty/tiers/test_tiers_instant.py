@@ -12,6 +12,7 @@ import pytest
 from django.db import connection, transaction
 
 from config.celery import app
+from core.models import OutboxDelivery, OutboxEvent
 from loyalty.ledger.models import Account
 from loyalty.ledger.services import points_award
 from loyalty.program.models import Program
@@ -64,14 +65,16 @@ def account(member: Any) -> Account:
     return Account.objects.get(member=member)
 
 
-def test_off_by_default_earning_queues_nothing(
+def test_off_by_default_an_earning_changes_no_tier(
     ladder: Any, tz_program: Any, account_member: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     assert Program.load().instant_upgrade is False
     member = account_member()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         points_award(member_id=member.pk, points=150, reason="order")
-    assert callbacks == []
+    assert len(callbacks) == 1  # the outbox's wake-up: the earning is a `points.earned` event
+    delivery = OutboxDelivery.objects.get(subscriber="loyalty.tiers.subscribers.instant_upgrade")
+    assert (delivery.status, delivery.event.member_id) == ("done", member.pk)
     acc = account(member)
     assert (acc.tier_id, acc.tier_effective_on, acc.balance) == (None, None, 150)
     assert not TierChange.objects.exists()
@@ -94,16 +97,18 @@ def test_on_an_earning_promotes_at_once_with_history_and_reward(
     earn(member, 60, at(2025, 11, 16))  # inside the window ending with 15 November
     earn(member, 500, at(2025, 11, 15, 23, 59))  # just outside it: never counts
 
-    # one batch, three earnings: one check queued
+    # one transaction, three earnings: three `points.earned` events, one check for the member
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         for points in (20, 20, 5):
             points_award(
                 member_id=member.pk, points=points, reason="order", occurred_at=at(2026, 11, 15)
             )
         assert len(callbacks) == 0
-    # The upgrade check; after its commit the outbox's wake-up, which hands the promotion to
-    # the reward, the inbox notice and its email.
-    assert len(callbacks) == 2
+    # After the commit the outbox's wake-up per event (coalesced by `outbox.wake` itself),
+    # whose dispatch runs the check; after the check's commit the promotion's wake-up, which
+    # hands it to the reward, the inbox notice and its email.
+    assert len(callbacks) == 4
+    assert OutboxEvent.objects.filter(type="points.earned", member_id=member.pk).count() == 3
 
     acc = account(member)
     assert (acc.tier, acc.tier_effective_on, acc.qualifying_points, acc.evaluated_on) == (

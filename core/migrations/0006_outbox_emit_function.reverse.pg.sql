@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS core_outbox_emit(text, integer, boolean, jsonb);
