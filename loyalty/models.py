@@ -9,6 +9,7 @@ from loyalty.earning.models import (  # noqa: F401
 )
 from loyalty.ledger.models import (  # noqa: F401
     Account,
+    ExpiryAnnouncement,
     LotAllocation,
     PointEntry,
     PointLot,

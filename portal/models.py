@@ -33,8 +33,8 @@ class Notice(models.Model):
     link = models.CharField(_("link"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
-    # When its email went out (claimed under the row's lock, portal.notices); NULL: still to
-    # send. The sweep `members-sweep-notice-emails` sends the ones a killed worker lost.
+    # When its email went out (stamped under the row's lock by the outbox's email subscriber,
+    # portal.notices); NULL: still to send, or refused and waiting for the outbox's retry.
     emailed_at = models.DateTimeField(_("emailed"), null=True, blank=True)
 
     class Meta:
@@ -48,11 +48,6 @@ class Notice(models.Model):
             models.Index(fields=["member", "-created_at", "-id"], name="notice_member_inbox"),
             models.Index(
                 fields=["member"], name="notice_member_unread", condition=models.Q(read_at=None)
-            ),
-            models.Index(
-                fields=["created_at"],
-                name="notice_to_email",
-                condition=models.Q(emailed_at=None),
             ),
         ]
 

@@ -1,23 +1,22 @@
 """The member inbox: notices of coupons, tier changes and points about to expire, and their
 emails in the member's language.
 
-Each notice is about one thing (`Notice.key`, unique per member): a rerun of any job that
-creates notices inserts nothing new. Creation is set-based (INSERT ... ON CONFLICT DO
-NOTHING); the rows really inserted are those stamped with this call's `created_at`.
+Every notice reaches the inbox through the outbox (portal.subscribers): one per
+`tier.changed`, announced `coupon.issued` and `points.expiring` event. Each notice is about
+one thing (`Notice.key`, unique per member): a second hand-over of the same event inserts
+nothing new. Creation is set-based (INSERT ... ON CONFLICT DO NOTHING).
 
-Every notice has one email, recorded in `emailed_at`. A sender claims the notices it sends
-under their row locks (`SELECT ... FOR UPDATE SKIP LOCKED` of rows not yet emailed), sends,
-and sets `emailed_at` in the same transaction: two senders never send the same notice, and a
-notice whose sender died is sent by the sweep (`notice_emails_sweep`, beat every 5 minutes).
-Tier changes and coupons reach the inbox through the outbox (portal.subscribers): a notice
-per `tier.changed` or announced `coupon.issued` event, and its email, each once.
+Every notice has one email, recorded in `emailed_at`: the email subscriber locks the batch's
+notices not emailed yet, stamps them, sends, and undoes the stamp of a message the mail
+server refused (the outbox retries that one later). All of it commits with the delivery's
+"done", so a dispatcher killed before its commit leaves the emails to send again: at least
+once, never lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.core.mail import EmailMessage, get_connection
@@ -33,24 +32,13 @@ from django.utils.translation import ngettext
 from benefits.coupons.models import Coupon
 from core.mail import email_subject
 from core.models import OutboxEvent
-from loyalty.ledger.models import PointLot
 from members.labels import label
 from portal.models import Notice
 
 logger = logging.getLogger(__name__)
 
 Kind = Notice.Kind
-EXPIRY_NOTICE_DAYS = 30
-# The kinds emailed with the notice's own text; a coupon's notice is emailed by benefits
-# (`benefits.services.coupon_notices_send`) with the coupon's text and how to use it.
-EMAILED_KINDS = frozenset({Kind.TIER_CHANGED, Kind.POINTS_EXPIRING})
 INSERT_BATCH = 1000
-EMAIL_BATCH = 100
-MAX_FAILURES = 3
-# The sweeps leave the newest notices to the normal path (after commit) and give up on
-# notices older than the window (a longer outage: `manage.py sweep_notices --since`).
-SWEEP_GRACE = timedelta(minutes=5)
-SWEEP_WINDOW = timedelta(days=2)
 
 Render = Callable[[list[Notice]], dict[int, EmailMessage]]
 
@@ -103,11 +91,6 @@ def _insert(rows: list[Notice]) -> list[int]:
             ).values_list("pk", flat=True)
         )
     return inserted
-
-
-def _email_after_commit(notice_ids: list[int]) -> None:
-    if notice_ids:
-        transaction.on_commit(lambda: notice_emails_send(notice_ids=notice_ids))
 
 
 @transaction.atomic
@@ -226,27 +209,28 @@ def notice_emails_send_once(
     return refused
 
 
-@transaction.atomic
-def notices_points_expiring(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> int:
-    """A notice per point lot that expires within `days` of `today` (program-local), once
-    per lot, emailed. Returns the number of notices created."""
-    lots = PointLot.objects.filter(
-        remaining__gt=0, expires_on__gte=today, expires_on__lte=today + timedelta(days=days)
-    ).values_list("pk", "member_id", "remaining", "expires_on")
+def notices_for_expiring_points(events: list[OutboxEvent]) -> dict[int, int]:
+    """The notices of `points.expiring` events (one per lot), written if they are not there
+    yet: {event pk: notice pk}."""
     link = reverse("loyalty:points")
-    rows = [
-        Notice(
-            member_id=member_id,
-            kind=Kind.POINTS_EXPIRING,
-            key=f"lot:{pk}",
-            params={"points": remaining, "on": expires_on.isoformat() if expires_on else ""},
-            link=link,
-        )
-        for pk, member_id, remaining, expires_on in lots.iterator()
-    ]
-    inserted = _insert(rows)
-    _email_after_commit(inserted)
-    return len(inserted)
+    _insert(
+        [
+            Notice(
+                member_id=event.member_id,
+                kind=Kind.POINTS_EXPIRING,
+                key=_lot_key(event),
+                params={"points": event.data["points"], "on": event.data["expires_on"]},
+                link=link,
+            )
+            for event in events
+            if event.member_id is not None
+        ]
+    )
+    return _notice_ids(events, {e.pk: _lot_key(e) for e in events})
+
+
+def _lot_key(event: OutboxEvent) -> str:
+    return f"lot:{int(event.subject['lot'])}"
 
 
 def notices_mark_read(*, member_id: int, notice_id: int | None = None) -> int:
@@ -285,84 +269,3 @@ def coupon_notice_emails_render(notices: list[Notice]) -> dict[int, EmailMessage
             " ".join(subject.split()), body, to=[coupon.member.email]
         )
     return messages
-
-
-def _claim_and_send(notices: Any, after_pk: int) -> tuple[int, int | None, bool]:
-    """One batch, one transaction: lock up to EMAIL_BATCH notices not yet emailed (skipping
-    rows another sender holds), send them, record the ones sent. A refused message is left
-    for a later sweep and the batch goes on (one bad address blocks nobody); after
-    MAX_FAILURES refusals in a row (the mail server is away) the call stops. Returns (emails
-    sent, the last pk seen or None when nothing was left, whether to stop)."""
-    with transaction.atomic():
-        batch = list(
-            notices.filter(pk__gt=after_pk, emailed_at__isnull=True)
-            .select_related("member")
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("pk")[:EMAIL_BATCH]
-        )
-        if not batch:
-            return 0, None, False
-        messages = notice_emails_render(batch)
-        done: list[int] = []
-        sent = failures = 0
-        connection = get_connection()
-        try:
-            for notice in batch:
-                message = messages.get(notice.pk)
-                if message is None:  # nothing to tell any more (its coupon is gone)
-                    done.append(notice.pk)
-                    continue
-                try:
-                    message.connection = connection
-                    message.send()
-                except Exception:  # refused, or the server went away: a later sweep retries
-                    logger.exception("notice %s: email not sent", notice.pk)
-                    failures += 1
-                    connection.close()
-                    if failures >= MAX_FAILURES:
-                        break
-                    connection = get_connection()
-                else:
-                    failures = 0
-                    done.append(notice.pk)
-                    sent += 1
-        finally:
-            connection.close()
-        Notice.objects.filter(pk__in=done).update(emailed_at=timezone.now())
-    return sent, batch[-1].pk, failures >= MAX_FAILURES
-
-
-def notice_emails_send(
-    *,
-    notice_ids: Collection[int] | None = None,
-    created_from: datetime | None = None,
-    created_before: datetime | None = None,
-) -> int:
-    """Email the notices not yet emailed (of `EMAILED_KINDS`; these ids, or those created in
-    [created_from, created_before)), each once, in the member's language. Returns the number
-    of emails sent. A notice whose email failed stays for the sweep; a few failures in a row
-    stop the call. Not one transaction: each batch commits its claims."""
-    notices = Notice.objects.filter(kind__in=list(EMAILED_KINDS))
-    if notice_ids is not None:
-        notices = notices.filter(pk__in=list(notice_ids))
-    if created_from is not None:
-        notices = notices.filter(created_at__gte=created_from)
-    if created_before is not None:
-        notices = notices.filter(created_at__lt=created_before)
-    total, after = 0, 0
-    while True:
-        sent, last, stop = _claim_and_send(notices, after)
-        total += sent
-        if last is None or stop:
-            return total
-        after = last
-
-
-def notice_emails_sweep(*, now: datetime | None = None, since: datetime | None = None) -> int:
-    """Beat (every 5 minutes): send the tier and points-expiring emails a killed worker lost
-    (notices written 5 minutes to 2 days ago, or since `since`, never emailed). Safe to run
-    twice and beside the normal path: each notice is claimed under its row lock."""
-    now = now or timezone.now()
-    return notice_emails_send(
-        created_from=since or now - SWEEP_WINDOW, created_before=now - SWEEP_GRACE
-    )

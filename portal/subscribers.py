@@ -10,6 +10,7 @@ from portal.notices import (
     coupon_notice_emails_render,
     notice_emails_send_once,
     notices_for_coupons,
+    notices_for_expiring_points,
     notices_for_tier_changes,
 )
 
@@ -41,3 +42,13 @@ def coupon_email(events: list[OutboxEvent]) -> dict[int, Exception]:
     return notice_emails_send_once(
         notices_for_coupons(_announced(events)), render=coupon_notice_emails_render
     )
+
+
+def points_expiring_notice(events: list[OutboxEvent]) -> None:
+    """points.expiring: the notice in the member's inbox (one per lot)."""
+    notices_for_expiring_points(events)
+
+
+def points_expiring_email(events: list[OutboxEvent]) -> dict[int, Exception]:
+    """points.expiring: the notice's email, in the member's language."""
+    return notice_emails_send_once(notices_for_expiring_points(events))

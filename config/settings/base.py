@@ -337,24 +337,21 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "loyalty.tasks.tier_changes_apply_task",
         "schedule": crontab(minute=15),
     },
-    # Inbox: "points expiring within 30 days", once per lot (a unique key), so running it a
-    # few times a day only catches the program-local day change early in any time zone.
     # The outbox (core.outbox): every commit that emits wakes the dispatcher; this sweep
     # delivers what a lost wake-up or a retry's backoff left due.
     "core-outbox-dispatch": {
         "task": "core.outbox_dispatch",
         "schedule": 60.0,
     },
-    "members-notices-points-expiring": {
-        "task": "members.notices_points_expiring",
+    # "Points expiring within 30 days" (a `points.expiring` event per lot, once per lot), so
+    # running it a few times a day only catches the program-local day change early in any
+    # time zone.
+    "loyalty-announce-expiring-points": {
+        "task": "loyalty.announce_expiring_points",
         "schedule": crontab(minute=25, hour="*/6"),
     },
-    # Stop-gaps until a transactional outbox: what a worker killed after a commit left undone
-    # is found from the database's state (docs/adr/0015-faults-sweeps-and-resumable-jobs.md).
-    "members-sweep-notice-emails": {
-        "task": "members.notice_emails_sweep",
-        "schedule": crontab(minute="*/5"),
-    },
+    # A stop-gap: a staff job a killed worker left half-way is found from the database's
+    # state (docs/adr/0015-faults-sweeps-and-resumable-jobs.md).
     "benefits-resume-coupon-issue-jobs": {
         "task": "benefits.resume_coupon_issue_jobs",
         "schedule": crontab(minute="*/5"),
@@ -395,5 +392,9 @@ OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {
     "coupon.issued": [
         "portal.subscribers.coupon_notice",
         "portal.subscribers.coupon_email",
+    ],
+    "points.expiring": [
+        "portal.subscribers.points_expiring_notice",
+        "portal.subscribers.points_expiring_email",
     ],
 }

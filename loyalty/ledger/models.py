@@ -229,6 +229,27 @@ class PointLot(models.Model):
         return f"lot {self.pk}: {self.remaining}/{self.points}"
 
 
+class ExpiryAnnouncement(models.Model):
+    """A lot whose coming expiry was announced (a `points.expiring` event): one row per lot,
+    so the daily announcement, run as often as it likes, announces each lot once."""
+
+    lot = models.OneToOneField(
+        PointLot,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("lot"),
+    )
+    announced_on = models.DateField(_("announced on"))
+
+    class Meta:
+        verbose_name = _("expiry announcement")
+        verbose_name_plural = _("expiry announcements")
+
+    def __str__(self) -> str:
+        return f"lot {self.lot_id} announced on {self.announced_on}"
+
+
 class LotAllocation(models.Model):
     """Points taken out of a lot by an entry (spending, expiry, reversal, debt repayment)."""
 

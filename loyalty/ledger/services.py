@@ -14,19 +14,26 @@ The ledger's rules, in one place:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core import outbox
 from core.clock import local_date, program_today
-from loyalty.ledger.models import Account, LotAllocation, PointEntry, PointLot
+from loyalty.ledger.models import (
+    Account,
+    ExpiryAnnouncement,
+    LotAllocation,
+    PointEntry,
+    PointLot,
+)
 from loyalty.program.expiry import lot_expiry
+from members.models import Member
 
 if TYPE_CHECKING:
     from members.models import ApiKey
@@ -61,6 +68,8 @@ NO_SOURCE = Source()
 # (loyalty_points_event_rows), for these postings and the earning engine's write alike.
 POINTS_EARNED = "points.earned"
 POINTS_REVERSED = "points.reversed"
+POINTS_EXPIRING = "points.expiring"
+EXPIRY_NOTICE_DAYS = 30
 POINTS_EVENT_ROWS = "SELECT * FROM loyalty_points_event_rows(%s::bigint[])"
 
 
@@ -455,4 +464,44 @@ def _expire_due(account: Account, *, today: date) -> int:
         )
         LotAllocation.objects.create(lot=lot, entry=entry, points=-lot.remaining)
         PointLot.objects.filter(pk=lot.pk).update(remaining=0)
+    return len(lots)
+
+
+# The lots expiring within the window, not announced yet: each is claimed by its announcement
+# row (the primary key: a rerun, or two at once, claims nothing twice) and announced.
+_ANNOUNCE_SQL = """
+INSERT INTO {announcement} (lot_id, announced_on)
+SELECT id, %s FROM {lot}
+WHERE remaining > 0 AND expires_on BETWEEN %s AND %s
+ORDER BY id
+ON CONFLICT (lot_id) DO NOTHING
+RETURNING lot_id
+"""
+_EXPIRING_ROWS = """
+SELECT row_number() OVER (ORDER BY l.member_id, l.id) AS ord, l.member_id,
+       jsonb_build_object('member', m.number, 'lot', l.id) AS subject,
+       jsonb_build_object(
+           'lot', l.id, 'points', l.remaining, 'expires_on', to_char(l.expires_on, 'YYYY-MM-DD')
+       ) AS data
+FROM {lot} l JOIN {member} m ON m.id = l.member_id
+WHERE l.id = ANY (%s::bigint[])
+"""
+
+
+@transaction.atomic
+def points_expiring_announce(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> int:
+    """Record a `points.expiring` event for each lot with points left that expires within
+    `days` of `today` (program-local), once per lot, in one transaction (set-based: a few
+    statements however many lots). Its subscribers write the inbox notice and email it.
+    Returns the number of lots announced."""
+    names = {
+        "announcement": ExpiryAnnouncement._meta.db_table,
+        "lot": PointLot._meta.db_table,
+        "member": Member._meta.db_table,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_ANNOUNCE_SQL.format(**names), [today, today, today + timedelta(days=days)])
+        lots = [row[0] for row in cursor.fetchall()]
+    if lots:
+        outbox.emit_query(POINTS_EXPIRING, _EXPIRING_ROWS.format(**names), [lots])
     return len(lots)

@@ -1,5 +1,5 @@
-"""The member inbox: notices written after the coupon, tier and expiry code commits, emails
-in the member's language, unread counts and mark-as-read."""
+"""The member inbox: notices written by the outbox's subscribers after the coupon, tier and
+expiry code commits, emails in the member's language, unread counts and mark-as-read."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from django.test import Client
 from benefits.coupons.models import Occasion
 from benefits.coupons.services import levelup_reward_issue
 from loyalty.ledger.models import PointLot
-from loyalty.ledger.services import points_award
+from loyalty.ledger.services import points_award, points_expiring_announce
+from loyalty.ledger.tasks import announce_expiring_points
 from loyalty.program.models import Tier
 from loyalty.tiers.services import tiers_recalculate
 from portal.models import Notice
-from portal.notices import notices_mark_read, notices_points_expiring
-from portal.tasks import notices_points_expiring_task
+from portal.notices import notices_mark_read
 from tests.benefits.coupons.factories import CouponTemplateFactory
 from tests.factories import MemberFactory
 from tests.loyalty.conftest import earn
@@ -108,8 +108,8 @@ def test_expiring_points_notice_once_per_lot(
     later = points_award(member_id=member.pk, points=3, reason="new order")
     PointLot.objects.filter(entry=soon).update(expires_on=date(2026, 12, 1))
     PointLot.objects.filter(entry=later).update(expires_on=date(2027, 3, 1))
-    with django_capture_on_commit_callbacks(execute=True):
-        assert notices_points_expiring(today=date(2026, 11, 10)) == 1
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox's dispatch after it
+        assert points_expiring_announce(today=date(2026, 11, 10)) == 1
     notice = Notice.objects.get()
     lot = PointLot.objects.get(entry=soon)
     assert (notice.kind, notice.key, notice.params) == (
@@ -120,7 +120,7 @@ def test_expiring_points_notice_once_per_lot(
     assert len(mail.outbox) == 1
     assert "7 points expire on" in mail.outbox[0].body
     with django_capture_on_commit_callbacks(execute=True):
-        assert notices_points_expiring_task("2026-11-11") == 0  # the same lot: nothing new
+        assert announce_expiring_points("2026-11-11") == 0  # the same lot: nothing new
     assert Notice.objects.count() == 1
     assert len(mail.outbox) == 1
 
@@ -166,8 +166,8 @@ def test_inbox_empty_state_and_login_required(member: Any) -> None:
 def test_beat_runs_the_expiry_notices() -> None:
     from django.conf import settings
 
-    entry = settings.CELERY_BEAT_SCHEDULE["members-notices-points-expiring"]
-    assert entry["task"] == "members.notices_points_expiring"
+    entry = settings.CELERY_BEAT_SCHEDULE["loyalty-announce-expiring-points"]
+    assert entry["task"] == "loyalty.announce_expiring_points"
 
 
 def test_unread_notice_count_ignores_read_ones(member: Any) -> None:

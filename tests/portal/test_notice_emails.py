@@ -1,9 +1,11 @@
-"""Every notice's email is recorded (`emailed_at`), claimed under row locks, and a lost one is
-sent by the sweep, once."""
+"""Every notice's email is recorded (`emailed_at`) and sent by the outbox's email subscriber,
+once per notice however often its event is handed over; a refused message is retried by the
+outbox, shown on its delivery, and blocks no other email. The path is the points-expiring
+one (`points.expiring` events); the tier and coupon emails share the sender."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,84 +13,28 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
+from core import outbox
+from core.models import OutboxDelivery
+from loyalty.ledger.models import PointLot
+from loyalty.ledger.services import account_open, points_award, points_expiring_announce
 from portal.models import Notice
-from portal.notices import notice_emails_send, notice_emails_sweep
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
 
-
-def _notices(count: int, *, age: timedelta, kind: str = Notice.Kind.TIER_CHANGED) -> list[int]:
-    created = timezone.now() - age
-    ids = []
-    for i in range(count):
-        notice = Notice.objects.create(
-            member=MemberFactory(),
-            kind=kind,
-            key=f"tier:2026-11-01:evaluation:{i}",
-            params={
-                "from": "Silver",
-                "to": "Gold",
-                "direction": "up",
-                "effective_on": "2026-12-01",
-            },
-            created_at=created,
-        )
-        ids.append(notice.pk)
-    return ids
+TODAY = date(2026, 11, 10)
+EMAIL = "portal.subscribers.points_expiring_email"
 
 
-@pytest.mark.django_db
-def test_sweep_sends_lost_emails_once_and_leaves_the_newest_to_the_normal_path() -> None:
-    lost = _notices(2, age=timedelta(minutes=10))
-    fresh = _notices(1, age=timedelta(minutes=1))
-    Notice.objects.filter(pk__in=fresh).update(key="tier:fresh")
-    old = _notices(1, age=timedelta(days=3))
-    Notice.objects.filter(pk__in=old).update(key="tier:old")
-
-    assert notice_emails_sweep() == 2
-    assert notice_emails_sweep() == 0  # run twice: nothing more
-    assert len(mail.outbox) == 2
-    assert sorted(Notice.objects.exclude(emailed_at=None).values_list("pk", flat=True)) == lost
-    # after a longer outage, from an earlier date
-    assert notice_emails_sweep(since=timezone.now() - timedelta(days=4)) == 1
-    assert len(mail.outbox) == 3
-    assert Notice.objects.filter(emailed_at=None).count() == 1  # the fresh one
-
-
-@pytest.mark.django_db
-def test_a_notice_sent_by_the_normal_path_is_not_sent_again() -> None:
-    ids = _notices(3, age=timedelta(minutes=10))
-    assert notice_emails_send(notice_ids=ids) == 3
-    assert notice_emails_send(notice_ids=ids) == 0
-    assert notice_emails_sweep() == 0
-    assert len(mail.outbox) == 3
-
-
-class FlakyBackend(EmailBackend):
-    """The locmem backend, refusing every message after `allowed` (a mail server that went
-    away part-way)."""
-
-    allowed = 1
-
-    def send_messages(self, messages: Any) -> int:
-        if len(mail.outbox) >= self.allowed:
-            raise ConnectionError("the mail server went away")
-        return super().send_messages(messages)
-
-
-@pytest.mark.django_db
-def test_a_failed_send_is_retried_by_a_later_sweep(settings: Any) -> None:
-    ids = _notices(3, age=timedelta(minutes=10))
-    settings.EMAIL_BACKEND = "tests.portal.test_notice_emails.FlakyBackend"
-    FlakyBackend.allowed = 1
-    assert notice_emails_sweep() == 1
-    assert Notice.objects.filter(emailed_at=None).count() == 2  # not marked: not sent
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    assert notice_emails_sweep() == 2
-    assert len(mail.outbox) == 3
-    assert sorted(mail.outbox[i].to[0] for i in range(3)) == sorted(
-        Notice.objects.filter(pk__in=ids).values_list("member__email", flat=True)
-    )
+def _expiring(count: int) -> list[Any]:
+    """Members with a lot of 5 points expiring within the announcement's window."""
+    members = []
+    for _i in range(count):
+        member = MemberFactory()
+        account_open(member_id=member.pk)
+        entry = points_award(member_id=member.pk, points=5, reason="order")
+        PointLot.objects.filter(entry=entry).update(expires_on=date(2026, 12, 1))
+        members.append(member)
+    return members
 
 
 class RefusingBackend(EmailBackend):
@@ -101,22 +47,74 @@ class RefusingBackend(EmailBackend):
 
 
 @pytest.mark.django_db
-def test_one_refused_address_blocks_no_other_email(settings: Any) -> None:
-    ids = _notices(3, age=timedelta(minutes=10))
-    first = Notice.objects.get(pk=ids[0])
-    type(first.member).objects.filter(pk=first.member_id).update(email="refused@example.com")
+def test_each_lot_is_emailed_once_however_often_announced_and_dispatched() -> None:
+    members = _expiring(3)
+    outbox.dispatch()  # the set-up's own events
+    assert points_expiring_announce(today=TODAY) == 3
+    assert points_expiring_announce(today=TODAY) == 0  # announced once per lot
+    outbox.dispatch()
+    outbox.dispatch()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in members)
+    assert all("5 points expire on" in m.body for m in mail.outbox)
+    assert Notice.objects.filter(kind="points_expiring", emailed_at=None).count() == 0
+    # the same events handed over again (a dispatcher killed after the commit cannot do this,
+    # but a subscriber must not care): no second notice, no second email
+    OutboxDelivery.objects.update(status="pending", next_attempt_at=timezone.now())
+    outbox.dispatch()
+    assert len(mail.outbox) == 3
+    assert Notice.objects.filter(kind="points_expiring").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_notice_already_emailed_is_not_emailed_again() -> None:
+    (member,) = _expiring(1)
+    lot = PointLot.objects.get(member=member)
+    Notice.objects.create(  # told by an earlier version of the announcement
+        member=member,
+        kind="points_expiring",
+        key=f"lot:{lot.pk}",
+        params={"points": 5, "on": "2026-12-01"},
+        emailed_at=timezone.now(),
+    )
+    points_expiring_announce(today=TODAY)
+    outbox.dispatch()
+    assert mail.outbox == []
+    assert Notice.objects.filter(member=member).count() == 1
+
+
+@pytest.mark.django_db
+def test_one_refused_address_blocks_no_other_email_and_is_retried(settings: Any) -> None:
+    members = _expiring(3)
+    type(members[0]).objects.filter(pk=members[0].pk).update(email="refused@example.com")
+    outbox.dispatch()
     settings.EMAIL_BACKEND = "tests.portal.test_notice_emails.RefusingBackend"
-    assert notice_emails_sweep() == 2
-    assert notice_emails_sweep() == 0
-    assert list(Notice.objects.filter(emailed_at=None).values_list("pk", flat=True)) == [ids[0]]
-    assert len(mail.outbox) == 2
+    points_expiring_announce(today=TODAY)
+    outbox.dispatch()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in members[1:])
+    refused = OutboxDelivery.objects.get(subscriber=EMAIL, event__member_id=members[0].pk)
+    assert (refused.status, refused.attempts) == ("pending", 1)
+    assert "550 no such mailbox" in refused.last_error  # shown in the admin
+    assert list(Notice.objects.filter(emailed_at=None).values_list("member_id", flat=True)) == [
+        members[0].pk
+    ]
+    # the mailbox is back: the retry sends it, once
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    OutboxDelivery.objects.filter(pk=refused.pk).update(next_attempt_at=timezone.now())
+    outbox.dispatch()
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        ["refused@example.com", *(m.email for m in members[1:])]
+    )
+    assert Notice.objects.filter(emailed_at=None).count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_senders_never_send_the_same_notice() -> None:
-    ids = _notices(60, age=timedelta(minutes=10))
-    sent = run_threads(4, lambda _i: notice_emails_sweep())
-    assert sum(sent) == 60
-    assert len(mail.outbox) == 60
-    assert len({m.to[0] for m in mail.outbox}) == 60
-    assert Notice.objects.filter(pk__in=ids, emailed_at=None).count() == 0
+@pytest.mark.outbox_wakes_celery
+def test_two_dispatchers_at_once_send_each_email_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outbox, "DELIVERY_BATCH", 7)  # many small batches, interleaved
+    members = _expiring(60)
+    outbox.dispatch()
+    points_expiring_announce(today=TODAY)
+    handled = run_threads(4, lambda _i: outbox.dispatch())
+    assert sum(handled) == 120  # the notice and the email of each of the 60 events
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in members)
+    assert Notice.objects.filter(emailed_at=None).count() == 0

@@ -4,7 +4,8 @@ coupons in every state and inbox notices. Idempotent; passwords are printed once
 Everything goes through the real services: the ledger (`points_award`, `points_redeem`), the
 monthly tier job for each past month end (`tiers_recalculate`, then the tier notices its
 outbox's subscribers write), a staff coupon job (`coupon_issue_job_run`), the
-checkout's `coupon_redeem`, `coupons_void` and `coupons_expire`, and the expiry notices job.
+checkout's `coupon_redeem`, `coupons_void` and `coupons_expire`, and the points-expiring
+announcement.
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ from benefits.engagement.models import (
 )
 from core import outbox
 from core.clock import add_months, month_end, program_timezone, program_today
-from loyalty.ledger.services import points_award, points_redeem
+from loyalty.ledger.services import points_award, points_expiring_announce, points_redeem
 from loyalty.program.models import Tier
 from loyalty.tiers.services import tiers_recalculate
 from members.models import Member
 from members.services import api_key_create, member_create
-from portal.notices import notices_points_expiring
 
 DEMO_STAFF = "admin@example.com"
 DEMO_MEMBER = "member@example.com"
@@ -136,7 +136,7 @@ class Command(BaseCommand):
         if Tier.objects.exists():
             for back in range(HISTORY_MONTHS, 0, -1):
                 tiers_recalculate(as_of=month_end(add_months(today, -back)))
-        notices_points_expiring(today=today)
+        points_expiring_announce(today=today)
         self._coupons([m for m, _monthly in members], staff)
         # The diamond member has already answered the demo event.
         diamond = next((m for m, _monthly in members if m.email.startswith("diamond@")), None)

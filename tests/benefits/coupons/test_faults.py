@@ -105,7 +105,7 @@ def test_two_dispatchers_at_once_announce_each_coupon_once() -> None:
 def test_beat_entries() -> None:
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert "benefits-sweep-coupon-notices" not in schedule  # the outbox keeps each coupon's
-    assert schedule["members-sweep-notice-emails"]["task"] == "members.notice_emails_sweep"
+    assert "members-sweep-notice-emails" not in schedule  # every notice email is a subscriber's
     assert (
         schedule["benefits-resume-coupon-issue-jobs"]["task"] == "benefits.resume_coupon_issue_jobs"
     )
@@ -292,31 +292,4 @@ def test_admin_add_form_issue_again(client: Any, django_capture_on_commit_callba
     assert list(CouponIssueJob.objects.order_by("pk").values_list("issue_again", "round")) == [
         (False, 0),
         (True, 1),
-    ]
-
-
-@pytest.mark.django_db
-def test_sweep_command_after_a_longer_outage() -> None:
-    """The command sends the points-expiring emails a longer outage left (tier and coupon
-    emails wait in the outbox instead)."""
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    members = [MemberFactory(), MemberFactory()]
-    old = timezone.now() - timedelta(days=5)
-    for i, member in enumerate(members):
-        Notice.objects.create(
-            member=member, kind=Notice.Kind.POINTS_EXPIRING, key=f"lot:{i}", created_at=old
-        )
-    out = StringIO()
-    call_command("sweep_notices", stdout=out)
-    since = (timezone.now() - timedelta(days=6)).date().isoformat()
-    call_command("sweep_notices", "--since", since, stdout=out)
-    call_command("sweep_notices", "--since", since, stdout=out)
-    assert len(mail.outbox) == 2
-    assert out.getvalue().splitlines() == [
-        "Sent 0 notice email(s).",
-        "Sent 2 notice email(s).",
-        "Sent 0 notice email(s).",
     ]
