@@ -49,6 +49,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from psycopg.types.json import Jsonb
 
 from .models import OutboxDelivery, OutboxEvent
 
@@ -94,15 +95,22 @@ def emit_many(event_type: str, events: Sequence[Event], *, version: int = 1) -> 
     """Record many events of one type at once, in the caller's transaction; their ids."""
     if not events:
         return []
-    rows = [
-        {"ord": i, "member_id": e.member_id, "subject": e.subject, "data": e.data}
-        for i, e in enumerate(events)
-    ]
     return _recorded(
         event_type,
-        "SELECT core_outbox_emit(%s, %s, %s, %s::jsonb)",
-        [event_type, version, subscribed(event_type), json.dumps(rows, cls=DjangoJSONEncoder)],
+        "SELECT core_outbox_emit(%s, %s, %s, %s::bigint[], %s::jsonb[], %s::jsonb[])",
+        [
+            event_type,
+            version,
+            subscribed(event_type),
+            [e.member_id for e in events],
+            [Jsonb(e.subject, dumps=_dumps) for e in events],
+            [Jsonb(e.data, dumps=_dumps) for e in events],
+        ],
     )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def emit_query(
@@ -111,11 +119,13 @@ def emit_query(
     """Record an event of `event_type` for each row of the query `source` (columns `ord`,
     `member_id`, `subject` jsonb, `data` jsonb), in the caller's transaction (required): the
     set-based form for a job that records thousands at once. Returns the events' ids."""
-    # the caller's SQL, its values as parameters
-    rows = f"SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]') FROM ({source}) AS s"  # noqa: S608
+    columns = ", ".join(
+        f"array_agg(s.{column} ORDER BY s.ord)" for column in ("member_id", "subject", "data")
+    )
     return _recorded(
         event_type,
-        f"SELECT core_outbox_emit(%s, %s, %s, ({rows}))",
+        # the caller's SQL, its values as parameters
+        f"SELECT core_outbox_emit(%s, %s, %s, {columns}) FROM ({source}) AS s",  # noqa: S608
         [event_type, version, subscribed(event_type), *params],
     )
 
@@ -187,9 +197,10 @@ def backoff(attempts: int) -> timedelta:
 
 
 # The events not handed out yet, oldest first, become a delivery per subscriber of their
-# type. One fan-out at a time (the transaction's advisory lock; another dispatcher skips the
-# step): a member's later event is then never handed out before an earlier one, as their
-# commits follow their sequence (the member's sequence row is locked until commit).
+# type. One fan-out at a time (the transaction's advisory lock; another dispatcher waits for
+# it, a short step, and its statement then sees what the first handed out): a member's later
+# event is never handed out before an earlier one, as their commits follow their sequence
+# (the member's sequence row is locked until commit).
 _FAN_OUT_SQL = """
 WITH claimed AS (
     SELECT id, type, member_id, member_seq FROM core_outboxevent
@@ -222,14 +233,13 @@ def _routes() -> tuple[list[str], list[str]]:
     return [t for t, _p in pairs], [p for _t, p in pairs]
 
 
-def fan_out(limit: int = FAN_OUT_BATCH) -> int | None:
+def fan_out(limit: int = FAN_OUT_BATCH) -> int:
     """Hand up to `limit` committed events to their subscribers (a delivery each); how many
-    events were handed out, or None when another dispatcher is fanning out right now."""
+    events were handed out. Waits while another dispatcher fans out (a short step), then
+    sees what that one handed out and what committed since."""
     types, paths = _routes()
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_FAN_OUT_LOCK])
-        if not cursor.fetchone()[0]:
-            return None
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FAN_OUT_LOCK])
         cursor.execute(_FAN_OUT_SQL, [limit, types, paths])
         return int(cursor.fetchone()[0])
 
@@ -268,6 +278,9 @@ def dispatch(limit: int = 5000) -> int:
                     .select_related("event")[: min(DELIVERY_BATCH, limit - handled)]
                 )
                 if batch:
+                    # in member order: subscribers that lock members (accounts, sequences)
+                    # take them in the order every writer does
+                    batch.sort(key=lambda d: (d.member_id or 0, d.pk))
                     _attempt(path, batch)
             handled += len(batch)
             progress = progress or bool(batch)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from typing import Any
 
 from django.core.mail import EmailMessage, get_connection
@@ -34,6 +35,7 @@ from core.mail import email_subject
 from core.models import OutboxEvent
 from members.labels import label
 from portal.models import Notice
+from portal.page_versions import versions_kept
 
 logger = logging.getLogger(__name__)
 
@@ -184,12 +186,20 @@ def notice_emails_send_once(
     if not batch:
         return {}
     messages = (render or notice_emails_render)(batch)
-    # Stamped before the sends: every lock the stamp takes (the dashboard's page version) is
-    # held before a message leaves, so a lock conflict rolls back unsent emails.
-    Notice.objects.filter(pk__in=[n.pk for n in batch]).update(emailed_at=timezone.now())
+    sent_at = timezone.now()
+    # Stamped before the sends, so a kill after a send leaves at most this batch to send
+    # again; the stamp shows on no page, so it takes no member's page-version lock (the
+    # earning path takes those) while the messages go out.
+    with versions_kept():
+        Notice.objects.filter(pk__in=[n.pk for n in batch]).update(emailed_at=sent_at)
     refused: dict[int, Exception] = {}
     mail = get_connection()
     try:
+        mail.open()  # one connection for the batch, not one per message
+    except Exception as exc:  # the mail server is away: every message waits for a retry
+        logger.warning("notice emails: no connection to the mail server: %s", exc)
+        refused = {by_notice[n.pk]: exc for n in batch if n.pk in messages}
+    else:
         for notice in batch:
             message = messages.get(notice.pk)
             if message is None:  # nothing to tell any more (its coupon is gone)
@@ -200,12 +210,17 @@ def notice_emails_send_once(
             except Exception as exc:  # refused, or the server went away: tried again later
                 logger.warning("notice %s: email not sent: %s", notice.pk, exc)
                 refused[by_notice[notice.pk]] = exc
-                mail.close()
+                with suppress(Exception):
+                    mail.close()
                 mail = get_connection()
+                with suppress(Exception):
+                    mail.open()
     finally:
-        mail.close()
+        with suppress(Exception):  # nothing may raise after a message left (ADR 0019)
+            mail.close()
     if refused:
-        Notice.objects.filter(pk__in=[notices[key] for key in refused]).update(emailed_at=None)
+        with versions_kept():
+            Notice.objects.filter(pk__in=[notices[key] for key in refused]).update(emailed_at=None)
     return refused
 
 

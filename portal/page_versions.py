@@ -32,6 +32,8 @@ a reward's stock counts only when it runs out or comes back (`GLOBAL_FLIPS`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,20 @@ PG_NEXT = f"GREATEST(members_pageversion.version + 1, {PG_NOW})"
 # transaction can pass unbumped; tests/portal/test_dashboard_cache.py checks both.
 PG_DEFERRED_SETTING = "members.pv_deferred"
 PG_NOT_DEFERRED = f"COALESCE(current_setting('{PG_DEFERRED_SETTING}', true), '') <> 'on'"
+
+
+@contextmanager
+def versions_kept(connection: Any = default_connection) -> Iterator[None]:
+    """Writes inside leave the member versions alone (the member triggers skip them): for a
+    column no page shows, such as a notice's `emailed_at`, so the write takes no member's
+    version row lock. Transaction-local; must run inside a transaction."""
+    assert connection.in_atomic_block, "versions_kept inside a transaction"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'on', true)", [PG_DEFERRED_SETTING])
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT set_config(%s, '', true)", [PG_DEFERRED_SETTING])
 
 
 def scopes_of_tables() -> dict[str, set[int]]:

@@ -1,1 +1,1 @@
-DROP FUNCTION IF EXISTS core_outbox_emit(text, integer, boolean, jsonb);
+DROP FUNCTION IF EXISTS core_outbox_emit(text, integer, boolean, bigint[], jsonb[], jsonb[]);

@@ -468,11 +468,18 @@ def _expire_due(account: Account, *, today: date) -> int:
 
 
 # The lots expiring within the window, not announced yet: each is claimed by its announcement
-# row (the primary key: a rerun, or two at once, claims nothing twice) and announced.
+# row (the primary key: a rerun, or two at once, claims nothing twice) and announced, one
+# range of member ids per transaction (a first run may announce millions of lots: no giant
+# transaction, no member's sequence locked for long).
+ANNOUNCE_MEMBERS_PER_CHUNK = 50_000
+_WINDOW_SQL = """
+SELECT min(member_id), max(member_id) FROM {lot}
+WHERE remaining > 0 AND expires_on BETWEEN %s AND %s
+"""
 _ANNOUNCE_SQL = """
 INSERT INTO {announcement} (lot_id, announced_on)
 SELECT id, %s FROM {lot}
-WHERE remaining > 0 AND expires_on BETWEEN %s AND %s
+WHERE remaining > 0 AND expires_on BETWEEN %s AND %s AND member_id >= %s AND member_id < %s
 ORDER BY id
 ON CONFLICT (lot_id) DO NOTHING
 RETURNING lot_id
@@ -488,20 +495,31 @@ WHERE l.id = ANY (%s::bigint[])
 """
 
 
-@transaction.atomic
 def points_expiring_announce(*, today: date, days: int = EXPIRY_NOTICE_DAYS) -> int:
     """Record a `points.expiring` event for each lot with points left that expires within
-    `days` of `today` (program-local), once per lot, in one transaction (set-based: a few
-    statements however many lots). Its subscribers write the inbox notice and email it.
-    Returns the number of lots announced."""
+    `days` of `today` (program-local), once per lot: set-based, a transaction per range of
+    member ids (its lots claimed and their events recorded together). Its subscribers write
+    the inbox notice and email it. Returns the number of lots announced."""
     names = {
         "announcement": ExpiryAnnouncement._meta.db_table,
         "lot": PointLot._meta.db_table,
         "member": Member._meta.db_table,
     }
+    last = today + timedelta(days=days)
     with connection.cursor() as cursor:
-        cursor.execute(_ANNOUNCE_SQL.format(**names), [today, today, today + timedelta(days=days)])
-        lots = [row[0] for row in cursor.fetchall()]
-    if lots:
-        outbox.emit_query(POINTS_EXPIRING, _EXPIRING_ROWS.format(**names), [lots])
-    return len(lots)
+        cursor.execute(_WINDOW_SQL.format(**names), [today, last])
+        low, high = cursor.fetchone()
+    announced = 0
+    if low is None:
+        return announced
+    for start in range(low, high + 1, ANNOUNCE_MEMBERS_PER_CHUNK):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                _ANNOUNCE_SQL.format(**names),
+                [today, today, last, start, start + ANNOUNCE_MEMBERS_PER_CHUNK],
+            )
+            lots = [row[0] for row in cursor.fetchall()]
+            if lots:
+                outbox.emit_query(POINTS_EXPIRING, _EXPIRING_ROWS.format(**names), [lots])
+        announced += len(lots)
+    return announced

@@ -1,5 +1,6 @@
--- loyalty_points_event_rows: the outbox rows (core_outbox_emit's {ord, member_id, subject,
--- data}) of `points.earned` and `points.reversed` events, one per ledger entry, in id order.
+-- loyalty_points_event_rows: the outbox rows (ord, member_id, subject, data: what
+-- core_outbox_emit takes, in `ord` order) of `points.earned` and `points.reversed` events,
+-- one per ledger entry, in id order.
 -- The one home of these events' payload: the earning engine's write (SQL) and the ledger's
 -- postings (Python, core.outbox.emit_query) both record through it.
 CREATE OR REPLACE FUNCTION loyalty_points_event_rows(p_entries bigint[])
@@ -36,7 +37,8 @@ DROP FUNCTION IF EXISTS loyalty_earning_write(bigint, jsonb, jsonb, jsonb, jsonb
 --
 -- The earnings with points are recorded as `points.earned` outbox events in the same
 -- transaction (core_outbox_emit; the payload is loyalty_points_event_rows'), unless
--- p_earned_type is NULL.
+-- p_earned_type is NULL (the default: a caller of the previous eight parameters, still
+-- running while a deploy migrates, writes as before).
 --
 -- Every row written is one of `p_members`': the member page-version triggers skip the statement
 -- (members.pv_deferred, transaction-local, cleared again right after it), and those members'
@@ -50,9 +52,9 @@ CREATE OR REPLACE FUNCTION loyalty_earning_write(
     p_entries jsonb,
     p_deltas jsonb,
     p_members jsonb,
-    p_earned_type text,
-    p_earned_version integer,
-    p_earned_subscribed boolean
+    p_earned_type text DEFAULT NULL,
+    p_earned_version integer DEFAULT 1,
+    p_earned_subscribed boolean DEFAULT false
 ) RETURNS integer[] LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_counts integer[];
@@ -143,8 +145,9 @@ BEGIN
     IF p_earned_type IS NOT NULL AND cardinality(v_earned) > 0 THEN
         PERFORM core_outbox_emit(
             p_earned_type, p_earned_version, p_earned_subscribed,
-            (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.ord) FROM loyalty_points_event_rows(v_earned) r)
-        );
+            array_agg(r.member_id ORDER BY r.ord), array_agg(r.subject ORDER BY r.ord),
+            array_agg(r.data ORDER BY r.ord)
+        ) FROM loyalty_points_event_rows(v_earned) r;
     END IF;
     RETURN v_counts;
 END;

@@ -5,6 +5,7 @@ a subscriber in order, and dispatchers run side by side."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -199,6 +200,7 @@ def test_a_dispatcher_that_dies_mid_delivery_leaves_it_pending_and_undone() -> N
 @pytest.mark.outbox_wakes_celery
 def test_two_dispatchers_at_once_hand_each_event_to_each_subscriber_once() -> None:
     events = [emit(member_id=n % 5) for n in range(60)]
+    assert outbox.fan_out() == 60  # both dispatchers find deliveries from the start
 
     def dispatcher(_: int) -> int:
         return outbox.dispatch()
@@ -207,7 +209,12 @@ def test_two_dispatchers_at_once_hand_each_event_to_each_subscriber_once() -> No
     assert sum(results) == 120
     ids = sorted(str(e.event_id) for e in events)
     assert sorted(handled("echo")) == ids and sorted(handled("echo_too")) == ids
-    # each member's events were handled in their order, whichever dispatcher took them
+    _assert_in_member_order(events)
+
+
+def _assert_in_member_order(events: list[OutboxEvent]) -> None:
+    """Each member's events were handled in their order, whichever dispatcher took them (a
+    handling is recorded in the delivery's transaction, after the earlier one committed)."""
     order = {str(e.event_id): (e.member_id, e.member_seq) for e in events}
     for by in ("echo", "echo_too"):
         seen: dict[int, int] = {}
@@ -215,6 +222,46 @@ def test_two_dispatchers_at_once_hand_each_event_to_each_subscriber_once() -> No
             member, seq = order[of]
             assert seq > seen.get(member, 0)
             seen[member] = seq
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.outbox_wakes_celery
+def test_events_written_while_two_dispatchers_run_reach_each_subscriber_in_member_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two writers record events of the same five members while two dispatchers hand them
+    out and deliver them: every event once to each subscriber, each member's in order."""
+    monkeypatch.setattr(outbox, "wake", lambda: None)  # the dispatchers below poll
+    monkeypatch.setattr(outbox, "DELIVERY_BATCH", 3)
+    written: list[OutboxEvent] = []
+    writers_done = threading.Event()
+    finished: list[int] = []
+
+    def work(i: int) -> None:
+        if i < 2:  # a writer: 40 small transactions
+            for n in range(40):
+                written.append(emit(member_id=(n + i) % 5))
+            finished.append(i)
+            if len(finished) == 2:
+                writers_done.set()
+            return
+        while True:  # a dispatcher, until the writers are done and nothing is left
+            done_writing = writers_done.is_set()
+            if not outbox.dispatch() and done_writing and not _left():
+                return
+
+    run_threads(4, work)
+    assert len(written) == 80
+    ids = sorted(str(e.event_id) for e in written)
+    assert sorted(handled("echo")) == ids and sorted(handled("echo_too")) == ids
+    _assert_in_member_order([OutboxEvent.objects.get(pk=e.pk) for e in written])
+
+
+def _left() -> bool:
+    return (
+        OutboxDelivery.objects.exclude(status="done").exists()
+        or OutboxEvent.objects.filter(fanned_out_at=None).exists()
+    )
 
 
 @pytest.mark.outbox_wakes_celery

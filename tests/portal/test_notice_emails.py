@@ -114,6 +114,7 @@ def test_two_dispatchers_at_once_send_each_email_once(monkeypatch: pytest.Monkey
     members = _expiring(60)
     outbox.dispatch()
     points_expiring_announce(today=TODAY)
+    assert outbox.fan_out() == 60  # every dispatcher finds deliveries from the start
     handled = run_threads(4, lambda _i: outbox.dispatch())
     assert sum(handled) == 120  # the notice and the email of each of the 60 events
     assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in members)
