@@ -16,6 +16,10 @@ def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(owner=api_key).order_by("-id")
 
 
+def endpoint_messages(endpoint: WebhookEndpoint) -> QuerySet[WebhookMessage]:
+    return WebhookMessage.objects.filter(endpoint=endpoint).select_related("event")
+
+
 def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:
     """The secrets that sign now: the current one, and the previous one during its overlap."""
     found = [signing.decrypt(endpoint.secret_encrypted)]

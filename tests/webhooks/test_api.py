@@ -14,6 +14,8 @@ from members.services import api_key_create
 from webhooks import signing
 from webhooks.models import WebhookEndpoint
 
+from .support import record
+
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/webhook-endpoints/"
@@ -89,6 +91,7 @@ def test_a_key_cannot_see_or_change_another_keys_endpoint(
         rival.get(url),
         rival.patch(url, {"url": "https://evil.example.com/"}, format="json"),
         rival.post(f"{url}rotate-secret/"),
+        rival.get(f"{url}messages/"),
         rival.delete(url),
     ]
     for answer in answers:
@@ -155,3 +158,14 @@ def test_the_list_takes_a_constant_number_of_queries(
     with django_assert_num_queries(1):
         more = shop.get(LIST)
     assert len(first.json()["results"]) == 1 and len(more.json()["results"]) == 6
+
+
+@pytest.mark.usefixtures("only_webhooks", "queued")
+def test_an_endpoints_messages_are_listed_with_their_webhook_id(shop: APIClient) -> None:
+    made = create(shop, event_types=["tier.changed"])
+    event = record("tier.changed")
+    record("coupon.issued")  # not subscribed
+    listed = shop.get(f"{LIST}{made['id']}/messages/").json()["results"]
+    assert [(m["webhook_id"], m["type"], m["status"], m["attempts"]) for m in listed] == [
+        (str(event.event_id), "tier.changed", "pending", 0)
+    ]

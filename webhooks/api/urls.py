@@ -18,4 +18,9 @@ urlpatterns = [
         views.EndpointRotateSecretView.as_view(),
         name="api-webhook-endpoint-rotate-secret",
     ),
+    path(
+        "webhook-endpoints/<int:pk>/messages/",
+        views.EndpointMessagesView.as_view(),
+        name="api-webhook-endpoint-messages",
+    ),
 ]

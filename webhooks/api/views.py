@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -19,13 +20,15 @@ from members.models import ApiKey
 
 from .. import services
 from ..models import WebhookEndpoint
-from ..selectors import endpoints_of
+from ..selectors import endpoint_messages, endpoints_of
 from .serializers import (
     EndpointListSerializer,
     EndpointPatchSerializer,
     EndpointRequestSerializer,
     EndpointSerializer,
     EndpointWithSecretSerializer,
+    MessageListSerializer,
+    MessageSerializer,
 )
 
 NOT_FOUND = OpenApiResponse(description="webhook_endpoint_not_found (also another key's)")
@@ -61,7 +64,11 @@ class EndpointListView(APIView):
 
     permission_classes = [IsIntegration]
 
-    @extend_schema(responses={200: EndpointListSerializer}, tags=["webhooks"])
+    @extend_schema(
+        operation_id="v1_webhook_endpoints_list",
+        responses={200: EndpointListSerializer},
+        tags=["webhooks"],
+    )
     def get(self, request: Request) -> Response:
         paginator = NewestEndpointsFirst()
         page = paginator.paginate_queryset(endpoints_of(_api_key(request)), request)
@@ -78,7 +85,11 @@ class EndpointListView(APIView):
         endpoint, secret = services.endpoint_create(
             owner=_api_key(request), **payload.validated_data
         )
-        return Response(_with_secret(endpoint, secret), status=status.HTTP_201_CREATED)
+        return Response(
+            _with_secret(endpoint, secret),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("api-webhook-endpoint", args=[endpoint.pk])},
+        )
 
 
 class EndpointDetailView(APIView):
@@ -122,3 +133,17 @@ class EndpointRotateSecretView(APIView):
         endpoint = _own(request, pk)
         secret = services.endpoint_rotate_secret(endpoint=endpoint)
         return Response(_with_secret(endpoint, secret))
+
+
+class EndpointMessagesView(APIView):
+    """What was sent to one of the key's endpoints, newest first: each event's webhook-id,
+    its state and how many tries it took."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(responses={200: MessageListSerializer, 404: NOT_FOUND}, tags=["webhooks"])
+    def get(self, request: Request, pk: int) -> Response:
+        endpoint = _own(request, pk)
+        paginator = NewestEndpointsFirst()
+        page = paginator.paginate_queryset(endpoint_messages(endpoint), request)
+        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
