@@ -282,6 +282,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1: JSON Schema 2020-12, which the event payload's models (pydantic) are written in
     "OAS_VERSION": "3.1.0",
+    # two choice sets named "status" (a coupon's, a webhook message's)
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "benefits.coupons.models.Coupon.Status",
+        "WebhookMessageStatusEnum": "webhooks.models.WebhookMessage.Status",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
