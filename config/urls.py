@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("loyalty.api.member_urls")),
     path("", include("loyalty.api.urls")),
     path("", include("benefits.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "benefits",
     "portal",
     "partners",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1: JSON Schema 2020-12, which the event payload's models (pydantic) are written in
     "OAS_VERSION": "3.1.0",
+    # two choice sets named "status" (a coupon's, a webhook message's)
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "benefits.coupons.models.Coupon.Status",
+        "WebhookMessageStatusEnum": "webhooks.models.WebhookMessage.Status",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -356,6 +362,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "benefits.resume_coupon_issue_jobs",
         "schedule": crontab(minute="*/5"),
     },
+    # Webhooks: a sender for each endpoint with a message due (a retry's backoff ended, a
+    # lost wake-up); every enqueue queues its senders after the commit.
+    "webhooks-send-due": {
+        "task": "webhooks.send_due",
+        "schedule": 60.0,
+    },
     # Partners: a provider past its deadline to update outdated information is suspended.
     "partners-suspend-overdue": {
         "task": "partners.suspend_overdue",
@@ -381,20 +393,40 @@ LOGGING = {
 
 # --- Domain events (core.outbox) --------------------------------------------------------------
 # Each event type, and the functions (dotted paths) that handle it, in this order, once each.
+_WEBHOOKS = "webhooks.subscribers.enqueue"  # every type an endpoint may subscribe to
 OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {
-    "member.created": ["loyalty.ledger.subscribers.account_open_for_new_member"],
-    "points.earned": ["loyalty.tiers.subscribers.instant_upgrade"],
+    "member.created": ["loyalty.ledger.subscribers.account_open_for_new_member", _WEBHOOKS],
+    "member.updated": [_WEBHOOKS],
+    "points.earned": ["loyalty.tiers.subscribers.instant_upgrade", _WEBHOOKS],
+    "points.reversed": [_WEBHOOKS],
     "tier.changed": [
         "benefits.coupons.subscribers.levelup_reward",
         "portal.subscribers.tier_notice",
         "portal.subscribers.tier_email",
+        _WEBHOOKS,
     ],
     "coupon.issued": [
         "portal.subscribers.coupon_notice",
         "portal.subscribers.coupon_email",
+        _WEBHOOKS,
     ],
+    "coupon.redeemed": [_WEBHOOKS],
+    "coupon.released": [_WEBHOOKS],
+    "coupon.expired": [_WEBHOOKS],
+    "coupon.voided": [_WEBHOOKS],
     "points.expiring": [
         "portal.subscribers.points_expiring_notice",
         "portal.subscribers.points_expiring_email",
+        _WEBHOOKS,
     ],
 }
+
+# --- Outbound webhooks (webhooks/) ---------------------------------------------------------
+# Off in production: https only, to hosts resolving to public addresses only (checked at
+# every delivery). Local and test settings allow http://localhost.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# A Fernet key (Fernet.generate_key()) for the endpoints' signing secrets at rest; empty: a
+# key derived from SECRET_KEY (rotating SECRET_KEY then makes the stored secrets unreadable).
+WEBHOOK_SECRETS_KEY = env("WEBHOOK_SECRETS_KEY", default="")
+WEBHOOKS_CONNECT_TIMEOUT = env.float("WEBHOOKS_CONNECT_TIMEOUT", default=3.0)
+WEBHOOKS_READ_TIMEOUT = env.float("WEBHOOKS_READ_TIMEOUT", default=10.0)

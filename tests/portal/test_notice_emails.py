@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
@@ -23,6 +24,7 @@ from tests.factories import MemberFactory
 
 TODAY = date(2026, 11, 10)
 EMAIL = "portal.subscribers.points_expiring_email"
+NOTICE = "portal.subscribers.points_expiring_notice"
 
 
 def _expiring(count: int) -> list[Any]:
@@ -116,6 +118,9 @@ def test_two_dispatchers_at_once_send_each_email_once(monkeypatch: pytest.Monkey
     points_expiring_announce(today=TODAY)
     assert outbox.fan_out() == 60  # every dispatcher finds deliveries from the start
     handled = run_threads(4, lambda _i: outbox.dispatch())
-    assert sum(handled) == 120  # the notice and the email of each of the 60 events
+    # each event once per subscriber (the notice, the email, the webhooks' messages)
+    assert sum(handled) == 60 * len(settings.OUTBOX_SUBSCRIBERS["points.expiring"])
+    done = OutboxDelivery.objects.filter(subscriber__in=[NOTICE, EMAIL], status="done")
+    assert done.count() == 120  # the notice and the email of each of the 60 events
     assert sorted(m.to[0] for m in mail.outbox) == sorted(m.email for m in members)
     assert Notice.objects.filter(emailed_at=None).count() == 0

@@ -21,6 +21,9 @@ from members.models import Member
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("program")]
 
 
+WEBHOOKS = "webhooks.subscribers.enqueue"
+
+
 def _points_events() -> list[OutboxEvent]:
     return list(OutboxEvent.objects.filter(type__startswith="points.").order_by("id"))
 
@@ -45,11 +48,11 @@ def test_an_earning_is_recorded_with_its_posting_or_not_at_all(member: Member) -
         "rule": None,
         "campaign": None,
     }
-    # handed to its subscriber, the instant-upgrade check
+    # handed to its subscriber, the instant-upgrade check (and to webhooks, as every event)
     outbox.fan_out()
-    assert list(event.deliveries.values_list("subscriber", flat=True)) == [
-        "loyalty.tiers.subscribers.instant_upgrade"
-    ]
+    assert list(
+        event.deliveries.exclude(subscriber=WEBHOOKS).values_list("subscriber", flat=True)
+    ) == ["loyalty.tiers.subscribers.instant_upgrade"]
 
 
 def test_a_reversal_is_recorded_and_a_spend_or_zero_points_are_not(member: Member) -> None:
@@ -70,8 +73,10 @@ def test_a_reversal_is_recorded_and_a_spend_or_zero_points_are_not(member: Membe
     )
     assert reversed_.subject["reverses"] == earning.pk
     assert [e.member_seq for e in events] == sorted(e.member_seq for e in events)
-    # nobody subscribes to reversals yet (webhooks will): born handed out, no delivery
-    assert reversed_.fanned_out_at is not None
+    # webhooks are the reversals' only subscriber: handed out by the dispatcher
+    assert reversed_.fanned_out_at is None
+    outbox.fan_out()
+    assert list(reversed_.deliveries.values_list("subscriber", flat=True)) == [WEBHOOKS]
 
 
 def test_the_engine_records_an_event_per_earning_of_an_order_once(

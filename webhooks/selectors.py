@@ -1,0 +1,60 @@
+"""Reads shared by the sender, the admin and the API."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from members.models import ApiKey
+
+from . import signing
+from .models import WebhookEndpoint, WebhookMessage
+
+
+def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
+    """An integration's own endpoints (another key's are not found)."""
+    return WebhookEndpoint.objects.filter(owner=api_key).order_by("-id")
+
+
+def endpoint_messages(endpoint: WebhookEndpoint) -> QuerySet[WebhookMessage]:
+    return WebhookMessage.objects.filter(endpoint=endpoint).select_related("event")
+
+
+def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during its overlap."""
+    found = [signing.decrypt(endpoint.secret_encrypted)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_encrypted and expires is not None and expires > timezone.now():
+        found.append(signing.decrypt(endpoint.previous_secret_encrypted))
+    return found
+
+
+def messages_due(endpoint_id: int) -> QuerySet[WebhookMessage]:
+    """The endpoint's messages to send now, oldest due first; a member's message waits while
+    an earlier one of the same member (lower sequence) is still pending."""
+    earlier_pending = WebhookMessage.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        member_id=OuterRef("member_id"),
+        member_seq__lt=OuterRef("member_seq"),
+        status=WebhookMessage.Status.PENDING,
+    )
+    return (
+        WebhookMessage.objects.filter(
+            endpoint_id=endpoint_id,
+            status=WebhookMessage.Status.PENDING,
+            next_attempt_at__lte=timezone.now(),
+        )
+        .exclude(Exists(earlier_pending))
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def endpoints_with_due_messages() -> list[int]:
+    due = WebhookMessage.objects.filter(
+        endpoint_id=OuterRef("pk"),
+        status=WebhookMessage.Status.PENDING,
+        next_attempt_at__lte=timezone.now(),
+    )
+    return list(
+        WebhookEndpoint.objects.filter(Exists(due), active=True).values_list("pk", flat=True)
+    )
