@@ -1,15 +1,23 @@
-"""The sender: one endpoint's due messages, one at a time, signed and POSTed.
+"""The sender: one endpoint's due messages, in batches, signed and POSTed one after another
+over a kept-alive connection (webhooks.transport), outside any transaction.
 
-One sender per endpoint at a time (a transaction-scoped advisory lock on the endpoint; a
-second sender returns at once). Each message is sent and recorded in one transaction: the
-attempt, the message's new state and "delivered" commit together, after the answer. A worker
-killed between the answer and the commit leaves the message pending, as if it had never been
-sent: it is sent again, with the same `webhook-id` (the outbox event's id), so the receiver
-can tell the repeat. Webhooks are at least once.
+One sender per endpoint at a time: a session-level advisory lock on the endpoint, held for
+the run and released at its end (or when a killed worker's connection closes); a second
+sender returns at once, and the holder looks again after letting go, so a message committed
+while it was finishing is not left for beat's sweep. A batch is read, sent, then recorded in
+one transaction: the attempts, the messages' new states and "delivered" commit together after
+the answers. A worker killed between an answer and that commit leaves the message pending, as
+if it had never been sent: it is sent again, with the same `webhook-id` (the outbox event's
+id), so the receiver can tell the repeat. Webhooks are at least once. A message changed
+meanwhile (resent, replayed) keeps its new state: the record is a guarded update.
 
-Order: a member's messages reach an endpoint in the order of the member's events (their
-sequence): a message waits while an earlier one of the same member is pending (in backoff
-too). Events without a member, and different members' events, have no order.
+A batch holds at most one message per member (the member's earliest pending one), so order
+needs no more than that: a member's messages reach an endpoint in the order of the member's
+events (their sequence); a message waits while an earlier one of the same member is pending
+(in backoff too). Events without a member, and different members' events, have no order. A
+batch stops at a receiver that cannot be reached or times out (the next message would only
+wait as long), or that answers 410; a run ends after RUN_SECONDS and queues the next one, so
+two busy endpoints share the workers.
 
 The retry schedule (after the first try): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, each
 +-20 %; after the last failure the message is failed and the endpoint disabled, its owner and
@@ -21,11 +29,12 @@ import json
 import logging
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-import requests
-from django.conf import settings
+import urllib3
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -35,9 +44,10 @@ from core.models import OutboxEvent
 
 from . import signing
 from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from .safety import UnsafeUrl, url_check_delivery
+from .safety import UnsafeUrl
 from .selectors import endpoint_secrets, messages_due
-from .services import endpoint_disable
+from .services import endpoint_disable, senders_queue_after_commit
+from .transport import Client, target_for
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +62,8 @@ RETRY_DELAYS = [
 ]
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the first try, then one per delay
 _LOCK_BASE = 0x77656268 << 32  # "webh": the advisory lock of endpoint n is _LOCK_BASE + n
-RESPONSE_BYTES = 4096  # read of the answer, of which WebhookAttempt.RESPONSE_KEPT are kept
+BATCH = 100  # messages read, sent and recorded together
+RUN_SECONDS = 5.0  # a run's length before it queues the next and gives its worker back
 
 
 def retry_delay(attempts: int) -> timedelta | None:
@@ -85,60 +96,98 @@ class Answer:
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
 
+    @property
+    def unreachable(self) -> bool:
+        """No answer at all (refused, timed out, not sent): the next message would fare
+        the same."""
+        return self.status_code is None
 
-def endpoint_send(*, endpoint_id: int, limit: int = 1000) -> int:
+
+def endpoint_send(*, endpoint_id: int, limit: int = 10_000) -> int:
     """Send the endpoint's due messages, up to `limit` tries; how many were tried. Returns 0
-    at once while another sender holds the endpoint."""
+    at once while another sender holds the endpoint. A run that stops with messages still
+    due (its time is up, or `limit`) queues the next sender."""
     tried = 0
-    while tried < limit and _send_next(endpoint_id):
-        tried += 1
-    return tried
+    client = Client()
+    try:
+        while True:
+            with _endpoint_held(endpoint_id) as held:
+                if not held:
+                    return tried
+                started, state = time.monotonic(), MORE
+                while state == MORE and tried < limit:
+                    if time.monotonic() - started >= RUN_SECONDS:
+                        break
+                    sent, state = _send_batch(endpoint_id, client, limit - tried)
+                    tried += sent
+            if state == STOPPED:
+                return tried
+            if state == MORE:  # time or `limit` is up, messages are still due
+                senders_queue_after_commit([endpoint_id])
+                return tried
+            # Nothing was due. Let go, then look again: a message committed while this run
+            # was finishing found the endpoint held, and its sender left.
+            if not messages_due(endpoint_id).filter(endpoint__active=True).exists():
+                return tried
+    finally:
+        client.close()
 
 
-def _send_next(endpoint_id: int) -> bool:
-    """Try the endpoint's next due message; False when there is none (or another sender
-    holds the endpoint, or it is disabled)."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK_BASE + endpoint_id])
-            if not cursor.fetchone()[0]:
-                return False
-        endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
-        if endpoint is None:
-            return False
-        message = messages_due(endpoint_id).select_related("event").first()
-        if message is None:
-            return False
-        answer = _post(endpoint, message)
-        _record(endpoint, message, answer)
-    return True
+@contextmanager
+def _endpoint_held(endpoint_id: int) -> Iterator[bool]:
+    """The endpoint's session-level advisory lock for the block (False: another has it)."""
+    key = _LOCK_BASE + endpoint_id
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
-def _post(endpoint: WebhookEndpoint, message: WebhookMessage) -> Answer:
+MORE, EMPTY, STOPPED = "more", "empty", "stopped"  # after a batch: go on, none due, stop
+
+
+def _send_batch(endpoint_id: int, client: Client, limit: int) -> tuple[int, str]:
+    """Send one batch of due messages and record it: (tries, what next). STOPPED: the
+    receiver could not be reached, answered 410, or the endpoint is disabled."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
+    if endpoint is None:
+        return 0, STOPPED
+    batch = list(messages_due(endpoint_id).select_related("event")[: min(BATCH, limit)])
+    if not batch:
+        return 0, EMPTY
+    secrets = endpoint_secrets(endpoint)
+    answers: list[tuple[WebhookMessage, Answer]] = []
+    for message in batch:
+        answer = _post(client, endpoint, secrets, message)
+        answers.append((message, answer))
+        if answer.unreachable or answer.status_code == 410:
+            break
+    _record(endpoint, answers)
+    last = answers[-1][1]
+    return len(answers), STOPPED if last.unreachable or last.status_code == 410 else MORE
+
+
+def _post(
+    client: Client, endpoint: WebhookEndpoint, secrets: list[str], message: WebhookMessage
+) -> Answer:
     """Sign and POST the message; what the receiver answered, or why nothing was sent."""
     try:
-        url_check_delivery(endpoint.url)
+        target = target_for(endpoint.url)
     except UnsafeUrl as exc:
         return Answer(error=_("Not sent: %(reason)s") % {"reason": exc})
     body = payload(message.event)
-    headers = signing.headers(
-        endpoint_secrets(endpoint), str(message.event.event_id), int(time.time()), body
-    )
+    headers = signing.headers(secrets, str(message.event.event_id), int(time.time()), body)
     headers["content-type"] = "application/json"
     headers["user-agent"] = "MemberCenter-Webhooks/1"
     started = time.monotonic()
     try:
-        with requests.post(
-            endpoint.url,
-            data=body,
-            headers=headers,
-            timeout=(settings.WEBHOOKS_CONNECT_TIMEOUT, settings.WEBHOOKS_READ_TIMEOUT),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            text = response.raw.read(RESPONSE_BYTES, decode_content=True)
-            status_code = response.status_code
-    except (requests.RequestException, OSError) as exc:
+        status_code, text = client.post(target, body, headers)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         return Answer(latency_ms=_since(started), error=f"{type(exc).__name__}: {exc}"[:2000])
     kept = text.decode("utf-8", errors="replace").replace("\x00", "")
     return Answer(
@@ -152,38 +201,51 @@ def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def _record(endpoint: WebhookEndpoint, message: WebhookMessage, answer: Answer) -> None:
-    """Record the try and what it means for the message and the endpoint (in the sender's
-    transaction: a worker killed before its commit leaves the message pending)."""
+_RECORD_SQL = """
+UPDATE webhooks_webhookmessage m
+SET attempts = m.attempts + 1, status = u.status, delivered_at = u.delivered_at,
+    next_attempt_at = u.next_attempt_at
+FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+    AS u(id, status, delivered_at, next_attempt_at, seen_next)
+WHERE m.id = u.id AND m.status = 'pending' AND m.next_attempt_at = u.seen_next
+"""
+
+
+def _record(endpoint: WebhookEndpoint, answers: list[tuple[WebhookMessage, Answer]]) -> None:
+    """Record the tries and what they mean for the messages and the endpoint, in one
+    transaction after the answers (a worker killed before its commit leaves the messages
+    pending). A message resent or replayed since it was read keeps that state."""
     now = timezone.now()
-    WebhookAttempt.objects.create(
-        message=message,
-        at=now,
-        status_code=answer.status_code,
-        latency_ms=answer.latency_ms,
-        response=answer.response,
-        error=answer.error,
-    )
-    message.attempts += 1
-    if answer.delivered:
-        message.status = WebhookMessage.Status.DELIVERED
-        message.delivered_at = now
-    elif answer.status_code == 410:
-        message.next_attempt_at = now
-        endpoint_disable(
-            endpoint_id=endpoint.pk,
-            reason=_("The receiver answered 410 Gone."),
-            notify=True,
-        )
-    else:
-        delay = retry_delay(message.attempts)
-        if delay is None:
-            message.status = WebhookMessage.Status.FAILED
-            endpoint_disable(
-                endpoint_id=endpoint.pk,
-                reason=_("Every try failed for %(count)s attempts.") % {"count": MAX_ATTEMPTS},
-                notify=True,
-            )
+    disable = ""
+    rows: list[tuple[int, str, datetime | None, datetime, datetime]] = []
+    for message, answer in answers:
+        status, delivered_at, next_at = WebhookMessage.Status.PENDING, None, message.next_attempt_at
+        if answer.delivered:
+            status, delivered_at = WebhookMessage.Status.DELIVERED, now
+        elif answer.status_code == 410:
+            next_at = now
+            disable = _("The receiver answered 410 Gone.")
         else:
-            message.next_attempt_at = now + delay
-    message.save(update_fields=["attempts", "status", "delivered_at", "next_attempt_at"])
+            delay = retry_delay(message.attempts + 1)
+            if delay is None:
+                status = WebhookMessage.Status.FAILED
+                disable = _("Every try failed for %(count)s attempts.") % {"count": MAX_ATTEMPTS}
+            else:
+                next_at = now + delay
+        rows.append((message.pk, status, delivered_at, next_at, message.next_attempt_at))
+    with transaction.atomic():
+        WebhookAttempt.objects.bulk_create(
+            WebhookAttempt(
+                message=message,
+                at=now,
+                status_code=answer.status_code,
+                latency_ms=answer.latency_ms,
+                response=answer.response,
+                error=answer.error,
+            )
+            for message, answer in answers
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(_RECORD_SQL, [list(column) for column in zip(*rows, strict=True)])
+        if disable:
+            endpoint_disable(endpoint_id=endpoint.pk, reason=disable, notify=True)

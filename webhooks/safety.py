@@ -2,7 +2,8 @@
 only to https URLs whose host resolves to public addresses only. Checked when an endpoint is
 registered (the scheme, a literal address) and again before every delivery (what the name
 resolves to now): a name that pointed at a public address may point at 169.254.169.254
-tomorrow."""
+tomorrow. The sender then connects to an address this check returned (webhooks.transport),
+never to a second answer for the name (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -61,19 +62,23 @@ def url_check_registration(url: str) -> None:
         raise UnsafeUrl(_("Webhooks may not be sent to a private address."))
 
 
-def url_check_delivery(url: str) -> None:
-    """Raise UnsafeUrl unless every address the URL's host resolves to now is public."""
+def url_check_delivery(url: str) -> list[str]:
+    """The addresses the URL's host resolves to now, in the resolver's order; raise
+    UnsafeUrl unless every one is public (WEBHOOKS_ALLOW_PRIVATE_URLS: any)."""
     host, port = _host(url)
-    if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
-        return
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         raise UnsafeUrl(_("The host does not resolve: %(error)s") % {"error": exc}) from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if _private(address):
-            raise UnsafeUrl(
-                _("Refused: %(host)s resolves to %(address)s, a private address.")
-                % {"host": host, "address": address}
-            )
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+        for found in addresses:
+            address = ipaddress.ip_address(found)
+            if _private(address):
+                raise UnsafeUrl(
+                    _("Refused: %(host)s resolves to %(address)s, a private address.")
+                    % {"host": host, "address": address}
+                )
+    if not addresses:
+        raise UnsafeUrl(_("The host does not resolve: %(error)s") % {"error": "no address"})
+    return addresses

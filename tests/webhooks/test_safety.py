@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from members.models import ApiKey
-from webhooks import delivery
+from webhooks import transport
 from webhooks.delivery import endpoint_send
 from webhooks.models import WebhookAttempt, WebhookMessage
 from webhooks.safety import UnsafeUrl, url_check_delivery, url_check_registration
@@ -30,13 +30,13 @@ def production(settings: Any) -> None:
 def posts(monkeypatch: Any) -> list[str]:
     """Every request the sender would make (none may leave here)."""
     made: list[str] = []
-    real = delivery.requests.post
+    real = transport.Client.post
 
-    def post(url: str, **kwargs: Any) -> Any:
-        made.append(url)
-        return real(url, **kwargs)
+    def post(self: transport.Client, target: transport.Target, *args: Any) -> Any:
+        made.append(f"{target.scheme}://{target.host_header}{target.path}")
+        return real(self, target, *args)
 
-    monkeypatch.setattr(delivery.requests, "post", post)
+    monkeypatch.setattr(transport.Client, "post", post)
     return made
 
 
