@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from _db import bench_url, create_database, drop_database  # noqa: E402
+from bench._db import bench_url, create_database, drop_database  # noqa: E402
 
 
 def main() -> None:

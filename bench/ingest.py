@@ -50,10 +50,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from _db import bench_url, create_database, drop_database  # noqa: E402
+from bench._db import bench_url, create_database, drop_database  # noqa: E402
 
 BATCH = 500
 CONTENDED_MEMBERS = 2000

@@ -42,10 +42,9 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from _db import insert_members, server_url  # noqa: E402
+from bench._db import insert_members, server_url  # noqa: E402
 
 DB_NAME = "bench_recalc"
 WORKERS = 2  # the Celery workers of `make run` (--concurrency=2): one per core here

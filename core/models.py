@@ -103,7 +103,7 @@ class OutboxDelivery(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["next_attempt_at"],
+                fields=["subscriber", "next_attempt_at", "id"],
                 name="outbox_delivery_due",
                 condition=models.Q(status="pending"),
             ),

@@ -46,7 +46,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from psycopg.types.json import Jsonb
@@ -245,20 +245,26 @@ def fan_out(limit: int = FAN_OUT_BATCH) -> int:
 
 
 def _due(subscriber: str) -> Any:
-    earlier_pending = OutboxDelivery.objects.filter(
-        subscriber=OuterRef("subscriber"),
-        member_id=OuterRef("member_id"),
-        member_seq__lt=OuterRef("member_seq"),
-    ).exclude(status=OutboxDelivery.Status.DONE)
-    return (
+    """The subscriber's deliveries due now, oldest first; a member's delivery waits while an
+    earlier one of the same member is not done. Shaped for a LIMIT over a large backlog: the
+    order is the due index's (outbox_delivery_due), so the scan stops at the batch's end;
+    "the member's earliest delivery not done" is a scalar subquery, run per row as one probe
+    of outbox_delivery_member_order whatever the statistics say (a NOT EXISTS became an
+    anti-join over every pending delivery when a fresh backlog was not analyzed yet)."""
+    earliest_not_done = (
         OutboxDelivery.objects.filter(
-            subscriber=subscriber,
-            status=OutboxDelivery.Status.PENDING,
-            next_attempt_at__lte=timezone.now(),
+            subscriber=OuterRef("subscriber"), member_id=OuterRef("member_id")
         )
-        .exclude(Exists(earlier_pending))
-        .order_by("next_attempt_at", "id")
+        .exclude(status=OutboxDelivery.Status.DONE)
+        .order_by("member_seq")
+        .values("member_seq")[:1]
     )
+    return OutboxDelivery.objects.filter(
+        Q(member_id__isnull=True) | Q(member_seq=Subquery(earliest_not_done)),
+        subscriber=subscriber,
+        status=OutboxDelivery.Status.PENDING,
+        next_attempt_at__lte=timezone.now(),
+    ).order_by("next_attempt_at", "id")
 
 
 def dispatch(limit: int = 5000) -> int:

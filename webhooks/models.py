@@ -113,7 +113,7 @@ class WebhookMessage(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["endpoint", "next_attempt_at"],
+                fields=["endpoint", "next_attempt_at", "id"],
                 name="webhook_message_due",
                 condition=models.Q(status="pending"),
             ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import ApiKey
@@ -31,22 +31,29 @@ def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:
 
 def messages_due(endpoint_id: int) -> QuerySet[WebhookMessage]:
     """The endpoint's messages to send now, oldest due first; a member's message waits while
-    an earlier one of the same member (lower sequence) is still pending."""
-    earlier_pending = WebhookMessage.objects.filter(
-        endpoint_id=OuterRef("endpoint_id"),
-        member_id=OuterRef("member_id"),
-        member_seq__lt=OuterRef("member_seq"),
-        status=WebhookMessage.Status.PENDING,
-    )
-    return (
+    an earlier one of the same member (lower sequence) is still pending.
+
+    Shaped for a LIMIT over a large backlog: the order is the due index's
+    (webhook_message_due), so the scan stops at the batch's end; "the member's earliest
+    pending message" is a scalar subquery, which PostgreSQL runs per row as one probe of
+    webhook_message_member_order, whatever its statistics say (the NOT EXISTS form became an
+    anti-join over every pending message of the endpoint when a fresh backlog had not been
+    analyzed yet)."""
+    earliest_pending = (
         WebhookMessage.objects.filter(
-            endpoint_id=endpoint_id,
+            endpoint_id=OuterRef("endpoint_id"),
+            member_id=OuterRef("member_id"),
             status=WebhookMessage.Status.PENDING,
-            next_attempt_at__lte=timezone.now(),
         )
-        .exclude(Exists(earlier_pending))
-        .order_by("next_attempt_at", "id")
+        .order_by("member_seq")
+        .values("member_seq")[:1]
     )
+    return WebhookMessage.objects.filter(
+        Q(member_id__isnull=True) | Q(member_seq=Subquery(earliest_pending)),
+        endpoint_id=endpoint_id,
+        status=WebhookMessage.Status.PENDING,
+        next_attempt_at__lte=timezone.now(),
+    ).order_by("next_attempt_at", "id")
 
 
 def endpoints_with_due_messages() -> list[int]:
