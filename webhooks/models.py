@@ -99,6 +99,9 @@ class WebhookEndpoint(models.Model):
                 condition=models.Q(owner__isnull=False, provider__isnull=True)
                 | models.Q(owner__isnull=True, provider__isnull=False),
                 name="webhook_endpoint_one_owner",
+                violation_error_message=_(
+                    "An endpoint has exactly one owner: an API key or a partner company."
+                ),
             ),
         ]
 

@@ -25,6 +25,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='webhookendpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('owner__isnull', False), ('provider__isnull', True)), models.Q(('owner__isnull', True), ('provider__isnull', False)), _connector='OR'), name='webhook_endpoint_one_owner'),
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('owner__isnull', False), ('provider__isnull', True)), models.Q(('owner__isnull', True), ('provider__isnull', False)), _connector='OR'), name='webhook_endpoint_one_owner', violation_error_message='An endpoint has exactly one owner: an API key or a partner company.'),
         ),
     ]
