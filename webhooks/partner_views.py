@@ -28,7 +28,7 @@ from .models import WebhookEndpoint, WebhookMessage
 from .selectors import endpoint_messages_with_attempts, endpoints_of_provider
 
 MESSAGES_PER_PAGE = 20
-_SECRET_KEY = "webhooks_secret_once"
+_SHOWN_ONCE = "webhooks_shown_once"
 
 
 def _person(request: HttpRequest) -> ProviderMember:
@@ -49,7 +49,7 @@ def _render(
 
 
 def _secret_once(request: HttpRequest, endpoint: WebhookEndpoint, secret: str) -> HttpResponse:
-    request.session[_SECRET_KEY] = {"endpoint": endpoint.pk, "secret": secret}
+    request.session[_SHOWN_ONCE] = {"endpoint": endpoint.pk, "secret": secret}
     return redirect("partner_webhooks:secret", pk=endpoint.pk)
 
 
@@ -89,11 +89,11 @@ def endpoint_new(request: HttpRequest) -> HttpResponseBase:
 def secret(request: HttpRequest, pk: int) -> HttpResponse:
     """The secret made by the previous POST, this once; reloading shows it no more."""
     endpoint = _own(request, pk)
-    held = request.session.get(_SECRET_KEY)
+    held = request.session.get(_SHOWN_ONCE)
     shown = ""
     if held and held.get("endpoint") == endpoint.pk:
         shown = held["secret"]
-        del request.session[_SECRET_KEY]
+        del request.session[_SHOWN_ONCE]
     return _render(request, "secret.html", {"endpoint": endpoint, "secret": shown})
 
 
