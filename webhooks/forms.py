@@ -31,7 +31,7 @@ class PartnerEndpointForm(forms.Form):
     )
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
-        label=_("Events"),
+        label=_("Event types"),
         choices=[(t, f"{t}: {PARTNER_EVENT_LABELS[t]}") for t in PARTNER_EVENT_TYPES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
