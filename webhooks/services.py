@@ -234,7 +234,7 @@ def _notify_disabled(endpoint_id: int) -> None:
         if endpoint.provider is not None:
             to.update(
                 Member.objects.filter(
-                    partner_membership__provider_id=endpoint.provider_id, is_active=True
+                    partner_membership__provider=endpoint.provider, is_active=True
                 ).values_list("email", flat=True)
             )
             body = _(
