@@ -29,6 +29,7 @@ urlpatterns = [
     path("me/events/", include("benefits.engagement.urls")),
     path("me/", include("benefits.catalogue.urls")),
     path("me/", include("portal.urls")),
+    path("partners/webhooks/", include("webhooks.partner_urls")),
     path("partners/", include("partners.urls")),
     path("accounts/", include("allauth.urls")),
     # Every logout link signs out, staff and members alike: allauth's view (GET asks to

@@ -3,7 +3,12 @@ these; each is one transaction.
 
 State changes of an application are guarded updates: the row moves only from the state (and
 version) the actor saw, so two auditors deciding at once produce one decision and the other is
-told that the application has moved on (`stale_application`)."""
+told that the application has moved on (`stale_application`).
+
+Every change of state of an application, a certification or the company's standing records a
+domain event in the same transaction (core.outbox): `partner.application.changed`,
+`partner.certification.changed`, `partner.standing.changed`, with the company's id (and the
+application's) as their subject; webhooks send them to the company's own endpoints."""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from core import text
+from core import outbox, text
 from core.clock import program_today
 from core.mail import email_subject
 from members.models import Member
@@ -64,6 +69,55 @@ REGISTERED_FIELDS = (
 OPEN_FIELDS = ("address", "contact_name", "contact_email", "contact_phone")
 
 
+# --- domain events ------------------------------------------------------------------------
+def _application_changed(application: Application, from_status: str, to_status: str) -> None:
+    outbox.emit(
+        "partner.application.changed",
+        {"stage": application.stage, "from": from_status or None, "to": to_status},
+        subject={"provider": application.provider_id, "application": application.pk},
+    )
+
+
+def _certification_changed(certification: Certification, from_status: str) -> None:
+    outbox.emit(
+        "partner.certification.changed",
+        {
+            "stage": certification.stage,
+            "from": from_status or None,
+            "to": certification.status,
+        },
+        subject={
+            "provider": certification.provider_id,
+            "application": certification.application_id,
+            "certification": certification.pk,
+        },
+    )
+
+
+def _standing_changed(
+    provider_ids: Sequence[int],
+    from_standing: str,
+    to_standing: str,
+    reason: str = "",
+    until: datetime | None = None,
+) -> None:
+    outbox.emit_many(
+        "partner.standing.changed",
+        [
+            outbox.Event(
+                data={
+                    "from": from_standing,
+                    "to": to_standing,
+                    "reason": reason,
+                    "suspended_until": until,
+                },
+                subject={"provider": provider_id},
+            )
+            for provider_id in provider_ids
+        ],
+    )
+
+
 # --- helpers --------------------------------------------------------------------------------
 def _trail(
     provider_id: int,
@@ -80,7 +134,8 @@ def _trail(
     notify: bool = False,
 ) -> AuditEvent:
     """A line of the trail; with `notify`, the company's people are emailed about it after
-    the commit (staff actions that are not application decisions, which have their own)."""
+    the commit (staff actions that are not application decisions, which have their own). A
+    line that moves an application to a state (`to_status`) records its domain event."""
     event = AuditEvent.objects.create(
         provider_id=provider_id,
         application=application,
@@ -93,6 +148,8 @@ def _trail(
         clock_started_at=clock_started_at,
         due_at=due_at,
     )
+    if application is not None and to_status:
+        _application_changed(application, from_status, to_status)
     if notify:
         transaction.on_commit(lambda: event_email_send(event_id=event.pk))
     return event
@@ -675,12 +732,13 @@ def _grant(application: Application, *, by_id: int) -> None:
         )
         return
     if application.stage == Stage.OPERATOR:
-        Certification.objects.create(
+        certification = Certification.objects.create(
             provider_id=provider_id,
             stage=Stage.OPERATOR,
             status=Certification.Status.DEPOSIT_DUE,
             application=application,
         )
+        _certification_changed(certification, "")
         program = PartnerProgram.load()
         if program.deposit_amount > 0:
             DepositEntry.objects.create(
@@ -699,13 +757,14 @@ def _grant(application: Application, *, by_id: int) -> None:
             )
         _activate_if_covered(provider_id)
         return
-    Certification.objects.create(
+    certification = Certification.objects.create(
         provider_id=provider_id,
         stage=application.stage,
         status=Certification.Status.ACTIVE,
         application=application,
         activated_at=timezone.now(),
     )
+    _certification_changed(certification, "")
 
 
 def _activate_if_covered(provider_id: int) -> bool:
@@ -717,6 +776,7 @@ def _activate_if_covered(provider_id: int) -> bool:
     ).update(status=Certification.Status.ACTIVE, activated_at=timezone.now())
     if updated:
         certification = Certification.objects.get(provider_id=provider_id, stage=Stage.OPERATOR)
+        _certification_changed(certification, Certification.Status.DEPOSIT_DUE)
         shop_ids = ApplicationShop.objects.filter(
             application_id=certification.application_id, shop__isnull=False
         ).values_list("shop_id", flat=True)
@@ -902,6 +962,12 @@ def providers_suspend_overdue(*, now: datetime | None = None) -> int:
             suspended_until=None,
         )
         _trail(provider.pk, "suspended", by_staff=True, note=provider.update_note, notify=True)
+    _standing_changed(
+        [p.pk for p in overdue],
+        Provider.Standing.GOOD,
+        Provider.Standing.SUSPENDED,
+        str(_("Information was not updated by the deadline.")),
+    )
     return len(overdue)
 
 
@@ -922,6 +988,9 @@ def provider_suspend(*, provider_id: int, reason: str, until: datetime | None, b
     )
     if not moved:
         raise PartnerError("not_in_good_standing", _("This company is not in good standing."))
+    _standing_changed(
+        [provider_id], Provider.Standing.GOOD, Provider.Standing.SUSPENDED, reason.strip(), until
+    )
     note = reason.strip() + (f" (→ {until:%Y-%m-%d})" if until else "")
     _trail(
         provider_id,
@@ -945,6 +1014,9 @@ def provider_reinstate(*, provider_id: int, note: str, by_id: int) -> None:
     )
     if not moved:
         raise PartnerError("not_suspended", _("This company is not suspended."))
+    _standing_changed(
+        [provider_id], Provider.Standing.SUSPENDED, Provider.Standing.GOOD, note.strip()
+    )
     _trail(provider_id, "reinstated", actor_id=by_id, by_staff=True, note=note.strip(), notify=True)
 
 
@@ -957,13 +1029,18 @@ def provider_revoke(*, provider_id: int, reason: str, by_id: int) -> None:
             "reason_required", _("Give the reason; the applicant will see it."), "reason"
         )
     now = timezone.now()
-    moved = (
-        Provider.objects.filter(pk=provider_id)
-        .exclude(standing=Provider.Standing.REVOKED)
-        .update(standing=Provider.Standing.REVOKED, standing_reason=reason.strip(), revoked_at=now)
-    )
-    if not moved:
+    provider = Provider.objects.select_for_update().get(pk=provider_id)
+    if provider.standing == Provider.Standing.REVOKED:
         raise PartnerError("already_revoked", _("This company's certification is already revoked."))
+    Provider.objects.filter(pk=provider_id).update(
+        standing=Provider.Standing.REVOKED, standing_reason=reason.strip(), revoked_at=now
+    )
+    _standing_changed(
+        [provider_id],
+        selectors.provider_standing(provider, now),
+        Provider.Standing.REVOKED,
+        reason.strip(),
+    )
     ShopOperation.objects.filter(provider_id=provider_id, ended_at=None).update(ended_at=now)
     position = selectors.deposit_position(provider_id)
     _trail(

@@ -1,5 +1,5 @@
-"""Webhooks in the admin: endpoints (the secret is shown once, when made or rotated, never
-after), their messages and every attempt."""
+"""Webhooks in the admin: endpoints of API keys and of partner companies (the secret is shown
+once, when made or rotated, never after), their messages and every attempt."""
 
 from __future__ import annotations
 
@@ -15,7 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .models import EVENT_TYPES, WebhookAttempt, WebhookEndpoint, WebhookMessage
+from .models import (
+    EVENT_TYPES,
+    PARTNER_EVENT_TYPES,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookMessage,
+    event_types_for,
+)
 
 REPLAY_WINDOW = timedelta(hours=24)
 
@@ -24,24 +31,62 @@ class EndpointForm(forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
         label=_("event types"),
-        choices=[(t, t) for t in EVENT_TYPES],
+        choices=[(t, t) for t in [*EVENT_TYPES, *PARTNER_EVENT_TYPES]],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("None ticked: every event type."),
+        help_text=_(
+            "None ticked: every event type of its owner's kind. An API key's endpoint gets "
+            "the member program's types; a partner company's, the partner.* types about it."
+        ),
     )
 
     class Meta:
         model = WebhookEndpoint
-        fields = ("owner", "url", "description", "event_types")
+        fields = ("owner", "provider", "url", "description", "event_types")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk:  # the owner is not changed on an existing endpoint
+            partner = self.instance.is_partners
+        else:
+            if bool(data.get("owner")) == bool(data.get("provider")):
+                return data  # the model's check constraint says so (webhook_endpoint_one_owner)
+            partner = bool(data.get("provider"))
+        refused = [
+            t for t in data.get("event_types", []) if t not in event_types_for(partner=partner)
+        ]
+        if refused:
+            self.add_error(
+                "event_types",
+                _("Not for this kind of owner: %(types)s") % {"types": ", ".join(refused)},
+            )
+        return data
+
+
+class OwnerKindFilter(admin.SimpleListFilter):
+    title = _("owner")
+    parameter_name = "owner_kind"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("api_key", _("API key")), ("partner", _("Partner company"))]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]
+    ) -> QuerySet[WebhookEndpoint]:
+        if self.value() == "api_key":
+            return queryset.filter(owner__isnull=False)
+        if self.value() == "partner":
+            return queryset.filter(provider__isnull=False)
+        return queryset
 
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = EndpointForm
-    list_display = ("id", "url", "owner", "active", "disabled_reason", "created_at")
-    list_filter = ("active", "created_at")
-    search_fields = ("url", "description", "owner__name", "owner__prefix")
-    list_select_related = ("owner",)
+    list_display = ("id", "url", "owned_by", "active", "disabled_reason", "created_at")
+    list_filter = (OwnerKindFilter, "active", "created_at")
+    search_fields = ("url", "description", "owner__name", "owner__prefix", "provider__legal_name")
+    list_select_related = ("owner", "provider")
     readonly_fields = (
         "active",
         "disabled_reason",
@@ -50,6 +95,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "previous_secret_expires_at",
     )
     actions = ["rotate_secret", "disable", "enable", "replay_last_day"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        owners = ("owner", "provider") if obj is not None else ()
+        return (*owners, *self.readonly_fields)
+
+    @admin.display(description=_("owner"))
+    def owned_by(self, endpoint: WebhookEndpoint) -> str:
+        if endpoint.provider is not None:
+            return _("Partner company: %(name)s") % {"name": endpoint.provider}
+        return _("API key: %(name)s") % {"name": endpoint.owner}
 
     def save_model(
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
@@ -64,7 +119,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
             return
         endpoint, secret = services.endpoint_create(
-            owner=data["owner"],
+            owner=data.get("owner"),
+            provider=data.get("provider"),
             url=data["url"],
             description=data["description"],
             event_types=data["event_types"],

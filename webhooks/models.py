@@ -1,5 +1,6 @@
-"""Outbound webhooks: where an integration wants to be told (an endpoint), what it is to be
-told (a message: one outbox event for one endpoint) and every try (an attempt).
+"""Outbound webhooks: where an integration or a partner company wants to be told (an
+endpoint), what it is to be told (a message: one outbox event for one endpoint) and every try
+(an attempt).
 
 The signing secrets are stored encrypted (webhooks.signing): a database read alone does not
 reveal them."""
@@ -13,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 
 from core.models import OutboxEvent
 from members.models import ApiKey
+from partners.models import Provider
 
-# The event types an endpoint may subscribe to (docs/architecture.md, "Domain events").
+# The member program's event types, for an integration's endpoint (docs/architecture.md,
+# "Domain events").
 EVENT_TYPES = [
     "member.created",
     "member.updated",
@@ -29,15 +32,40 @@ EVENT_TYPES = [
     "coupon.voided",
 ]
 
+# The partner program's event types, for a partner's endpoint: only those whose subject is
+# its own company (subject "provider").
+PARTNER_EVENT_TYPES = [
+    "partner.application.changed",
+    "partner.certification.changed",
+    "partner.standing.changed",
+]
+
+
+def event_types_for(*, partner: bool) -> list[str]:
+    """The types an endpoint of this kind of owner may subscribe to."""
+    return PARTNER_EVENT_TYPES if partner else EVENT_TYPES
+
 
 class WebhookEndpoint(models.Model):
-    """A URL an integration (its API key) registered to receive events, signed with its secret."""
+    """A URL that an integration (its API key) or a partner company registered to receive
+    events, signed with its secret. Exactly one owner: an API key gets the member program's
+    events, a company its own partner events."""
 
     owner = models.ForeignKey(
         ApiKey,
         verbose_name=_("owner (API key)"),
         on_delete=models.CASCADE,
         related_name="webhook_endpoints",
+        null=True,
+        blank=True,
+    )
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("owner (partner company)"),
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        null=True,
+        blank=True,
     )
     url = models.URLField(_("URL"), max_length=500)
     description = models.CharField(_("description"), max_length=200, blank=True)
@@ -66,11 +94,30 @@ class WebhookEndpoint(models.Model):
         verbose_name = _("webhook endpoint")
         verbose_name_plural = _("webhook endpoints")
         ordering = ("-id",)
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(owner__isnull=False, provider__isnull=True)
+                | models.Q(owner__isnull=True, provider__isnull=False),
+                name="webhook_endpoint_one_owner",
+                violation_error_message=_(
+                    "An endpoint has exactly one owner: an API key or a partner company."
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.url
 
+    @property
+    def is_partners(self) -> bool:
+        return self.provider_id is not None
+
+    def allowed_event_types(self) -> list[str]:
+        return event_types_for(partner=self.is_partners)
+
     def wants(self, event_type: str) -> bool:
+        if event_type not in self.allowed_event_types():
+            return False
         return not self.event_types or event_type in self.event_types
 
 

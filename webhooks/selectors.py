@@ -1,14 +1,15 @@
-"""Reads shared by the sender, the admin and the API."""
+"""Reads shared by the sender, the admin, the API and the partner portal's pages."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from members.models import ApiKey
+from partners.models import Provider
 
 from . import signing
-from .models import WebhookEndpoint, WebhookMessage
+from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
 
 def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
@@ -16,8 +17,25 @@ def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(owner=api_key).order_by("-id")
 
 
+def endpoints_of_provider(provider: Provider) -> QuerySet[WebhookEndpoint]:
+    """A partner company's own endpoints (another company's are not found)."""
+    return WebhookEndpoint.objects.filter(provider=provider).order_by("-id")
+
+
 def endpoint_messages(endpoint: WebhookEndpoint) -> QuerySet[WebhookMessage]:
     return WebhookMessage.objects.filter(endpoint=endpoint).select_related("event")
+
+
+def endpoint_messages_with_attempts(endpoint: WebhookEndpoint) -> QuerySet[WebhookMessage]:
+    """The endpoint's messages, newest first, each with its attempts (newest first): one
+    query for a page of messages, one for their attempts."""
+    return (
+        endpoint_messages(endpoint)
+        .order_by("-id")
+        .prefetch_related(
+            Prefetch("attempts_made", queryset=WebhookAttempt.objects.order_by("-id"))
+        )
+    )
 
 
 def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:

@@ -1,11 +1,16 @@
 """Every write of webhooks but the sending itself (webhooks.delivery): endpoints, their
-secrets, replays and resends."""
+secrets, replays and resends.
+
+An endpoint belongs to an integration (an API key: the member program's event types) or to a
+partner company (the partner event types whose subject is the company); the statements that
+write messages (the subscriber's, the replay's) say so in SQL (OWNER_SCOPE_SQL)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -15,14 +20,50 @@ from django.utils.translation import gettext as _
 
 from core.queue import task_queue
 from members.models import ApiKey, Member
+from partners.models import Provider
 
 from . import signing
-from .models import EVENT_TYPES, WebhookEndpoint, WebhookMessage
+from .models import (
+    EVENT_TYPES,
+    PARTNER_EVENT_TYPES,
+    WebhookEndpoint,
+    WebhookMessage,
+    event_types_for,
+)
 
 log = logging.getLogger(__name__)
 
 SEND_TASK = "webhooks.send_endpoint"
 ROTATION_OVERLAP = timedelta(hours=24)
+
+# Which (endpoint w, event e) pairs may meet at all (with owner_scope_params): an API key's
+# endpoint the member program's types, a company's endpoint its own partner events.
+OWNER_SCOPE_SQL = """
+((w.owner_id IS NOT NULL AND e.type = ANY(%(member_types)s))
+ OR (w.provider_id IS NOT NULL AND e.type = ANY(%(partner_types)s)
+     AND e.subject->>'provider' = w.provider_id::text))
+"""
+
+
+def owner_scope_params() -> dict[str, Any]:
+    return {"member_types": EVENT_TYPES, "partner_types": PARTNER_EVENT_TYPES}
+
+
+class EventTypesRefused(ValueError):
+    """Event types that this kind of owner may not subscribe to."""
+
+    def __init__(self, refused: list[str]) -> None:
+        self.refused = refused
+        super().__init__(", ".join(refused))
+
+
+def _event_types(types: Iterable[str], *, partner: bool) -> list[str]:
+    wanted = list(dict.fromkeys(types))
+    allowed = event_types_for(partner=partner)
+    refused = [t for t in wanted if t not in allowed]
+    if refused:
+        raise EventTypesRefused(refused)
+    return wanted
 
 
 def senders_queue_after_commit(endpoint_ids: Iterable[int]) -> None:
@@ -41,15 +82,25 @@ def senders_queue_after_commit(endpoint_ids: Iterable[int]) -> None:
 
 @transaction.atomic
 def endpoint_create(
-    *, owner: ApiKey, url: str, description: str = "", event_types: Iterable[str] = ()
+    *,
+    owner: ApiKey | None = None,
+    provider: Provider | None = None,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str] = (),
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its secret (shown once: only its encrypted form is kept)."""
+    """A new endpoint of an API key or of a partner company (exactly one) and its secret
+    (shown once: only its encrypted form is kept). Refused (EventTypesRefused) with a type
+    that kind of owner may not have."""
+    if (owner is None) == (provider is None):
+        raise ValueError("an endpoint has exactly one owner: an API key or a company")
     secret = signing.secret_new()
     endpoint = WebhookEndpoint.objects.create(
         owner=owner,
+        provider=provider,
         url=url,
         description=description,
-        event_types=list(dict.fromkeys(event_types)),
+        event_types=_event_types(event_types, partner=provider is not None),
         secret_encrypted=signing.encrypt(secret),
     )
     return endpoint, secret
@@ -68,7 +119,7 @@ def endpoint_update(
     if description is not None:
         endpoint.description = description
     if event_types is not None:
-        endpoint.event_types = list(dict.fromkeys(event_types))
+        endpoint.event_types = _event_types(event_types, partner=endpoint.is_partners)
     endpoint.save(update_fields=["url", "description", "event_types"])
     return endpoint
 
@@ -126,17 +177,18 @@ def endpoint_enable(*, endpoint_id: int) -> bool:
     return bool(changed)
 
 
-_REPLAY_SQL = """
+_REPLAY_SQL = f"""
 INSERT INTO webhooks_webhookmessage (endpoint_id, event_id, member_id, member_seq, status,
                                      attempts, next_attempt_at, created_at)
 SELECT w.id, e.id, e.member_id, e.member_seq, 'pending', 0, now(), now()
-FROM core_outboxevent e JOIN webhooks_webhookendpoint w ON w.id = %s
-WHERE e.occurred_at >= %s AND e.type = ANY(%s)
+FROM core_outboxevent e JOIN webhooks_webhookendpoint w ON w.id = %(endpoint)s
+WHERE e.occurred_at >= %(since)s
   AND (cardinality(w.event_types) = 0 OR e.type = ANY(w.event_types))
+  AND {OWNER_SCOPE_SQL}
 ORDER BY e.id
 ON CONFLICT (endpoint_id, event_id) DO UPDATE
 SET status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
-"""
+"""  # noqa: S608 (constant SQL; the values are parameters)
 
 
 @transaction.atomic
@@ -144,7 +196,9 @@ def endpoint_replay(*, endpoint_id: int, since: datetime) -> int:
     """Send again every event of the endpoint's types that occurred since `since` (with the
     same webhook-id as before); how many messages are due."""
     with connection.cursor() as cursor:
-        cursor.execute(_REPLAY_SQL, [endpoint_id, since, EVENT_TYPES])
+        cursor.execute(
+            _REPLAY_SQL, {"endpoint": endpoint_id, "since": since, **owner_scope_params()}
+        )
         count = cursor.rowcount
     senders_queue_after_commit([endpoint_id])
     return count
@@ -167,24 +221,40 @@ def messages_resend(*, message_ids: Iterable[int]) -> int:
 
 
 def _notify_disabled(endpoint_id: int) -> None:
-    """Email the endpoint's owner (who created its API key) and staff. Runs after the commit
-    that disabled it; never raises."""
+    """Email the endpoint's owner (who created its API key, or the people of its company)
+    and staff. Runs after the commit that disabled it; never raises."""
     try:
-        endpoint = WebhookEndpoint.objects.select_related("owner__created_by").get(pk=endpoint_id)
+        endpoint = WebhookEndpoint.objects.select_related("owner__created_by", "provider").get(
+            pk=endpoint_id
+        )
         to = set(
             Member.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)
         )
-        if endpoint.owner.created_by is not None:
-            to.add(endpoint.owner.created_by.email)
+        values = {"url": endpoint.url, "reason": endpoint.disabled_reason}
+        if endpoint.provider is not None:
+            to.update(
+                Member.objects.filter(
+                    partner_membership__provider=endpoint.provider, is_active=True
+                ).values_list("email", flat=True)
+            )
+            body = _(
+                "Webhooks are no longer sent to %(url)s (partner company %(company)s): "
+                "%(reason)s\n\n"
+                "Its messages wait. Enable the endpoint in the partner portal (Webhooks) to "
+                "send them."
+            ) % {**values, "company": endpoint.provider.legal_name}
+        else:
+            if endpoint.owner is not None and endpoint.owner.created_by is not None:
+                to.add(endpoint.owner.created_by.email)
+            body = _(
+                "Webhooks are no longer sent to %(url)s (API key %(key)s): %(reason)s\n\n"
+                "Its messages wait. Enable the endpoint in the admin to send them."
+            ) % {**values, "key": endpoint.owner}
         if not to:
             return
         send_mail(
             _("Webhook endpoint disabled: %(url)s") % {"url": endpoint.url},
-            _(
-                "Webhooks are no longer sent to %(url)s (API key %(key)s): %(reason)s\n\n"
-                "Its messages wait. Enable the endpoint in the admin to send them."
-            )
-            % {"url": endpoint.url, "key": endpoint.owner, "reason": endpoint.disabled_reason},
+            body,
             settings.DEFAULT_FROM_EMAIL,
             sorted(to),
         )

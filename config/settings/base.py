@@ -419,6 +419,10 @@ OUTBOX_SUBSCRIBERS: dict[str, list[str]] = {
         "portal.subscribers.points_expiring_email",
         _WEBHOOKS,
     ],
+    # The partner program's (partners.services), for the companies' own endpoints.
+    "partner.application.changed": [_WEBHOOKS],
+    "partner.certification.changed": [_WEBHOOKS],
+    "partner.standing.changed": [_WEBHOOKS],
 }
 
 # --- Outbound webhooks (webhooks/) ---------------------------------------------------------

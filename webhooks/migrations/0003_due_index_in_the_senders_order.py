@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('core', '0006_outbox_emit_function'),
-        ('webhooks', '0001_initial'),
+        ('webhooks', '0002_endpoint_owned_by_provider'),
     ]
 
     operations = [
