@@ -8,7 +8,9 @@ from django.utils import timezone
 from members.models import ApiKey
 
 from . import signing
-from .models import WebhookEndpoint, WebhookMessage
+from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+
+ATTEMPTS_SHOWN = 100  # a message's newest attempts in the API
 
 
 def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
@@ -18,6 +20,16 @@ def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
 
 def endpoint_messages(endpoint: WebhookEndpoint) -> QuerySet[WebhookMessage]:
     return WebhookMessage.objects.filter(endpoint=endpoint).select_related("event")
+
+
+def endpoint_message(endpoint: WebhookEndpoint, message_id: int) -> WebhookMessage | None:
+    """One of the endpoint's messages (another endpoint's is not found)."""
+    return endpoint_messages(endpoint).filter(pk=message_id).first()
+
+
+def message_attempts(message: WebhookMessage) -> QuerySet[WebhookAttempt]:
+    """The message's attempts, newest first."""
+    return WebhookAttempt.objects.filter(message=message).order_by("-at", "-id")
 
 
 def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:

@@ -175,7 +175,8 @@ def endpoint_replay(*, endpoint_id: int, since: datetime) -> int:
 
 @transaction.atomic
 def messages_resend(*, message_ids: Iterable[int]) -> int:
-    """Staff: send these messages again now (delivered and failed ones included)."""
+    """Send these messages again now, with the same webhook-id (delivered and failed ones
+    included); how many."""
     ids = list(message_ids)
     count = WebhookMessage.objects.filter(pk__in=ids).update(
         status=WebhookMessage.Status.PENDING,
