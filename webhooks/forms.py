@@ -14,21 +14,22 @@ from .services import ReplayRefused, replay_since_check
 REPLAY_DEFAULT = timedelta(hours=24)  # the start offered: a day ago
 
 
+def _a_day_ago() -> datetime:
+    return timezone.localtime() - REPLAY_DEFAULT
+
+
 class ReplayForm(forms.Form):
     """The moment since which an endpoint's events are sent again."""
 
     since = forms.SplitDateTimeField(
         label=_("Since"),
         widget=AdminSplitDateTime,
+        initial=_a_day_ago,
         help_text=_(
             "Every event of the endpoint's types that occurred at or after this moment "
             "(in the site's time zone) is sent again, with the same webhook-id."
         ),
     )
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("initial", {"since": timezone.localtime() - REPLAY_DEFAULT})
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def clean_since(self) -> datetime:
         since: datetime = self.cleaned_data["since"]

@@ -346,7 +346,7 @@ def _webhook(payload: Payload) -> OpenApiWebhook:
                 ),
                 410: OpenApiResponse(
                     description="Gone: the endpoint is disabled (its messages wait). Any "
-                    "other answer, or none within 10 s, is retried: after 5 s, 5 min, 30 min, "
+                    "other answer, or none in time (10 s by default), is retried: after 5 s, 5 min, 30 min, "
                     "2 h, 5 h, 10 h and 10 h."
                 ),
             },
