@@ -38,8 +38,9 @@ import random
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from celery import shared_task
 from django.conf import settings
@@ -58,6 +59,21 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10
 BACKOFF_BASE = timedelta(seconds=5)  # 5 s, 10 s, 20 s... capped at BACKOFF_CAP, with jitter
 BACKOFF_CAP = timedelta(hours=6)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def event_id_floor(moment: datetime) -> UUID:
+    """The least `event_id` an event that occurred at or after `moment` can have: a bound
+    that the unique index of event ids turns into a range scan ("the events since").
+
+    Event ids start with the Unix milliseconds of the clock as the row is written
+    (core_outbox_event_id, core migration 0002), and an event's `occurred_at` is its
+    transaction's start, at or before that: so an event that occurred at or after `moment`
+    has an id at or above this one, whatever the order of the primary keys (a long
+    transaction writes earlier moments under later keys). The bound is only as good as the
+    database server's clock, which must not step back."""
+    milliseconds = (moment - _EPOCH) // timedelta(milliseconds=1)
+    return UUID(int=max(milliseconds, 0) << 80)
 
 
 def subscribers(event_type: str) -> list[str]:

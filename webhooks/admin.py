@@ -3,18 +3,19 @@ once, when made or rotated, never after), their messages and every attempt."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .forms import AdminReplayForm
 from .models import (
     EVENT_TYPES,
     PARTNER_EVENT_TYPES,
@@ -23,8 +24,6 @@ from .models import (
     WebhookMessage,
     event_types_for,
 )
-
-REPLAY_WINDOW = timedelta(hours=24)
 
 
 class EndpointForm(forms.ModelForm):
@@ -94,7 +93,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "created_at",
         "previous_secret_expires_at",
     )
-    actions = ["rotate_secret", "disable", "enable", "replay_last_day"]
+    actions = ["rotate_secret", "disable", "enable", "replay_since"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         owners = ("owner", "provider") if obj is not None else ()
@@ -164,16 +163,32 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             request, ngettext("%d endpoint enabled.", "%d endpoints enabled.", count) % count
         )
 
-    @admin.action(description=_("Replay the last 24 hours' events"))
-    def replay_last_day(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        since = timezone.now() - REPLAY_WINDOW
-        count = sum(
-            services.endpoint_replay(endpoint_id=pk, since=since)
-            for pk in queryset.values_list("pk", flat=True)
-        )
-        self.message_user(
-            request, ngettext("%d message to send.", "%d messages to send.", count) % count
-        )
+    @admin.action(description=_("Replay the events since a moment…"))
+    def replay_since(
+        self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]
+    ) -> TemplateResponse | None:
+        """A page asking since when (a day ago offered); the replay once it is valid."""
+        form = AdminReplayForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            since = form.cleaned_data["since"]
+            count = sum(
+                services.endpoint_replay(endpoint_id=pk, since=since)
+                for pk in queryset.values_list("pk", flat=True)
+            )
+            self.message_user(
+                request, ngettext("%d message to send.", "%d messages to send.", count) % count
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Replay webhook events"),
+            "opts": self.model._meta,
+            "form": form,
+            "endpoints": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/webhooks/webhookendpoint/replay.html", context)
 
 
 class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -1,12 +1,13 @@
-"""The partner portal's webhook forms: an endpoint (its URL, description and the partner event
-types it wants) and a replay's starting moment."""
+"""The webhook forms: the partner portal's endpoint (its URL, description and the partner event
+types it wants) and replay start, and the admin's replay start."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +15,7 @@ from core.clock import program_timezone
 
 from .models import PARTNER_EVENT_TYPES
 from .safety import UnsafeUrl, url_check_registration
+from .services import ReplayRefused, replay_since_check
 
 PARTNER_EVENT_LABELS = {
     "partner.application.changed": _("An application changed state (submitted, decided...)"),
@@ -68,6 +70,39 @@ class ReplayForm(forms.Form):
 
     def clean_since(self) -> datetime:
         since: datetime = self.cleaned_data["since"]
-        if since > timezone.now():
-            raise forms.ValidationError(_("Choose a moment in the past."))
+        try:
+            replay_since_check(since)
+        except ReplayRefused as refused:
+            raise forms.ValidationError(
+                _("Choose a moment in the past."), code=refused.code
+            ) from refused
+        return since
+
+
+REPLAY_DEFAULT = timedelta(hours=24)  # the start offered: a day ago
+
+
+def _a_day_ago() -> datetime:
+    return timezone.localtime() - REPLAY_DEFAULT
+
+
+class AdminReplayForm(forms.Form):
+    """The admin's: the moment since which an endpoint's events are sent again."""
+
+    since = forms.SplitDateTimeField(
+        label=_("Since"),
+        widget=AdminSplitDateTime,
+        initial=_a_day_ago,
+        help_text=_(
+            "Every event of the endpoint's types that occurred at or after this moment "
+            "(in the site's time zone) is sent again, with the same webhook-id."
+        ),
+    )
+
+    def clean_since(self) -> datetime:
+        since: datetime = self.cleaned_data["since"]
+        try:
+            replay_since_check(since)
+        except ReplayRefused as refused:
+            raise forms.ValidationError(refused.message, code=refused.code) from refused
         return since

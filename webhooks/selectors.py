@@ -11,6 +11,8 @@ from partners.models import Provider
 from . import signing
 from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 
+ATTEMPTS_SHOWN = 100  # a message's newest attempts in the API
+
 
 def endpoints_of(api_key: ApiKey) -> QuerySet[WebhookEndpoint]:
     """An integration's own endpoints (another key's are not found)."""
@@ -36,6 +38,16 @@ def endpoint_messages_with_attempts(endpoint: WebhookEndpoint) -> QuerySet[Webho
             Prefetch("attempts_made", queryset=WebhookAttempt.objects.order_by("-id"))
         )
     )
+
+
+def endpoint_message(endpoint: WebhookEndpoint, message_id: int) -> WebhookMessage | None:
+    """One of the endpoint's messages (another endpoint's is not found)."""
+    return endpoint_messages(endpoint).filter(pk=message_id).first()
+
+
+def message_attempts(message: WebhookMessage) -> QuerySet[WebhookAttempt]:
+    """The message's attempts, newest first."""
+    return WebhookAttempt.objects.filter(message=message).order_by("-at", "-id")
 
 
 def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:

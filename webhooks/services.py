@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.outbox import event_id_floor
 from core.queue import task_queue
 from members.models import ApiKey, Member
 from partners.models import Provider
@@ -177,12 +178,32 @@ def endpoint_enable(*, endpoint_id: int) -> bool:
     return bool(changed)
 
 
+class ReplayRefused(Exception):
+    """A replay's start refused, with a stable code (the API's) and why, for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def replay_since_check(since: datetime, *, now: datetime | None = None) -> None:
+    """Refuse a replay's start in the future (the outbox keeps every event: no start is too
+    old)."""
+    if since > (now or timezone.now()):
+        raise ReplayRefused("replay_since_in_the_future", _("The start is in the future."))
+
+
+# The events since: bounded by their ids (core.outbox.event_id_floor: a range of the unique
+# index of event ids, not a scan of the whole table), then exactly by `occurred_at`. A
+# message already there is made due again (replaying twice adds nothing); its member and
+# sequence are the event's, so a member's replayed messages go out in their order.
 _REPLAY_SQL = f"""
 INSERT INTO webhooks_webhookmessage (endpoint_id, event_id, member_id, member_seq, status,
                                      attempts, next_attempt_at, created_at)
 SELECT w.id, e.id, e.member_id, e.member_seq, 'pending', 0, now(), now()
 FROM core_outboxevent e JOIN webhooks_webhookendpoint w ON w.id = %(endpoint)s
-WHERE e.occurred_at >= %(since)s
+WHERE e.event_id >= %(floor)s AND e.occurred_at >= %(since)s
   AND (cardinality(w.event_types) = 0 OR e.type = ANY(w.event_types))
   AND {OWNER_SCOPE_SQL}
 ORDER BY e.id
@@ -194,10 +215,18 @@ SET status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NU
 @transaction.atomic
 def endpoint_replay(*, endpoint_id: int, since: datetime) -> int:
     """Send again every event of the endpoint's types that occurred since `since` (with the
-    same webhook-id as before); how many messages are due."""
+    same webhook-id as before); how many messages are due. Raises ReplayRefused for a start
+    in the future."""
+    replay_since_check(since)
     with connection.cursor() as cursor:
         cursor.execute(
-            _REPLAY_SQL, {"endpoint": endpoint_id, "since": since, **owner_scope_params()}
+            _REPLAY_SQL,
+            {
+                "endpoint": endpoint_id,
+                "floor": event_id_floor(since),
+                "since": since,
+                **owner_scope_params(),
+            },
         )
         count = cursor.rowcount
     senders_queue_after_commit([endpoint_id])
@@ -206,7 +235,8 @@ def endpoint_replay(*, endpoint_id: int, since: datetime) -> int:
 
 @transaction.atomic
 def messages_resend(*, message_ids: Iterable[int]) -> int:
-    """Staff: send these messages again now (delivered and failed ones included)."""
+    """Send these messages again now, with the same webhook-id (delivered and failed ones
+    included); how many."""
     ids = list(message_ids)
     count = WebhookMessage.objects.filter(pk__in=ids).update(
         status=WebhookMessage.Status.PENDING,

@@ -287,6 +287,12 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "benefits.coupons.models.Coupon.Status",
         "WebhookMessageStatusEnum": "webhooks.models.WebhookMessage.Status",
     },
+    # What the webhooks POST, one per event type (webhooks/schema.py, with their headers)
+    "WEBHOOKS": "webhooks.schema.WEBHOOKS",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "webhooks.schema.webhook_headers",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The API docs page draws Swagger UI under its policy (a static start script, no inline
-script): the operations are listed and the browser refuses nothing."""
+script): the operations and the webhooks are listed and the browser refuses nothing."""
 
 from __future__ import annotations
 
@@ -16,3 +16,5 @@ def test_the_api_docs_draw_under_their_policy(live_server: Any, page: Any) -> No
     assert "script-src 'self';" in response.headers["content-security-policy"]
     page.locator(".opblock-tag", has_text="coupons").first.wait_for()
     assert page.locator(".opblock").count() > 10
+    # the webhooks' payloads (OpenAPI 3.1 `webhooks`), one per event type
+    page.locator(".opblock", has_text="tier.changed").first.wait_for()

@@ -117,3 +117,80 @@ def test_the_admin_shows_the_secret_once_when_an_endpoint_is_made(owner: ApiKey)
     assert page.status_code == 200
     assert secret not in page.content.decode()
     assert endpoint.secret_encrypted not in page.content.decode()
+
+
+def _staff() -> Client:
+    client = Client()
+    client.force_login(MemberFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+CHANGELIST = "/admin/webhooks/webhookendpoint/"
+
+
+def test_the_admins_replay_asks_since_when_offering_a_day_ago(
+    owner: ApiKey, receiver: Receiver
+) -> None:
+    endpoint = make_endpoint(owner, receiver)
+    page = _staff().post(CHANGELIST, {"action": "replay_since", "_selected_action": [endpoint.pk]})
+    assert page.status_code == 200
+    assert [t.name for t in page.templates][0] == "admin/webhooks/webhookendpoint/replay.html"
+    offered = page.context["form"]["since"].value()
+    assert abs(offered - (timezone.now() - timedelta(hours=24))) < timedelta(minutes=1)
+    assert receiver.url in page.content.decode()
+    assert not page.context["form"].is_bound
+
+
+def test_the_admins_replay_sends_the_events_since_the_moment_chosen(
+    owner: ApiKey,
+    receiver: Receiver,
+    queued: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    endpoint = make_endpoint(owner, receiver)
+    old = record("tier.changed", member_id=1)
+    OutboxEvent.objects.filter(pk=old.pk).update(occurred_at=timezone.now() - timedelta(days=3))
+    recent = record("tier.changed", member_id=2)
+    WebhookMessage.objects.update(status="delivered")
+    since = timezone.localtime() - timedelta(days=2)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = _staff().post(
+            CHANGELIST,
+            {
+                "action": "replay_since",
+                "_selected_action": [endpoint.pk],
+                "apply": "Replay",
+                "since_0": since.strftime("%Y-%m-%d"),
+                "since_1": since.strftime("%H:%M:%S"),
+            },
+            follow=True,
+        )
+    assert answer.status_code == 200
+    assert [str(m) for m in answer.context["messages"]] == ["1 message to send."]
+    assert list(
+        WebhookMessage.objects.filter(status="pending").values_list("event_id", flat=True)
+    ) == [recent.pk]
+    assert queued == [("webhooks.send_endpoint", (endpoint.pk,))]
+
+
+def test_the_admins_replay_refuses_a_start_in_the_future_beside_the_field(
+    owner: ApiKey, receiver: Receiver, queued: list[Any]
+) -> None:
+    endpoint = make_endpoint(owner, receiver)
+    record("tier.changed")
+    WebhookMessage.objects.update(status="delivered")
+    tomorrow = timezone.localtime() + timedelta(days=1)
+    page = _staff().post(
+        CHANGELIST,
+        {
+            "action": "replay_since",
+            "_selected_action": [endpoint.pk],
+            "apply": "Replay",
+            "since_0": tomorrow.strftime("%Y-%m-%d"),
+            "since_1": "08:00:00",
+        },
+    )
+    assert page.status_code == 200
+    assert page.context["form"].errors == {"since": ["The start is in the future."]}
+    assert 'class="form-row errors"' in page.content.decode()
+    assert list(WebhookMessage.objects.values_list("status", flat=True)) == ["delivered"]

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from core.api.fields import StrictInput
 
-from ..models import EVENT_TYPES, WebhookEndpoint, WebhookMessage
+from ..models import EVENT_TYPES, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from ..safety import UnsafeUrl, url_check_registration
 
 
@@ -114,3 +114,39 @@ class MessageListSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next page (cursor), or null.")
     previous = serializers.URLField(allow_null=True)
     results = MessageSerializer(many=True)
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookAttempt
+        fields = ["at", "status_code", "latency_ms", "response", "error"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "status_code": {"help_text": "The receiver's answer; null when none came."},
+            "response": {"help_text": "The first 1,000 characters of the answer's body."},
+            "error": {"help_text": "Why no answer came (a timeout, a refused address...)."},
+        }
+
+
+class MessageDetailSerializer(MessageSerializer):
+    attempts_made = AttemptSerializer(
+        many=True,
+        read_only=True,
+        source="recent_attempts",
+        help_text="Its tries, newest first (the latest 100).",
+    )
+
+    class Meta(MessageSerializer.Meta):
+        fields = [*MessageSerializer.Meta.fields, "attempts_made"]
+        read_only_fields = fields
+
+
+class ReplaySerializer(StrictInput):
+    since = serializers.DateTimeField(
+        help_text="Send again every event of the endpoint's types that occurred at or after "
+        "this moment (ISO 8601; not in the future)."
+    )
+
+
+class ReplayResultSerializer(serializers.Serializer):
+    messages = serializers.IntegerField(help_text="How many messages are due now.")

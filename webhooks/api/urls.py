@@ -23,4 +23,19 @@ urlpatterns = [
         views.EndpointMessagesView.as_view(),
         name="api-webhook-endpoint-messages",
     ),
+    path(
+        "webhook-endpoints/<int:pk>/messages/<int:message_pk>/",
+        views.EndpointMessageView.as_view(),
+        name="api-webhook-endpoint-message",
+    ),
+    path(
+        "webhook-endpoints/<int:pk>/messages/<int:message_pk>/resend/",
+        views.MessageResendView.as_view(),
+        name="api-webhook-endpoint-message-resend",
+    ),
+    path(
+        "webhook-endpoints/<int:pk>/replay/",
+        views.EndpointReplayView.as_view(),
+        name="api-webhook-endpoint-replay",
+    ),
 ]

@@ -19,19 +19,31 @@ from members.api.permissions import IsIntegration
 from members.models import ApiKey
 
 from .. import services
-from ..models import WebhookEndpoint
-from ..selectors import endpoint_messages, endpoints_of
+from ..models import WebhookEndpoint, WebhookMessage
+from ..selectors import (
+    ATTEMPTS_SHOWN,
+    endpoint_message,
+    endpoint_messages,
+    endpoints_of,
+    message_attempts,
+)
 from .serializers import (
     EndpointListSerializer,
     EndpointPatchSerializer,
     EndpointRequestSerializer,
     EndpointSerializer,
     EndpointWithSecretSerializer,
+    MessageDetailSerializer,
     MessageListSerializer,
     MessageSerializer,
+    ReplayResultSerializer,
+    ReplaySerializer,
 )
 
 NOT_FOUND = OpenApiResponse(description="webhook_endpoint_not_found (also another key's)")
+MESSAGE_NOT_FOUND = OpenApiResponse(
+    description="webhook_endpoint_not_found, webhook_message_not_found (also another key's)"
+)
 _BIGINT = 2**63 - 1
 
 
@@ -45,6 +57,14 @@ def _own(request: Request, pk: int) -> WebhookEndpoint:
     if endpoint is None:
         raise ApiError(404, "webhook_endpoint_not_found", _("No such webhook endpoint."))
     return endpoint
+
+
+def _own_message(request: Request, pk: int, message_pk: int) -> WebhookMessage:
+    endpoint = _own(request, pk)
+    message = endpoint_message(endpoint, message_pk) if message_pk <= _BIGINT else None
+    if message is None:
+        raise ApiError(404, "webhook_message_not_found", _("No such webhook message."))
+    return message
 
 
 def _with_secret(endpoint: WebhookEndpoint, secret: str) -> dict[str, Any]:
@@ -147,3 +167,74 @@ class EndpointMessagesView(APIView):
         paginator = NewestEndpointsFirst()
         page = paginator.paginate_queryset(endpoint_messages(endpoint), request)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+
+
+class EndpointMessageView(APIView):
+    """One message sent to one of the key's endpoints, with its latest tries."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(
+        operation_id="v1_webhook_endpoints_message_retrieve",
+        responses={200: MessageDetailSerializer, 404: MESSAGE_NOT_FOUND},
+        tags=["webhooks"],
+    )
+    def get(self, request: Request, pk: int, message_pk: int) -> Response:
+        message = _own_message(request, pk, message_pk)
+        message.recent_attempts = list(  # type: ignore[attr-defined]
+            message_attempts(message)[:ATTEMPTS_SHOWN]
+        )
+        return Response(MessageDetailSerializer(message).data)
+
+
+class MessageResendView(APIView):
+    """Send a message again now, with the same `webhook-id` (a delivered or failed one too).
+    Its tries start again from the first."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(
+        operation_id="v1_webhook_endpoints_message_resend",
+        request=None,
+        responses={202: MessageSerializer, 404: MESSAGE_NOT_FOUND},
+        tags=["webhooks"],
+    )
+    def post(self, request: Request, pk: int, message_pk: int) -> Response:
+        message = _own_message(request, pk, message_pk)
+        services.messages_resend(message_ids=[message.pk])
+        message.refresh_from_db()
+        return Response(MessageSerializer(message).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointReplayView(APIView):
+    """Send again every event of the endpoint's types that occurred since a moment, with
+    the same `webhook-id`s as before (receivers deduplicate on it). A member's events go out
+    in their order; replaying again while they wait adds nothing."""
+
+    permission_classes = [IsIntegration]
+
+    @extend_schema(
+        operation_id="v1_webhook_endpoints_replay",
+        request=ReplaySerializer,
+        responses={
+            202: ReplayResultSerializer,
+            400: OpenApiResponse(
+                description="invalid (`since` missing or not a date-time), "
+                "replay_since_in_the_future"
+            ),
+            404: NOT_FOUND,
+        },
+        tags=["webhooks"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        endpoint = _own(request, pk)
+        payload = ReplaySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        since = payload.validated_data["since"]
+        try:
+            count = services.endpoint_replay(endpoint_id=endpoint.pk, since=since)
+        except services.ReplayRefused as refused:
+            raise ApiError(
+                400, refused.code, refused.message, fields={"since": [refused.message]}
+            ) from refused
+        return Response({"messages": count}, status=status.HTTP_202_ACCEPTED)
