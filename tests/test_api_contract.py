@@ -179,7 +179,7 @@ def test_sequences_of_linked_operations_answer_as_documented(
     Workflow.run(
         settings=settings(
             max_examples=EXAMPLES,
-            stateful_step_count=6,
+            stateful_step_count=10,
             deadline=None,
             suppress_health_check=list(HealthCheck),
         ),

@@ -218,11 +218,9 @@ class EndpointReplayView(APIView):
         request=ReplaySerializer,
         responses={
             202: ReplayResultSerializer,
-            400: OpenApiResponse(
-                description="invalid (`since` missing or not a date-time), "
-                "replay_since_in_the_future"
-            ),
+            400: OpenApiResponse(description="invalid (`since` missing or not a date-time)"),
             404: NOT_FOUND,
+            422: OpenApiResponse(description="replay_since_in_the_future"),
         },
         tags=["webhooks"],
     )
@@ -235,6 +233,6 @@ class EndpointReplayView(APIView):
             count = services.endpoint_replay(endpoint_id=endpoint.pk, since=since)
         except services.ReplayRefused as refused:
             raise ApiError(
-                400, refused.code, refused.message, fields={"since": [refused.message]}
+                422, refused.code, refused.message, fields={"since": [refused.message]}
             ) from refused
         return Response({"messages": count}, status=status.HTTP_202_ACCEPTED)
