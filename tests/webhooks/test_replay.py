@@ -19,8 +19,8 @@ from core.models import OutboxEvent
 from core.outbox import event_id_floor
 from members.models import ApiKey
 from webhooks.delivery import endpoint_send
-from webhooks.models import EVENT_TYPES, WebhookMessage
-from webhooks.services import _REPLAY_SQL, ReplayRefused, endpoint_replay
+from webhooks.models import WebhookMessage
+from webhooks.services import _REPLAY_SQL, ReplayRefused, endpoint_replay, owner_scope_params
 
 from .support import Receiver, make_endpoint, record
 
@@ -76,7 +76,7 @@ def test_replay_reads_the_events_through_the_index_of_event_ids() -> None:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
             f"EXPLAIN {_REPLAY_SQL}",  # noqa: S608 (the service's own statement)
-            [1, event_id_floor(since), since, EVENT_TYPES],
+            {"endpoint": 1, "floor": event_id_floor(since), "since": since, **owner_scope_params()},
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "core_outboxevent_event_id" in plan, plan
