@@ -96,18 +96,18 @@ def test_drill_incident_job_killed_recreated_redelivered_then_dispatched(drill: 
     drill.wait_done(RUN_JOB, 2)
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.status, first.total, first.processed, first.issued) == (
-        "done",
-        MEMBERS,
-        MEMBERS,
-        BATCH,
+    assert (first.status, first.total, first.processed) == ("done", MEMBERS, MEMBERS)
+    assert (second.status, second.total, second.processed) == ("done", MEMBERS, MEMBERS)
+    # Which of the two goes first is the broker's and the worker's: the re-created job (the
+    # redelivery then finds every member served) or the redelivered one (it issues the rest,
+    # the re-created job finds them served). Either way the members after the first batch
+    # get one coupon between them.
+    assert sorted([first.issued, second.issued]) in (
+        [BATCH, MEMBERS - BATCH],
+        [0, MEMBERS],
     )
-    assert (second.status, second.total, second.processed, second.issued) == (
-        "done",
-        MEMBERS,
-        MEMBERS,
-        MEMBERS - BATCH,
-    )
+    assert first.issued >= BATCH
+    assert first.issued + second.issued == MEMBERS
 
     _dispatched(drill)
     _assert_every_member_once(template, drill, members)
