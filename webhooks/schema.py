@@ -9,8 +9,10 @@ type through the services that emit it in production, build the body the sender 
 fail) and against the rendered schema, so the documentation cannot drift; and a type added
 to EVENT_TYPES without a payload here fails a test.
 
-The data is the event's data merged with its subject's ids (the subject wins a name both
-have: a coupon's `template` is its id)."""
+The data is the event's data and its subject's ids; where both have a name the data's value
+is sent, which holds the subject's id or more (a coupon's `template` is `{"id", "name"}`, a
+points event's `order` and `reverses` and an expiring lot's `lot` are the same value in
+both)."""
 
 from __future__ import annotations
 
@@ -96,13 +98,18 @@ class TierChangedData(_Shape):
     tier_change: int = Field(description="The tier change's id.")
 
 
+class CouponTemplate(_Shape):
+    id: int = Field(description="The coupon template's id.")
+    name: str = Field(description="The coupon template's name.")
+
+
 class CouponData(_Shape):
     code: str = Field(description="The coupon's code, as the member types it.")
     occasion: str = Field(
         description="Why it was issued: birthday, anniversary, level_up, daily_quota, manual, "
         "points_exchange."
     )
-    template: int = Field(description="The coupon template's id.")
+    template: CouponTemplate = Field(description="The coupon template it was issued from.")
     valid_from: datetime
     valid_until: datetime
     status: str = Field(description="The coupon's status now: available, redeemed, expired, void.")
@@ -154,7 +161,7 @@ def _payload(
 _COUPON = {
     "code": "BDAY-7KQ2-M4XW",
     "occasion": "birthday",
-    "template": 3,
+    "template": {"id": 3, "name": "Birthday treat"},
     "valid_from": "2026-03-14T00:00:00+08:00",
     "valid_until": "2026-04-13T23:59:59+08:00",
     "status": "available",

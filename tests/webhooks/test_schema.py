@@ -181,3 +181,19 @@ def test_the_body_of_a_real_event_of_every_type_has_exactly_the_documented_shape
         sent = json.loads(body)
         _validator(schema, event.type).validate(sent)
         assert _keys(sent) == _documented(schema, event.type), event.type
+        _assert_nothing_lost(event, sent["data"])
+
+
+def _assert_nothing_lost(event: OutboxEvent, sent: dict[str, Any]) -> None:
+    """The body carries all of the event's data, and each of its subject's ids: as is, or as
+    the `id` of the data's object under the same name (a coupon's template)."""
+    for name, value in event.data.items():
+        assert sent[name] == value, (event.type, name)
+    for name, value in event.subject.items():
+        kept = sent[name]
+        assert kept == value or (isinstance(kept, dict) and kept.get("id") == value), (
+            event.type,
+            name,
+            kept,
+            value,
+        )
