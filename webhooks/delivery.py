@@ -74,12 +74,14 @@ def retry_delay(attempts: int) -> timedelta | None:
 
 
 def payload(event: OutboxEvent) -> bytes:
-    """The request body: {"type", "timestamp", "data": the event's data and subject ids}."""
-    body = {
-        "type": event.type,
-        "timestamp": event.occurred_at.isoformat(),
-        "data": {**event.data, **event.subject},
-    }
+    """The request body: {"type", "timestamp", "data"}, the data being the event's data and
+    then those of its subject's ids that the data does not carry under the same name. The
+    data wins a shared name: it holds the subject's id there, or more (a coupon's `template`
+    is the template's `{"id", "name"}`), so nothing is lost."""
+    data = dict(event.data)
+    for name, value in event.subject.items():
+        data.setdefault(name, value)
+    body = {"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": data}
     return json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 

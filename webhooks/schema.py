@@ -1,16 +1,20 @@
 """What the webhooks POST, documented in the OpenAPI schema as its `webhooks` (OpenAPI 3.1):
-one pydantic model per event type (the Standard Webhooks envelope `{"type", "timestamp",
-"data"}` around the data that type carries), a realistic example of each, the three
-headers and the payload version.
+one pydantic model per event type, the member program's (EVENT_TYPES, for an integration's
+endpoints) and the partner program's (PARTNER_EVENT_TYPES, for a partner company's own
+endpoints) alike (the Standard Webhooks envelope `{"type", "timestamp", "data"}` around the
+data that type carries), a realistic example of each, the three headers and the payload
+version.
 
 This module is the one home of the payload shapes. The tests emit a real event of every
 type through the services that emit it in production, build the body the sender builds
 (webhooks.delivery.payload) and validate it against these models (extra or missing keys
 fail) and against the rendered schema, so the documentation cannot drift; and a type added
-to EVENT_TYPES without a payload here fails a test.
+to EVENT_TYPES or PARTNER_EVENT_TYPES without a payload here fails a test.
 
-The data is the event's data merged with its subject's ids (the subject wins a name both
-have: a coupon's `template` is its id)."""
+The data is the event's data and its subject's ids; where both have a name the data's value
+is sent, which holds the subject's id or more (a coupon's `template` is `{"id", "name"}`, a
+points event's `order` and `reverses` and an expiring lot's `lot` are the same value in
+both)."""
 
 from __future__ import annotations
 
@@ -96,13 +100,18 @@ class TierChangedData(_Shape):
     tier_change: int = Field(description="The tier change's id.")
 
 
+class CouponTemplate(_Shape):
+    id: int = Field(description="The coupon template's id.")
+    name: str = Field(description="The coupon template's name.")
+
+
 class CouponData(_Shape):
     code: str = Field(description="The coupon's code, as the member types it.")
     occasion: str = Field(
         description="Why it was issued: birthday, anniversary, level_up, daily_quota, manual, "
         "points_exchange."
     )
-    template: int = Field(description="The coupon template's id.")
+    template: CouponTemplate = Field(description="The coupon template it was issued from.")
     valid_from: datetime
     valid_until: datetime
     status: str = Field(description="The coupon's status now: available, redeemed, expired, void.")
@@ -122,21 +131,77 @@ class CouponReleasedData(CouponData):
     order_number: str = Field(description="The cancelled order it is released from.")
 
 
+PROVIDER = Field(description="The partner company's id.")
+APPLICATION = Field(description="The application's id.")
+
+
+class PartnerApplicationChangedData(_Shape):
+    stage: str = Field(
+        description="What the application is for: registration, operator, international or "
+        "details_change."
+    )
+    from_: str | None = Field(
+        alias="from", description="Its status before (null: it was just submitted)."
+    )
+    to: str = Field(
+        description="Its status now: submitted, changes_requested, awaiting_presentation, "
+        "presentation_review, unqualified, rejected or approved."
+    )
+    provider: int = PROVIDER
+    application: int = APPLICATION
+
+
+class PartnerCertificationChangedData(_Shape):
+    stage: str = Field(description="The certification: registration, operator or international.")
+    from_: str | None = Field(
+        alias="from",
+        description="Its status before (null: it was just granted, by the application's approval).",
+    )
+    to: str = Field(
+        description="Its status now: deposit_due (an operator certification waits for the "
+        "deposit) or active."
+    )
+    provider: int = PROVIDER
+    application: int = Field(description="The id of the application that granted it.")
+    certification: int = Field(description="The certification's id.")
+
+
+class PartnerStandingChangedData(_Shape):
+    from_: str = Field(alias="from", description="Its standing before: good or suspended.")
+    to: str = Field(description="Its standing now: good, suspended or revoked.")
+    reason: str = Field(
+        description="Why, in words, as the company is told it (may be empty for a reinstatement)."
+    )
+    suspended_until: datetime | None = Field(
+        description="When a suspension ends by itself (null: it lasts until staff reinstate "
+        "the company, or the company is not suspended)."
+    )
+    provider: int = PROVIDER
+
+
 # --- the envelope, the examples, the documentation --------------------------------------
 
 
 @dataclass(frozen=True)
 class Payload:
-    """One event type's documented body: its model and an example."""
+    """One event type's documented body: its model and an example; `partner`: a partner
+    program's type, sent to the endpoints of the company it concerns."""
 
     event_type: str
     summary: str
     model: type[BaseModel]
     example: dict[str, Any]
+    partner: bool = False
 
 
 def _payload(
-    event_type: str, summary: str, data: type[BaseModel], timestamp: str, example: dict[str, Any]
+    event_type: str,
+    summary: str,
+    data: type[BaseModel],
+    timestamp: str,
+    example: dict[str, Any],
+    *,
+    partner: bool = False,
 ) -> Payload:
     name = "".join(part.capitalize() for part in event_type.split(".")) + "Webhook"
     model = create_model(
@@ -148,13 +213,13 @@ def _payload(
         data=(data, ...),
     )
     body = {"type": event_type, "timestamp": timestamp, "data": example}
-    return Payload(event_type, summary, model, body)
+    return Payload(event_type, summary, model, body, partner)
 
 
 _COUPON = {
     "code": "BDAY-7KQ2-M4XW",
     "occasion": "birthday",
-    "template": 3,
+    "template": {"id": 3, "name": "Birthday treat"},
     "valid_from": "2026-03-14T00:00:00+08:00",
     "valid_until": "2026-04-13T23:59:59+08:00",
     "status": "available",
@@ -285,16 +350,68 @@ PAYLOADS: dict[str, Payload] = {
             "2026-03-18T14:30:00.000+00:00",
             {**_COUPON, "status": "void"},
         ),
+        _payload(
+            "partner.application.changed",
+            "a partner company's application moved to another status (submitted, audited, "
+            "decided).",
+            PartnerApplicationChangedData,
+            "2026-03-17T02:45:19.274+00:00",
+            {
+                "stage": "operator",
+                "from": "submitted",
+                "to": "awaiting_presentation",
+                "provider": 318,
+                "application": 1204,
+            },
+            partner=True,
+        ),
+        _payload(
+            "partner.certification.changed",
+            "a partner company was granted a certification, or its certification became "
+            "active (the deposit was paid).",
+            PartnerCertificationChangedData,
+            "2026-03-24T07:12:58.031+00:00",
+            {
+                "stage": "operator",
+                "from": "deposit_due",
+                "to": "active",
+                "provider": 318,
+                "application": 1204,
+                "certification": 517,
+            },
+            partner=True,
+        ),
+        _payload(
+            "partner.standing.changed",
+            "a partner company was suspended, reinstated or revoked.",
+            PartnerStandingChangedData,
+            "2026-04-02T09:30:44.610+00:00",
+            {
+                "from": "good",
+                "to": "suspended",
+                "reason": "Customer complaints about late deliveries, under review.",
+                "suspended_until": "2026-04-16T16:00:00Z",
+                "provider": 318,
+            },
+            partner=True,
+        ),
     ]
 }
 
-DESCRIPTION = (
-    "POSTed to every active endpoint subscribed to the type, as JSON, in the Standard "
-    "Webhooks format (https://www.standardwebhooks.com/). Payload version "
-    f"{PAYLOAD_VERSION}. Verify the `webhook-signature` before trusting the body, and "
+_FORMAT = (
+    "as JSON, in the Standard Webhooks format (https://www.standardwebhooks.com/). Payload "
+    f"version {PAYLOAD_VERSION}. Verify the `webhook-signature` before trusting the body, and "
     "deduplicate on `webhook-id`: delivery is at least once (a retry or a replay sends the "
-    "same id). A member's events arrive in the order they happened; different members' "
-    "events have no order between them."
+    "same id)."
+)
+DESCRIPTION = (
+    f"POSTed to every active endpoint subscribed to the type, {_FORMAT} A member's events "
+    "arrive in the order they happened; different members' events have no order between them."
+)
+PARTNER_DESCRIPTION = (
+    "POSTed to the active endpoints of the partner company it concerns (`provider`) that are "
+    f"subscribed to the type, {_FORMAT} Partner events have no order between them: a later "
+    "change may arrive first (`from` and `to` tell)."
 )
 
 # The headers of every webhook (a post-processing hook adds them: drf-spectacular's webhooks
@@ -335,7 +452,7 @@ def _webhook(payload: Payload) -> OpenApiWebhook:
         name=payload.event_type,
         decorator=extend_schema(
             summary=f"{payload.event_type}: {payload.summary}",
-            description=DESCRIPTION,
+            description=PARTNER_DESCRIPTION if payload.partner else DESCRIPTION,
             request=payload.model,
             # not request_only: drf-spectacular reads a webhook's body as a response's
             examples=[OpenApiExample(payload.event_type, value=payload.example)],

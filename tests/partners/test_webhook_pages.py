@@ -132,7 +132,7 @@ def test_a_partner_cannot_register_member_program_types_the_error_is_beside_the_
     html = answer.content.decode()
     assert '<ul class="errorlist" id="id_event_types_error">' in html
     assert "tier.changed is not one of the available choices" in html
-    assert '<legend>Event types</legend>' in html
+    assert "<legend>Event types</legend>" in html
     assert 'aria-describedby="id_event_types_error id_event_types_helptext"' in html
     assert WebhookEndpoint.objects.count() == 0
     missing = client.post(reverse("partner_webhooks:new"), {"url": "", "description": "x"})

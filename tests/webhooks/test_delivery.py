@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from core import outbox
 from members.models import ApiKey
 from tests.concurrency import run_threads
 from tests.factories import MemberFactory
@@ -57,6 +59,29 @@ def test_every_event_type_is_sent_signed_and_standardwebhooks_verifies_it(
         EVENT_TYPES
     )
     assert endpoint_send(endpoint_id=endpoint.pk) == 0  # nothing left to send
+
+
+def test_the_data_wins_a_name_it_shares_with_the_subject_and_the_other_ids_are_added(
+    owner: ApiKey, receiver: Receiver
+) -> None:
+    endpoint = make_endpoint(owner, receiver, event_types=["coupon.issued"])
+    with transaction.atomic():
+        outbox.emit(
+            "coupon.issued",
+            {"code": "BDAY-1", "template": {"id": 3, "name": "Birthday treat"}},
+            member_id=7,
+            subject={"member": "0000000007", "coupon": 11, "template": 3},
+        )
+    outbox.dispatch()
+    assert endpoint_send(endpoint_id=endpoint.pk) == 1
+    (got,) = receiver.received
+    assert got.verified
+    assert got.json["data"] == {
+        "code": "BDAY-1",
+        "template": {"id": 3, "name": "Birthday treat"},
+        "member": "0000000007",
+        "coupon": 11,
+    }
 
 
 def test_a_receiver_failing_three_times_then_answering_gets_the_event_once_delivered(

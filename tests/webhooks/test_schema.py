@@ -3,7 +3,8 @@ event type has one, with its example and headers; and the body the sender really
 a real event of each type, emitted by the services that emit it in production, has exactly
 the documented keys and types, so the documentation cannot drift from the events.
 
-A new event type (EVENT_TYPES) needs its payload in webhooks/schema.py and one emission in
+The member program's types (EVENT_TYPES) and the partner program's (PARTNER_EVENT_TYPES)
+alike: a new type in either list needs its payload in webhooks/schema.py and one emission in
 `_every_type_emitted`, or these tests fail."""
 
 from __future__ import annotations
@@ -29,10 +30,25 @@ from loyalty.ledger.services import points_award, points_expiring_announce, poin
 from loyalty.program.models import Program, Tier
 from loyalty.program.presets import tiers as tier_preset
 from members.services import api_key_create, member_create, member_update_profile
+from partners import services as partner_services
 from tests.benefits.coupons.factories import CouponFactory, CouponTemplateFactory
+from tests.partners.conftest import (  # noqa: F401 (documents_dir: an autouse fixture)
+    documents_dir,
+    make_auditor,
+    registered,
+)
 from webhooks.delivery import payload
-from webhooks.models import EVENT_TYPES
-from webhooks.schema import HEADERS, PAYLOAD_VERSION, PAYLOADS
+from webhooks.models import EVENT_TYPES, PARTNER_EVENT_TYPES
+from webhooks.schema import (
+    DESCRIPTION,
+    HEADERS,
+    PARTNER_DESCRIPTION,
+    PAYLOAD_VERSION,
+    PAYLOADS,
+)
+
+# Every type a webhook is sent for: the member program's and the partner program's.
+ALL_TYPES = [*EVENT_TYPES, *PARTNER_EVENT_TYPES]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +91,7 @@ def _keys(value: Any, prefix: str = "") -> set[str]:
     }
 
 
-@pytest.mark.parametrize("event_type", EVENT_TYPES)
+@pytest.mark.parametrize("event_type", ALL_TYPES)
 def test_every_event_type_is_documented_with_an_example_and_the_headers(
     schema: dict[str, Any], event_type: str
 ) -> None:
@@ -91,14 +107,16 @@ def test_every_event_type_is_documented_with_an_example_and_the_headers(
     ]
     assert operation["parameters"] == HEADERS
     assert operation["x-payload-version"] == PAYLOAD_VERSION
+    partner = event_type in PARTNER_EVENT_TYPES
+    assert operation["description"] == (PARTNER_DESCRIPTION if partner else DESCRIPTION)
 
 
 def test_the_schema_documents_no_type_that_is_not_sent(schema: dict[str, Any]) -> None:
-    assert sorted(schema["webhooks"]) == sorted(EVENT_TYPES)
-    assert sorted(PAYLOADS) == sorted(EVENT_TYPES)
+    assert sorted(schema["webhooks"]) == sorted(ALL_TYPES)
+    assert sorted(PAYLOADS) == sorted(ALL_TYPES)
 
 
-@pytest.mark.parametrize("event_type", EVENT_TYPES)
+@pytest.mark.parametrize("event_type", ALL_TYPES)
 def test_each_example_is_valid_against_its_model_and_the_rendered_schema(
     schema: dict[str, Any], event_type: str
 ) -> None:
@@ -162,14 +180,27 @@ def _every_type_emitted() -> None:
     )
     coupons_expire()
 
+    # a partner company registered and approved (partner.application.changed twice, then
+    # partner.certification.changed), suspended for a week, then reinstated
+    auditor = make_auditor()
+    company = registered(auditor)
+    partner_services.provider_suspend(
+        provider_id=company.pk,
+        reason="Complaints under review",
+        until=timezone.now() + timedelta(days=7),
+        by_id=auditor.pk,
+    )
+    partner_services.provider_reinstate(provider_id=company.pk, note="", by_id=auditor.pk)
+    _drain()
+
 
 @pytest.mark.django_db
 def test_the_body_of_a_real_event_of_every_type_has_exactly_the_documented_shape(
     schema: dict[str, Any], queued: list[Any]
 ) -> None:
     _every_type_emitted()
-    events = list(OutboxEvent.objects.filter(type__in=EVENT_TYPES).order_by("id"))
-    assert sorted({e.type for e in events}) == sorted(EVENT_TYPES), "a type was not emitted"
+    events = list(OutboxEvent.objects.filter(type__in=ALL_TYPES).order_by("id"))
+    assert sorted({e.type for e in events}) == sorted(ALL_TYPES), "a type was not emitted"
     for event in events:
         documented = PAYLOADS[event.type]
         body = payload(event)
@@ -181,3 +212,19 @@ def test_the_body_of_a_real_event_of_every_type_has_exactly_the_documented_shape
         sent = json.loads(body)
         _validator(schema, event.type).validate(sent)
         assert _keys(sent) == _documented(schema, event.type), event.type
+        _assert_nothing_lost(event, sent["data"])
+
+
+def _assert_nothing_lost(event: OutboxEvent, sent: dict[str, Any]) -> None:
+    """The body carries all of the event's data, and each of its subject's ids: as is, or as
+    the `id` of the data's object under the same name (a coupon's template)."""
+    for name, value in event.data.items():
+        assert sent[name] == value, (event.type, name)
+    for name, value in event.subject.items():
+        kept = sent[name]
+        assert kept == value or (isinstance(kept, dict) and kept.get("id") == value), (
+            event.type,
+            name,
+            kept,
+            value,
+        )
