@@ -47,7 +47,7 @@ from .models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from .safety import UnsafeUrl
 from .selectors import endpoint_secrets, messages_due
 from .services import endpoint_disable, senders_queue_after_commit
-from .transport import Client, target_for
+from .transport import Client, Target, target_for
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ RETRY_DELAYS = [
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the first try, then one per delay
 _LOCK_BASE = 0x77656268 << 32  # "webh": the advisory lock of endpoint n is _LOCK_BASE + n
 BATCH = 100  # messages read, sent and recorded together
-RUN_SECONDS = 5.0  # a run's length before it queues the next and gives its worker back
+RUN_SECONDS = 1.0  # a run's length before it queues the next and gives its worker back
 
 
 def retry_delay(attempts: int) -> timedelta | None:
@@ -163,9 +163,14 @@ def _send_batch(endpoint_id: int, client: Client, limit: int) -> tuple[int, str]
     if not batch:
         return 0, EMPTY
     secrets = endpoint_secrets(endpoint)
+    # Resolved and checked once a batch: the batch's connections go to that address.
+    try:
+        target: Target | Answer = target_for(endpoint.url)
+    except UnsafeUrl as exc:
+        target = Answer(error=_("Not sent: %(reason)s") % {"reason": exc})
     answers: list[tuple[WebhookMessage, Answer]] = []
     for message in batch:
-        answer = _post(client, endpoint, secrets, message)
+        answer = target if isinstance(target, Answer) else _post(client, target, secrets, message)
         answers.append((message, answer))
         if answer.unreachable or answer.status_code == 410:
             break
@@ -174,14 +179,8 @@ def _send_batch(endpoint_id: int, client: Client, limit: int) -> tuple[int, str]
     return len(answers), STOPPED if last.unreachable or last.status_code == 410 else MORE
 
 
-def _post(
-    client: Client, endpoint: WebhookEndpoint, secrets: list[str], message: WebhookMessage
-) -> Answer:
-    """Sign and POST the message; what the receiver answered, or why nothing was sent."""
-    try:
-        target = target_for(endpoint.url)
-    except UnsafeUrl as exc:
-        return Answer(error=_("Not sent: %(reason)s") % {"reason": exc})
+def _post(client: Client, target: Target, secrets: list[str], message: WebhookMessage) -> Answer:
+    """Sign and POST the message; what the receiver answered, or why nothing came."""
     body = payload(message.event)
     headers = signing.headers(secrets, str(message.event.event_id), int(time.time()), body)
     headers["content-type"] = "application/json"
