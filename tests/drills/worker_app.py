@@ -6,7 +6,8 @@ The project's app and tasks, plus two test-only hooks:
   Points: `job_batch` (a staff job's batch is about to start: the one before has committed),
   `outbox_attempt` (the outbox's dispatcher has handed an event to a subscriber and marked the
   delivery done, in a transaction not yet committed), `email_send` (an email is about to
-  leave, its notice stamped in a transaction not yet committed).
+  leave, its notice stamped in a transaction not yet committed), `webhooks_record` (a
+  webhooks sender has its batch's answers and is about to record them).
 - while a task runs, its id is in DRILL_DIR/running-<pid> (a killed worker's unacknowledged
   task, which the drill hands back on the filesystem broker: tests/drills/conftest.py);
   after every task, its name is appended to DRILL_DIR/done.log (the drill waits on it).
@@ -32,6 +33,7 @@ from django.core.mail import EmailMessage  # noqa: E402
 from benefits.coupons import services as benefits_services  # noqa: E402
 from config.celery import app  # noqa: E402
 from core import outbox  # noqa: E402
+from webhooks import delivery  # noqa: E402
 
 DIR = Path(os.environ["DRILL_DIR"])
 point, _, nth = os.environ.get("DRILL_PAUSE", "").partition(":")
@@ -65,6 +67,7 @@ def _after(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
 benefits_services._job_batch = _pausing("job_batch", benefits_services._job_batch)  # type: ignore[assignment]
 outbox._attempt = _after("outbox_attempt", outbox._attempt)  # type: ignore[assignment]
 EmailMessage.send = _pausing("email_send", EmailMessage.send)  # type: ignore[method-assign]
+delivery._record = _pausing("webhooks_record", delivery._record)  # type: ignore[assignment]
 
 
 RUNNING = DIR / f"running-{os.getpid()}"
