@@ -58,6 +58,21 @@ BATCH = 500
 CONTENDED_MEMBERS = 2000
 
 
+def server_env(url: str) -> dict[str, str]:
+    """The environment of a benchmark's server: production settings (DEBUG off), persistent
+    database connections without the per-request health check, log level WARNING."""
+    return {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "LOG_LEVEL": "WARNING",
+        "DB_CONN_MAX_AGE": "600",
+        "DB_CONN_HEALTH_CHECKS": "false",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -362,16 +377,7 @@ def main() -> None:
         parser.error(f"--members must be at least {CONTENDED_MEMBERS:,}")
 
     url = bench_url("bench_ingest")
-    env = {
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        "DB_CONN_MAX_AGE": "600",
-        "DB_CONN_HEALTH_CHECKS": "false",
-    }
+    env = server_env(url)
     create_database(url)
     gunicorn = None
     try:

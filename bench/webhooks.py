@@ -65,6 +65,7 @@ from bench.ingest import (  # noqa: E402
     pct,
     request_bytes,
     run_clients,
+    server_env,
     setup_django,
     start_gunicorn,
 )
@@ -278,17 +279,7 @@ def main() -> None:
     args = parser.parse_args()
 
     url = bench_url("bench_webhooks")
-    env = {
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "LOG_LEVEL": "WARNING",
-        "DB_CONN_MAX_AGE": "600",
-        "DB_CONN_HEALTH_CHECKS": "false",
-        "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",  # the receivers are on loopback
-    }
+    env = {**server_env(url), "WEBHOOKS_ALLOW_PRIVATE_URLS": "true"}  # receivers on loopback
     create_database(url)
     gunicorn = worker = None
     receivers = None
