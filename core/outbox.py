@@ -47,7 +47,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from psycopg.types.json import Jsonb
@@ -260,23 +260,29 @@ def fan_out(limit: int = FAN_OUT_BATCH) -> int:
         return int(cursor.fetchone()[0])
 
 
-def _due(subscriber: str) -> Any:
-    """The subscriber's deliveries due now, oldest first; a member's delivery waits while an
-    earlier one of the same member is not done. Shaped for a LIMIT over a large backlog: the
-    order is the due index's (outbox_delivery_due), so the scan stops at the batch's end;
-    "the member's earliest delivery not done" is a scalar subquery, run per row as one probe
-    of outbox_delivery_member_order whatever the statistics say (a NOT EXISTS became an
-    anti-join over every pending delivery when a fresh backlog was not analyzed yet)."""
-    earliest_not_done = (
-        OutboxDelivery.objects.filter(
-            subscriber=OuterRef("subscriber"), member_id=OuterRef("member_id")
-        )
-        .exclude(status=OutboxDelivery.Status.DONE)
+def members_turn(queue: QuerySet[Any], scope: str) -> Q:
+    """Keep a row of a per-member queue (rows with `member_id` and `member_seq`) only when it
+    is its member's earliest in `queue` (the rows still open) within the same `scope` (a
+    column: the subscriber, the endpoint); rows without a member are always kept. Shaped for a
+    LIMIT over a large backlog: a scalar subquery, which PostgreSQL runs per row as one probe
+    of the queue's (scope, member_id, member_seq) index whatever its statistics say (a NOT
+    EXISTS became an anti-join over the whole backlog when a fresh one was not analyzed yet).
+    Used by the dispatcher and by the webhooks' sender."""
+    earliest = (
+        queue.filter(**{scope: OuterRef(scope), "member_id": OuterRef("member_id")})
         .order_by("member_seq")
         .values("member_seq")[:1]
     )
+    return Q(member_id__isnull=True) | Q(member_seq=Subquery(earliest))
+
+
+def _due(subscriber: str) -> Any:
+    """The subscriber's deliveries due now, oldest first (the due index's order,
+    outbox_delivery_due: the scan stops at the batch's end); a member's delivery waits while
+    an earlier one of the same member is not done."""
+    not_done = OutboxDelivery.objects.exclude(status=OutboxDelivery.Status.DONE)
     return OutboxDelivery.objects.filter(
-        Q(member_id__isnull=True) | Q(member_seq=Subquery(earliest_not_done)),
+        members_turn(not_done, "subscriber"),
         subscriber=subscriber,
         status=OutboxDelivery.Status.PENDING,
         next_attempt_at__lte=timezone.now(),

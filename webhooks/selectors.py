@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
+from core.outbox import members_turn
 from members.models import ApiKey
 from partners.models import Provider
 
@@ -60,28 +61,13 @@ def endpoint_secrets(endpoint: WebhookEndpoint) -> list[str]:
 
 
 def messages_due(endpoint_id: int) -> QuerySet[WebhookMessage]:
-    """The endpoint's messages to send now, oldest due first; a member's message waits while
-    an earlier one of the same member (lower sequence) is still pending.
-
-    Shaped for a LIMIT over a large backlog: the order is the due index's
-    (webhook_message_due), so the scan stops at the batch's end; "the member's earliest
-    pending message" is a scalar subquery, which PostgreSQL runs per row as one probe of
-    webhook_message_member_order, whatever its statistics say (the NOT EXISTS form became an
-    anti-join over every pending message of the endpoint when a fresh backlog had not been
-    analyzed yet)."""
-    earliest_pending = (
-        WebhookMessage.objects.filter(
-            endpoint_id=OuterRef("endpoint_id"),
-            member_id=OuterRef("member_id"),
-            status=WebhookMessage.Status.PENDING,
-        )
-        .order_by("member_seq")
-        .values("member_seq")[:1]
-    )
-    return WebhookMessage.objects.filter(
-        Q(member_id__isnull=True) | Q(member_seq=Subquery(earliest_pending)),
+    """The endpoint's messages to send now, oldest due first (the due index's order,
+    webhook_message_due: a LIMIT stops early); a member's message waits while an earlier one
+    of the same member (lower sequence) is still pending (core.outbox.members_turn)."""
+    pending = WebhookMessage.objects.filter(status=WebhookMessage.Status.PENDING)
+    return pending.filter(
+        members_turn(pending, "endpoint_id"),
         endpoint_id=endpoint_id,
-        status=WebhookMessage.Status.PENDING,
         next_attempt_at__lte=timezone.now(),
     ).order_by("next_attempt_at", "id")
 
